@@ -1,0 +1,30 @@
+# The two commands a new user runs (as root): `make demo` and `make test`.
+SHELL := /bin/bash
+BACKEND ?= netns
+NTKLAB := node dist/lab/src/cli/ntklab.js
+
+.PHONY: setup build demo test bench clean cleanup
+
+setup:            ## install what is missing (Debian packages, npm packages) and start dockerd if none answers
+	bash ci/setup.sh
+
+build: setup
+	npx tsc -p tsconfig.json
+
+demo: build      ## bring topologies/demo.yaml up, show it, tear it down
+	$(NTKLAB) deploy topologies/demo.yaml --backend $(BACKEND)
+	$(NTKLAB) inspect demo
+	$(NTKLAB) exec demo a -- ping -c 1 -W 2 169.254.1.2
+	$(NTKLAB) destroy demo
+
+test: build      ## everything CI runs; ends with "N passed, N failed"
+	bash ci/test.sh
+
+bench: build     ## deploy/destroy times of grids on both backends
+	node dist/bench/lab-deploy.js
+
+cleanup:         ## remove leftovers of crashed lab runs
+	$(NTKLAB) cleanup
+
+clean:
+	rm -rf dist

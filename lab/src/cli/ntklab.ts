@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import { existsSync } from 'node:fs'
+import { loadTopology } from '../topology'
+import { makeBackend, BACKEND_NAMES } from '../backend'
+import { deployLab, destroyLab, openLab, listRunFiles, readRunFile, runFileAlive, type RunFile, type RunningLab } from '../lab'
+import { formatTable } from './table'
+
+const USAGE = `usage: ntklab <command> [options]
+
+Lab lifecycle
+  deploy <topology.yaml> [--backend netns|docker] [--json]   bring a lab up (default backend: netns)
+  destroy <lab|topology.yaml>...                              remove a lab (idempotent)
+  inspect [<lab>] [--json]                                    running labs, or one lab's nodes and links
+  cleanup [--lab <name>]                                      remove leftovers of crashed runs (all labs, or one)
+  validate <topology.yaml>                                    check a topology file, create nothing
+
+Operating a running lab
+  exec <lab> <node> -- <command...>                           run a command inside a node
+  link up|down <lab> <node:if> [<node:if>]                    set both ends of a link up or down
+  impair <lab> <node:if> [--loss <percent>] [--rate <rate>] [--clear]
+  node stop|start|kill <lab> <node>                           stop (SIGTERM), kill (SIGKILL) or start a node's workload
+  observe <lab> [<node>]                                      addresses, routes of every table, rules, iptables,
+                                                              nested namespaces, as JSON
+`
+
+class UsageError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}
+
+type Handler = (args: string[]) => Promise<number>
+
+const commands: Record<string, Handler> = {
+  async deploy (args) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { backend: { type: 'string', default: 'netns' }, json: { type: 'boolean', default: false } } })
+    if (positionals.length !== 1) throw new UsageError('deploy takes one topology file')
+    const backendName = values.backend as string
+    if (!(BACKEND_NAMES as readonly string[]).includes(backendName)) throw new UsageError(`unknown backend "${backendName}" (backends: ${BACKEND_NAMES.join(', ')})`)
+    const spec = loadTopology(positionals[0])
+    const lab = await deployLab(spec, makeBackend(backendName), { progress: msg => { process.stderr.write(`[${spec.name}] ${msg}\n`) } })
+    const rf = await readRunFile(lab.spec.name)
+    if (rf !== undefined) print(values.json === true, rf)
+    return 0
+  },
+
+  async destroy (args) {
+    const { positionals } = parseArgs({ args, allowPositionals: true, options: {} })
+    if (positionals.length === 0) throw new UsageError('destroy takes at least one lab name or topology file')
+    for (const arg of positionals) {
+      const name = labNameOf(arg)
+      const rf = await readRunFile(name)
+      // Without a run file the lab may still have leftovers on either backend: sweep both.
+      const backends = rf !== undefined ? [rf.backend] : await availableBackends()
+      for (const b of backends) await destroyLab(name, makeBackend(b))
+      process.stderr.write(`lab ${name} destroyed\n`)
+    }
+    return 0
+  },
+
+  async inspect (args) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } })
+    if (positionals.length > 1) throw new UsageError('inspect takes at most one lab name')
+    if (positionals.length === 1) {
+      const rf = await readRunFile(labNameOf(positionals[0]))
+      if (rf === undefined) throw new Error(`no lab named ${positionals[0]} is running`)
+      const lab = await openLab(rf.spec.name, makeBackend)
+      print(values.json === true, rf, lab)
+      return 0
+    }
+    const labs = await listRunFiles()
+    if (values.json === true) {
+      process.stdout.write(JSON.stringify(await Promise.all(labs.map(async rf => ({ name: rf.spec.name, backend: rf.backend, nodes: Object.keys(rf.nodes).length, links: rf.spec.links.length, alive: await runFileAlive(rf), createdAt: rf.createdAt }))), null, 2) + '\n')
+    } else {
+      const rows = await Promise.all(labs.map(async rf => [rf.spec.name, rf.backend, String(Object.keys(rf.nodes).length), String(rf.spec.links.length), (await runFileAlive(rf)) ? 'running' : 'broken', rf.createdAt]))
+      process.stdout.write(labs.length === 0 ? 'no labs running\n' : formatTable(['LAB', 'BACKEND', 'NODES', 'LINKS', 'STATE', 'CREATED'], rows))
+    }
+    return 0
+  },
+
+  async cleanup (args) {
+    const { values } = parseArgs({ args, options: { lab: { type: 'string' } } })
+    for (const b of await availableBackends()) {
+      const backend = makeBackend(b)
+      const labs = values.lab !== undefined ? [values.lab] : await backend.listLabs()
+      for (const name of labs) {
+        await destroyLab(name, backend)
+        process.stderr.write(`removed lab ${name} (${b})\n`)
+      }
+    }
+    return 0
+  },
+
+  async validate (args) {
+    const { positionals } = parseArgs({ args, allowPositionals: true, options: {} })
+    if (positionals.length !== 1) throw new UsageError('validate takes one topology file')
+    const spec = loadTopology(positionals[0])
+    process.stdout.write(`${positionals[0]}: lab ${spec.name}, ${spec.nodes.length} nodes, ${spec.links.length} links: valid\n`)
+    return 0
+  },
+
+  async exec (args) {
+    const dash = args.indexOf('--')
+    const head = dash < 0 ? args : args.slice(0, dash)
+    const cmd = dash < 0 ? [] : args.slice(dash + 1)
+    if (head.length !== 2 || cmd.length === 0) throw new UsageError('exec <lab> <node> -- <command...>')
+    const lab = await openLab(head[0], makeBackend)
+    const r = await lab.exec(head[1], cmd, { check: false })
+    process.stdout.write(r.stdout)
+    process.stderr.write(r.stderr)
+    return r.code
+  },
+
+  async link (args) {
+    const [state, labName, ...ends] = args
+    if ((state !== 'up' && state !== 'down') || labName === undefined || ends.length < 1 || ends.length > 2) {
+      throw new UsageError('link up|down <lab> <node:if> [<node:if>]')
+    }
+    const lab = await openLab(labName, makeBackend)
+    const id = findLink(lab, ends)
+    await lab.setLinkState(id, state)
+    process.stderr.write(`link ${id} ${state}\n`)
+    return 0
+  },
+
+  async impair (args) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { loss: { type: 'string' }, rate: { type: 'string' }, clear: { type: 'boolean', default: false } } })
+    if (positionals.length < 2) throw new UsageError('impair <lab> <node:if> [<node:if>] [--loss <percent>] [--rate <rate>] [--clear]')
+    const lab = await openLab(positionals[0], makeBackend)
+    const id = findLink(lab, positionals.slice(1))
+    if (values.clear === true) {
+      await lab.impair(id, undefined)
+      return 0
+    }
+    const loss = values.loss === undefined ? undefined : Number(values.loss)
+    if (loss !== undefined && (!Number.isFinite(loss) || loss < 0 || loss > 100)) throw new UsageError(`--loss must be a percentage 0..100, got "${String(values.loss)}"`)
+    if (loss === undefined && values.rate === undefined) throw new UsageError('impair needs --loss, --rate or --clear')
+    await lab.impair(id, { loss, rate: values.rate })
+    return 0
+  },
+
+  async node (args) {
+    const [action, labName, name] = args
+    if (!['stop', 'start', 'kill'].includes(action) || labName === undefined || name === undefined || args.length !== 3) {
+      throw new UsageError('node stop|start|kill <lab> <node>')
+    }
+    const lab = await openLab(labName, makeBackend)
+    if (action === 'start') await lab.startNode(name)
+    else await lab.stopNode(name, { signal: action === 'kill' ? 'SIGKILL' : 'SIGTERM' })
+    process.stderr.write(`node ${name}: ${action}\n`)
+    return 0
+  },
+
+  async observe (args) {
+    const { positionals } = parseArgs({ args, allowPositionals: true, options: {} })
+    if (positionals.length < 1 || positionals.length > 2) throw new UsageError('observe <lab> [<node>]')
+    const lab = await openLab(positionals[0], makeBackend)
+    const names = positionals.length === 2 ? [positionals[1]] : [...lab.nodes.keys()]
+    const out: Record<string, unknown> = {}
+    for (const n of names) out[n] = await lab.observe(n)
+    process.stdout.write(JSON.stringify(positionals.length === 2 ? out[names[0]] : out, null, 2) + '\n')
+    return 0
+  }
+}
+
+/** A lab is named by its name or by the topology file that defines it. */
+function labNameOf (arg: string): string {
+  if (/\.ya?ml$/.test(arg) && existsSync(arg)) return loadTopology(arg).name
+  return arg
+}
+
+function findLink (lab: RunningLab, ends: string[]): string {
+  const matches = lab.spec.links.filter(l => ends.every(e => l.endpoints.some(ep => `${ep.node}:${ep.ifname}` === e)))
+  if (matches.length !== 1) {
+    throw new Error(`no link with endpoint${ends.length > 1 ? 's' : ''} ${ends.join(' ')} in lab ${lab.spec.name} (links: ${lab.spec.links.map(l => l.id).join(', ')})`)
+  }
+  return matches[0].id
+}
+
+async function availableBackends (): Promise<string[]> {
+  const names: string[] = []
+  for (const b of BACKEND_NAMES) {
+    try {
+      await makeBackend(b).check()
+      names.push(b)
+    } catch { /* a backend that is not available has nothing to clean */ }
+  }
+  return names
+}
+
+function print (json: boolean, rf: RunFile, lab?: RunningLab): void {
+  if (json) {
+    process.stdout.write(JSON.stringify({ name: rf.spec.name, backend: rf.backend, createdAt: rf.createdAt, nodes: Object.values(rf.nodes), links: rf.spec.links.map(l => ({ id: l.id, endpoints: l.endpoints, ...rf.links[l.id] })) }, null, 2) + '\n')
+    return
+  }
+  const nodeRows = rf.spec.nodes.map(n => {
+    const r = rf.nodes[n.name]
+    return [n.name, n.kind, rf.backend, String(r?.pid ?? '-'), r?.netns ?? '-', r?.containerId?.slice(0, 12) ?? '-', r?.workloadPid !== undefined ? `pid ${r.workloadPid}` : (n.command === undefined ? '-' : 'stopped')]
+  })
+  const linkRows = rf.spec.links.map(l => {
+    const s = rf.links[l.id] ?? { state: l.state }
+    const imp = s.impairment === undefined ? '-' : [s.impairment.loss !== undefined ? `loss ${s.impairment.loss}%` : '', s.impairment.rate !== undefined ? `rate ${s.impairment.rate}` : ''].filter(Boolean).join(', ')
+    return [`${l.endpoints[0].node}:${l.endpoints[0].ifname}`, `${l.endpoints[1].node}:${l.endpoints[1].ifname}`, s.state, imp]
+  })
+  void lab
+  process.stdout.write(`lab ${rf.spec.name} (${rf.backend}, since ${rf.createdAt})\n\n`)
+  process.stdout.write(formatTable(['NODE', 'KIND', 'BACKEND', 'PID', 'NETNS', 'CONTAINER', 'WORKLOAD'], nodeRows))
+  process.stdout.write('\n')
+  process.stdout.write(formatTable(['ENDPOINT A', 'ENDPOINT B', 'STATE', 'IMPAIRMENT'], linkRows))
+}
+
+async function main (argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(USAGE)
+    return cmd === undefined ? 2 : 0
+  }
+  const handler = commands[cmd]
+  if (handler === undefined) throw new UsageError(`unknown command "${cmd}"`)
+  return await handler(rest)
+}
+
+main(process.argv.slice(2)).then(code => { process.exitCode = code }, (err: unknown) => {
+  const e = err as Error
+  const usage = e.name === 'UsageError' || (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+  process.stderr.write(`ntklab: ${e.message}\n${usage ? '\n' + USAGE : ''}`)
+  process.exitCode = usage ? 2 : 1
+})

@@ -1,0 +1,10 @@
+// The topology layer: YAML topology files -> ResolvedLab (model.ts), with kinds and validation.
+export * from './model'
+export { type Problem, TopologyError, formatProblem, sortProblems } from './problem'
+export { checkIfname, checkIpv4Cidr, checkLabName, checkMac, checkNodeName, checkRate, parseEndpoint } from './checks'
+export { parseTopology, loadTopology } from './parse'
+export { resolve, type Resolution } from './resolve'
+export { schemaProblems, topologySchema, type PathProblem } from './schema'
+export { type Kind, KindRegistry, DuplicateKindError, UnknownKindError, registerLinux, defaultKinds } from './kinds'
+export { locate, formatPath, yamlProblems, type KeyPath, type Location } from './yaml-locate'
+export { gridTopology, type GridOptions } from './generate'

@@ -1,0 +1,132 @@
+import test from 'ava'
+import path from 'node:path'
+import os from 'node:os'
+import { promises as fs, existsSync } from 'node:fs'
+import { run } from '../src/util/exec'
+import { uniqueLabName, leftovers } from './helpers/lab-fixture'
+
+// These run the compiled CLI, as a user does (`make test` builds first).
+const root = path.join(__dirname, '..', '..')
+const cli = path.join(root, 'dist', 'lab', 'src', 'cli', 'ntklab.js')
+
+async function ntklab (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  return await run(['node', cli, ...args], { check: false })
+}
+
+test.before(t => {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`make build\` (or npx tsc) before the tests`)
+  t.pass()
+})
+
+async function tmpTopology (name: string, text: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ntklab-cli-'))
+  const file = path.join(dir, name)
+  await fs.writeFile(file, text)
+  return file
+}
+
+test('a topology that fails validation is reported with file, line and key, and creates nothing', async t => {
+  const lab = uniqueLabName('tbad')
+  const file = await tmpTopology('bad.yaml', [
+    `name: ${lab}`,
+    'nodes:',
+    '  a: { kind: linux }',
+    '  b: { kind: linux }',
+    'links:',
+    '  - endpoints: [a:eth1, b:eth1]',
+    '  - endpoints: [a:eth2, ghost:eth1]',
+    ''
+  ].join('\n'))
+  const r = await ntklab('deploy', file)
+  t.is(r.code, 1, r.stderr)
+  t.regex(r.stderr, /bad\.yaml:7/, 'names the file and the line')
+  t.regex(r.stderr, /links\[1\]\.endpoints\[1\]/, 'names the key')
+  t.regex(r.stderr, /ghost/, 'names the unknown node')
+  t.deepEqual(await leftovers(lab, []), [], 'no namespace, mount or container was created')
+  t.false(existsSync(`/run/ntklab/labs/${lab}`), 'no run file was written')
+})
+
+test('wrong CLI arguments get a clear message and exit code 2', async t => {
+  const r1 = await ntklab('deploy')
+  t.is(r1.code, 2)
+  t.regex(r1.stderr, /deploy takes one topology file/)
+  const r2 = await ntklab('frobnicate')
+  t.is(r2.code, 2)
+  t.regex(r2.stderr, /unknown command "frobnicate"/)
+  const r3 = await ntklab('deploy', 'x.yaml', '--backend', 'vmware')
+  t.is(r3.code, 2)
+  t.regex(r3.stderr, /unknown backend "vmware" \(backends: netns, docker\)/)
+  const r4 = await ntklab('deploy', '/nonexistent/topology.yaml')
+  t.is(r4.code, 1)
+  t.regex(r4.stderr, /\/nonexistent\/topology\.yaml/)
+  const r5 = await ntklab('exec', 'no-such-lab', 'a', '--', 'true')
+  t.is(r5.code, 1)
+  t.regex(r5.stderr, /no lab named no-such-lab is running/)
+})
+
+test.serial('deploy, inspect, exec, link down/up, node stop/start, destroy through the CLI (netns)', async t => {
+  const lab = uniqueLabName('tcli')
+  const file = await tmpTopology(`${lab}.yaml`, [
+    `name: ${lab}`,
+    'defaults: { kind: linux }',
+    'nodes:',
+    '  a:',
+    '    interfaces: { eth1: { mac: 02:00:00:00:0a:01, ipv4: [169.254.10.1/30] } }',
+    '    command: [sleep, "1000"]',
+    '  b:',
+    '    interfaces: { eth1: { ipv4: [169.254.10.2/30] } }',
+    'links:',
+    '  - endpoints: [a:eth1, b:eth1]',
+    ''
+  ].join('\n'))
+  t.teardown(async () => { await ntklab('destroy', lab) })
+  const up = await ntklab('deploy', file, '--json')
+  t.is(up.code, 0, up.stderr)
+  const deployed = JSON.parse(up.stdout) as { name: string, nodes: Array<{ name: string, pid: number, workloadPid?: number }> }
+  t.is(deployed.name, lab)
+  const a = deployed.nodes.find(n => n.name === 'a')
+  t.truthy(a?.workloadPid, 'node a runs its command')
+
+  const again = await ntklab('deploy', file)
+  t.is(again.code, 1)
+  t.regex(again.stderr, /already running/)
+
+  const table = await ntklab('inspect', lab)
+  t.is(table.code, 0, table.stderr)
+  t.regex(table.stdout, new RegExp(`ntklab-${lab}-a`))
+  t.regex(table.stdout, /a:eth1\s+b:eth1\s+up/)
+
+  const list = await ntklab('inspect', '--json')
+  t.true((JSON.parse(list.stdout) as Array<{ name: string }>).some(l => l.name === lab), 'the lab is listed among the running labs')
+
+  const mac = await ntklab('exec', lab, 'a', '--', 'cat', '/sys/class/net/eth1/address')
+  t.is(mac.stdout.trim(), '02:00:00:00:0a:01', 'the fixed MAC is set and /sys shows the node\'s own interfaces')
+  t.is((await ntklab('exec', lab, 'a', '--', 'ping', '-c', '1', '-W', '2', '169.254.10.2')).code, 0)
+
+  t.is((await ntklab('link', 'down', lab, 'a:eth1')).code, 0)
+  t.not((await ntklab('exec', lab, 'a', '--', 'ping', '-c', '1', '-W', '1', '169.254.10.2')).code, 0, 'no ping over a link that is down')
+  t.regex((await ntklab('inspect', lab)).stdout, /a:eth1\s+b:eth1\s+down/)
+  t.is((await ntklab('link', 'up', lab, 'a:eth1', 'b:eth1')).code, 0)
+  let back = false
+  for (let i = 0; i < 5 && !back; i++) back = (await ntklab('exec', lab, 'a', '--', 'ping', '-c', '1', '-W', '1', '169.254.10.2')).code === 0
+  t.true(back, 'ping restored after link up')
+  const badLink = await ntklab('link', 'down', lab, 'a:eth7')
+  t.is(badLink.code, 1)
+  t.regex(badLink.stderr, /no link with endpoint a:eth7/)
+
+  t.is((await ntklab('node', 'stop', lab, 'a')).code, 0)
+  t.false(existsSync(`/proc/${String(a?.workloadPid)}`) && (await fs.readFile(`/proc/${String(a?.workloadPid)}/stat`, 'utf8')).includes('sleep'), 'the workload is gone')
+  t.regex((await ntklab('inspect', lab)).stdout, /stopped/)
+  t.is((await ntklab('node', 'start', lab, 'a')).code, 0)
+  t.regex((await ntklab('inspect', lab)).stdout, /pid \d+/)
+
+  const obs = await ntklab('observe', lab, 'a')
+  t.is(obs.code, 0, obs.stderr)
+  const state = JSON.parse(obs.stdout) as { addresses: Array<{ address: string }> }
+  t.true(state.addresses.some(x => x.address === '169.254.10.1'), 'observe shows the address')
+
+  const pids = deployed.nodes.map(n => n.pid)
+  t.is((await ntklab('destroy', lab)).code, 0)
+  t.is((await ntklab('destroy', lab)).code, 0, 'destroy is idempotent')
+  t.deepEqual(await leftovers(lab, pids), [])
+})
