@@ -89,7 +89,8 @@ export async function deployLab (lab: ResolvedLab, backend: Backend, o: DeployOp
     await writeRunFile(runFile)
     const nodes = new Map(handles.map(h => [h.name, h as NodeHandle]))
     say(`wiring ${lab.links.length} links`)
-    await wireLinks(lab, nodes, { signal: o.signal })
+    // Both backends create nodes with IPv6 enabled (docker through Sysctls), so wiring skips it.
+    await wireLinks(lab, nodes, { signal: o.signal, enableIpv6: false })
     for (const link of lab.links) {
       if (link.impairment !== undefined) await applyImpairment(lab, nodes, link.id, link.impairment)
     }

@@ -38,7 +38,7 @@ export class NetnsBackend implements Backend {
         const dir = path.join(NETNS_STATE_ROOT, lab.name, node.name)
         await fs.rm(dir, { recursive: true, force: true })
         await fs.mkdir(dir, { recursive: true })
-        await run(['cp', '-a', '/etc/iproute2', path.join(dir, 'iproute2')])
+        await fs.cp('/etc/iproute2', path.join(dir, 'iproute2'), { recursive: true })
         const pid = await startHolder(path.join(dir, 'iproute2'), o.signal)
         created.push({ name: node.name, kind: node.kind, netns: nodeNetnsName(lab.name, node.name), pid })
         o.progress?.(++done, lab.nodes.length)
