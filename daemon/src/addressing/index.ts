@@ -1,0 +1,4 @@
+export * from './errors'
+export * from './topology'
+export * from './naddr'
+export * from './ipv4'

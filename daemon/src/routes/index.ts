@@ -1,0 +1,2 @@
+export * from './address-sets'
+export * from './startup-state'

@@ -1,0 +1,148 @@
+import {
+  type HCoord, type Naddr, type Topology, anonymizingRange, checkNaddr, formatHCoord, maxDistinctGnode, netmapRanges
+} from '../addressing'
+import {
+  type AddressItem, type MarkItem, type NamespaceState, type NatItem, type RouteItem, type RuleItem,
+  TABLE_MAIN, TABLE_NTK, normalizeMac, ntkFromTable
+} from '../kernel/state'
+import { type IdentityAddressing, destinationCidrs, destinationSet, localAddressSet } from './address-sets'
+
+/** A managed NIC as Neighborhood reports it (spec §1.6). */
+export interface Nic { readonly name: string; readonly mac: string; readonly linkLocal: string }
+
+/** A qspn-arc to a neighbour identity: its MAC and link-local, our NIC, and its address once an ETP told it. */
+export interface NeighbourArc {
+  readonly dev: string
+  readonly peerMac: string
+  readonly peerLinkLocal: string
+  readonly peerNaddr?: Naddr
+}
+
+/** A path to a destination as QSPN gives it: first hop by the neighbour's MAC, and the g-nodes it traverses. */
+export interface Path { readonly viaMac: string; readonly hops: readonly HCoord[] }
+
+export interface MainIdentityInput {
+  readonly topology: Topology
+  readonly naddr: Naddr
+  readonly nics: readonly Nic[]
+  /** SNAT anonymizer (default on; ntkd -j turns it off). */
+  readonly anonymize?: boolean
+  /** Serve anonymous requests: assign the anonymizing address (ntkd -k). */
+  readonly serveAnonymous?: boolean
+  /** Autonomous subnet level S (ntkd -s), 0 by default. */
+  readonly subnetLevel?: number
+  readonly arcs?: readonly NeighbourArc[]
+  /** Paths per destination, cheapest first; key `hcKey(hc)`. Destinations without paths are `unreachable`. */
+  readonly paths?: ReadonlyMap<string, readonly Path[]>
+}
+
+export class RoutesInputError extends Error {
+  constructor (message: string) { super(message); this.name = 'RoutesInputError' }
+}
+
+export function hcKey (hc: HCoord): string { return `${hc.lvl}:${hc.pos}` }
+
+/** Per-NIC sysctls of spec §2.1 (rp_filter off, arp_ignore 1, arp_announce 2), plus the global ones. */
+export function systemSysctls (devs: readonly string[]): Map<string, string> {
+  const s = new Map<string, string>([['net.ipv4.ip_forward', '1'], ['net.ipv4.conf.all.rp_filter', '0']])
+  for (const d of devs) {
+    s.set(`net.ipv4.conf.${d}.rp_filter`, '0')
+    s.set(`net.ipv4.conf.${d}.arp_ignore`, '1')
+    s.set(`net.ipv4.conf.${d}.arp_announce`, '2')
+  }
+  return s
+}
+
+/**
+ * The desired state of the default namespace for a main identity (spec §2.1–2.6, §2.8-1, §2.10): link-locals and
+ * local addresses, the localhost synonym on lo, every destination pre-created in `ntk` (unreachable, or via the
+ * first hop of the best path with the matching `src`), and per qspn-arc the host route in main, the table
+ * `ntk_from_<MAC>` (best path avoiding the neighbour's maximum distinct g-node, never a `src`), its MARK and fwmark
+ * rule (added at once, as ntkd does; the proof's `blackhole` entries are not used). SNAT anonymizer; NETMAP rules
+ * for a subnet gateway.
+ */
+export function mainIdentityState (input: MainIdentityInput): NamespaceState {
+  const { topology: topo, naddr: n } = input
+  checkNaddr(topo, n)
+  const subnetLevel = input.subnetLevel ?? 0
+  const id: IdentityAddressing = { topology: topo, naddr: n, main: true, serveAnonymous: input.serveAnonymous ?? false, subnetLevel }
+  const local = localAddressSet(id)
+  const nicByName = new Map(input.nics.map(nic => [nic.name, nic]))
+  const arcs = input.arcs ?? []
+  const arcByMac = new Map<string, NeighbourArc>()
+  for (const a of arcs) {
+    if (!nicByName.has(a.dev)) throw new RoutesInputError(`arc to ${a.peerMac} is on ${a.dev}, which is not a managed NIC (${[...nicByName.keys()].join(', ')})`)
+    arcByMac.set(normalizeMac(a.peerMac), a)
+  }
+
+  const addresses: AddressItem[] = []
+  for (const nic of input.nics) {
+    addresses.push({ dev: nic.name, ip: nic.linkLocal })
+    for (const ip of local.onNic) addresses.push({ dev: nic.name, ip })
+  }
+  if (local.localhostSynonym !== null) addresses.push({ dev: 'lo', ip: local.localhostSynonym })
+
+  const routes: RouteItem[] = []
+  for (const a of arcs) {
+    const nic = nicByName.get(a.dev) as Nic
+    routes.push({ table: TABLE_MAIN, dst: `${a.peerLinkLocal}/32`, type: 'unicast', dev: a.dev, src: nic.linkLocal })
+  }
+  const dests = destinationSet(id)
+  const pathsTo = (hc: HCoord): readonly Path[] => {
+    const ps = input.paths?.get(hcKey(hc)) ?? []
+    for (const p of ps) {
+      if (!arcByMac.has(normalizeMac(p.viaMac))) throw new RoutesInputError(`path to ${formatHCoord(hc)} goes via ${p.viaMac}, which is not a neighbour arc`)
+    }
+    return ps
+  }
+  // while the main identity is virtual (between phase 1 and 2 of a migration) its ntk routes carry no src (spec §2.5)
+  const withSrc = local.global !== null
+  for (const d of dests) {
+    const best = pathsTo(d.hc)[0]
+    for (const { cidr, src } of destinationCidrs(d, local)) {
+      routes.push(routeVia(TABLE_NTK, cidr, best === undefined ? undefined : arcByMac.get(normalizeMac(best.viaMac)), withSrc ? src : null))
+    }
+  }
+  const rules: RuleItem[] = [{ table: TABLE_NTK }]
+  const marks: MarkItem[] = []
+  for (const a of arcs) {
+    const table = ntkFromTable(a.peerMac)
+    const excluded = a.peerNaddr === undefined ? null : maxDistinctGnode(n, a.peerNaddr)
+    for (const d of dests) {
+      // until the neighbour's address is known its table stays all unreachable (spec §2.8-6)
+      const fwd = a.peerNaddr === undefined
+        ? undefined
+        : pathsTo(d.hc).find(p => excluded === null || !p.hops.some(h => h.lvl === excluded.lvl && h.pos === excluded.pos))
+      for (const { cidr } of destinationCidrs(d, local)) {
+        routes.push(routeVia(table, cidr, fwd === undefined ? undefined : arcByMac.get(normalizeMac(fwd.viaMac)), null))
+      }
+    }
+    rules.push({ table, fwmarkOf: table })
+    marks.push({ mac: normalizeMac(a.peerMac), markOf: table })
+  }
+
+  const nat: NatItem[] = []
+  if ((input.anonymize ?? true) && local.global !== null) {
+    nat.push({ chain: 'POSTROUTING', dst: anonymizingRange(topo), target: 'SNAT', to: local.global })
+  }
+  if (subnetLevel > 0 && local.global !== null) {
+    const r = netmapRanges(topo, n, subnetLevel)
+    for (const l of r.perLevel) {
+      nat.push({ chain: 'PREROUTING', dst: l.range2, target: 'NETMAP', to: r.range1 })
+      nat.push({ chain: 'POSTROUTING', dst: l.range3, src: r.range1, target: 'NETMAP', to: l.range2 })
+    }
+    nat.push({ chain: 'PREROUTING', dst: r.range2Upper, target: 'NETMAP', to: r.range1 })
+    nat.push({ chain: 'POSTROUTING', dst: r.range3Upper, src: r.range1, target: 'NETMAP', to: r.range2Upper })
+    if (input.serveAnonymous === true) nat.push({ chain: 'PREROUTING', dst: r.range4, target: 'NETMAP', to: r.range1 })
+    nat.push({ chain: 'POSTROUTING', dst: r.anonymizingRange, src: r.range1, target: 'NETMAP', to: r.range2Upper })
+  }
+
+  const devs = input.nics.map(nic => nic.name)
+  return { sysctls: systemSysctls(devs), linksUp: ['lo', ...devs], pseudoInterfaces: [], addresses, routes, rules, marks, nat }
+}
+
+function routeVia (table: string, dst: string, arc: NeighbourArc | undefined, src: string | null): RouteItem {
+  if (arc === undefined) return { table, dst, type: 'unreachable' }
+  const r: RouteItem = { table, dst, type: 'unicast', via: arc.peerLinkLocal, dev: arc.dev }
+  return src === null ? r : { ...r, src }
+}
