@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
+import { randomBytes } from 'node:crypto'
 import type { Impairment, LinkSpec, NodeSpec, ResolvedLab } from './topology/model'
 import type { Backend, NodeHandle } from './backend/backend'
 import type { RunResult } from './util/exec'
@@ -151,8 +152,10 @@ function labDir (name: string): string {
 
 async function writeRunFile (rf: RunFile): Promise<void> {
   const file = path.join(labDir(rf.spec.name), 'lab.json')
-  await fs.writeFile(file + '.tmp', JSON.stringify(rf, null, 2))
-  await fs.rename(file + '.tmp', file)
+  // A temp name per write: workloads start in parallel and each records itself (atomic rename).
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  await fs.writeFile(tmp, JSON.stringify(rf, null, 2))
+  await fs.rename(tmp, file)
 }
 
 /** Guards against PID reuse: a PID is the node's only while it lives in the node's namespace. */

@@ -5,6 +5,15 @@ import { loadTopology } from '../topology'
 import { makeBackend, BACKEND_NAMES } from '../backend'
 import { deployLab, destroyLab, openLab, listRunFiles, readRunFile, runFileAlive, type RunFile, type RunningLab } from '../lab'
 import { formatTable } from './table'
+import path from 'node:path'
+import { promises as fs } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import type { ResolvedLab } from '../topology/model'
+import { loadScenario, scenarioFromLab, type Scenario } from '../scenario/scenario-file'
+import { runScenario } from '../scenario/runner'
+import { formatSummary } from '../report/summary'
+import { junitXml } from '../report/junit'
+import { renderGraph, type GraphFormat } from '../report/graph'
 
 const USAGE = `usage: ntklab <command> [options]
 
@@ -14,6 +23,10 @@ Lab lifecycle
   inspect [<lab>] [--json]                                    running labs, or one lab's nodes and links
   cleanup [--lab <name>]                                      remove leftovers of crashed runs (all labs, or one)
   validate <topology.yaml>                                    check a topology file, create nothing
+  run <scenario.yaml|topology.yaml> [--backend B] [--bundle-dir D] [--keep] [--keep-lab] [--seed N] [--junit F]
+                                                              deploy, play the timeline, check every expectation,
+                                                              destroy; exit 0 only when all held
+  graph <topology.yaml> [--format mermaid|dot|svg]            draw a topology
 
 Operating a running lab
   exec <lab> <node> -- <command...>                           run a command inside a node
@@ -66,8 +79,7 @@ const commands: Record<string, Handler> = {
     if (positionals.length === 1) {
       const rf = await readRunFile(labNameOf(positionals[0]))
       if (rf === undefined) throw new Error(`no lab named ${positionals[0]} is running`)
-      const lab = await openLab(rf.spec.name, makeBackend)
-      print(values.json === true, rf, lab)
+      print(values.json === true, rf)
       return 0
     }
     const labs = await listRunFiles()
@@ -98,6 +110,50 @@ const commands: Record<string, Handler> = {
     if (positionals.length !== 1) throw new UsageError('validate takes one topology file')
     const spec = loadTopology(positionals[0])
     process.stdout.write(`${positionals[0]}: lab ${spec.name}, ${spec.nodes.length} nodes, ${spec.links.length} links: valid\n`)
+    return 0
+  },
+
+  async run (args) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        backend: { type: 'string', default: 'netns' },
+        'bundle-dir': { type: 'string', default: 'bundles' },
+        keep: { type: 'boolean', default: false },
+        'keep-lab': { type: 'boolean', default: false },
+        seed: { type: 'string' },
+        junit: { type: 'string' }
+      }
+    })
+    if (positionals.length !== 1) throw new UsageError('run takes one scenario or topology file')
+    const backendName = values.backend as string
+    if (!(BACKEND_NAMES as readonly string[]).includes(backendName)) throw new UsageError(`unknown backend "${backendName}" (backends: ${BACKEND_NAMES.join(', ')})`)
+    const seed = values.seed === undefined ? undefined : Number(values.seed)
+    if (seed !== undefined && !Number.isSafeInteger(seed)) throw new UsageError(`--seed must be an integer, got "${String(values.seed)}"`)
+    // Everything is validated (topology and steps) before anything is created.
+    const { scenario, lab: spec } = await loadScenarioOrTopology(positionals[0])
+    const say = (msg: string): void => { process.stderr.write(`[${spec.name}] ${msg}\n`) }
+    const lab = await deployLab(spec, makeBackend(backendName), { progress: say })
+    let result
+    try {
+      result = await runScenario(scenario, lab, { bundleDir: path.resolve(values['bundle-dir'] as string), keep: values.keep === true, seed, progress: say })
+    } finally {
+      if (values['keep-lab'] !== true) await lab.destroy()
+      else say(`lab kept running: ntklab destroy ${spec.name}`)
+    }
+    process.stdout.write(formatSummary(result))
+    if (values.junit !== undefined) await fs.writeFile(values.junit, junitXml([result]))
+    return result.passed ? 0 : 1
+  },
+
+  async graph (args) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string', default: 'mermaid' } } })
+    if (positionals.length !== 1) throw new UsageError('graph takes one topology or scenario file')
+    const format = values.format as string
+    if (!['mermaid', 'dot', 'svg'].includes(format)) throw new UsageError(`unknown graph format "${format}" (formats: mermaid, dot, svg)`)
+    const { lab } = await loadScenarioOrTopology(positionals[0])
+    process.stdout.write(await renderGraph(lab, undefined, format as GraphFormat))
     return 0
   },
 
@@ -165,6 +221,19 @@ const commands: Record<string, Handler> = {
   }
 }
 
+/** A scenario file names its topology; a topology file may carry its own timeline. */
+async function loadScenarioOrTopology (file: string): Promise<{ scenario: Scenario, lab: ResolvedLab }> {
+  const text = await fs.readFile(file, 'utf8').catch((err: Error) => { throw new Error(`${file}: cannot read: ${err.message}`) })
+  // A file that does not parse goes to the topology loader, whose errors carry lines.
+  let data: unknown
+  try { data = parseYaml(text) } catch { data = undefined }
+  if (typeof data === 'object' && data !== null && 'topology' in data) {
+    return await loadScenario(file, async f => loadTopology(f))
+  }
+  const lab = loadTopology(file)
+  return { scenario: scenarioFromLab(lab), lab }
+}
+
 /** A lab is named by its name or by the topology file that defines it. */
 function labNameOf (arg: string): string {
   if (/\.ya?ml$/.test(arg) && existsSync(arg)) return loadTopology(arg).name
@@ -190,7 +259,7 @@ async function availableBackends (): Promise<string[]> {
   return names
 }
 
-function print (json: boolean, rf: RunFile, lab?: RunningLab): void {
+function print (json: boolean, rf: RunFile): void {
   if (json) {
     process.stdout.write(JSON.stringify({ name: rf.spec.name, backend: rf.backend, createdAt: rf.createdAt, nodes: Object.values(rf.nodes), links: rf.spec.links.map(l => ({ id: l.id, endpoints: l.endpoints, ...rf.links[l.id] })) }, null, 2) + '\n')
     return
@@ -204,7 +273,6 @@ function print (json: boolean, rf: RunFile, lab?: RunningLab): void {
     const imp = s.impairment === undefined ? '-' : [s.impairment.loss !== undefined ? `loss ${s.impairment.loss}%` : '', s.impairment.rate !== undefined ? `rate ${s.impairment.rate}` : ''].filter(Boolean).join(', ')
     return [`${l.endpoints[0].node}:${l.endpoints[0].ifname}`, `${l.endpoints[1].node}:${l.endpoints[1].ifname}`, s.state, imp]
   })
-  void lab
   process.stdout.write(`lab ${rf.spec.name} (${rf.backend}, since ${rf.createdAt})\n\n`)
   process.stdout.write(formatTable(['NODE', 'KIND', 'BACKEND', 'PID', 'NETNS', 'CONTAINER', 'WORKLOAD'], nodeRows))
   process.stdout.write('\n')

@@ -2,7 +2,7 @@
 // ResolvedLab, with defaults and kinds applied and every cross-reference checked. Pure: it takes
 // parsed data (already checked by the schema, but it trusts none of it) and returns data.
 import { checkIfname, checkIpv4Cidr, checkLabName, checkMac, checkNodeName, checkRate, parseEndpoint } from './checks'
-import type { KindRegistry } from './kinds/registry'
+import type { Kind, KindRegistry } from './kinds/registry'
 import { type Endpoint, type Impairment, type InterfaceSpec, type LinkSpec, linkId, type NodeSpec, type ResolvedLab } from './model'
 import type { PathProblem } from './schema'
 import type { KeyPath } from './yaml-locate'
@@ -135,6 +135,7 @@ export function resolve (data: unknown, kinds: KindRegistry): Resolution {
   }
 
   const resolved: ResolvedNode[] = []
+  const kindOf = new Map<string, Kind>()
   for (const [nodeName, raw] of Object.entries(rawNodes)) {
     const badName = checkNodeName(nodeName)
     if (badName !== undefined) add(['nodes', nodeName], badName)
@@ -157,8 +158,7 @@ export function resolve (data: unknown, kinds: KindRegistry): Resolution {
       { path: ['kinds', kindName], fields: fieldsAt(kindFields[kindName]) },
       { path: ['nodes', nodeName], fields: own }
     ])
-    node.spec = kind.applyDefaults(node.spec)
-    for (const message of kind.check(node.spec)) add(['nodes', nodeName], `kind ${kindName}: ${message}`)
+    kindOf.set(nodeName, kind)
     resolved.push(node)
   }
 
@@ -248,6 +248,13 @@ export function resolve (data: unknown, kinds: KindRegistry): Resolution {
         if (ep.node === spec.name && spec.interfaces[ep.ifname] === undefined) spec.interfaces[ep.ifname] = { ipv4: [] }
       }
     }
+  }
+  // Kinds see the complete node, interfaces included (babeld and ntkd list them in their commands).
+  for (const node of resolved) {
+    const kind = kindOf.get(node.spec.name)
+    if (kind === undefined) continue
+    node.spec = kind.applyDefaults(node.spec)
+    for (const message of kind.check(node.spec)) add(['nodes', node.spec.name], `kind ${kind.name}: ${message}`)
   }
 
   if (problems.length > 0 || name === undefined) return { problems } // name: reported above

@@ -2,13 +2,16 @@
 // into the registry it is handed. ntkd and babeld add their register function here.
 import { KindRegistry } from './registry'
 import { registerLinux } from './linux'
+import { registerBabeld } from './babeld'
 
 export { type Kind, KindRegistry, DuplicateKindError, UnknownKindError } from './registry'
 export { registerLinux } from './linux'
+export { registerBabeld } from './babeld'
 
 /** A fresh registry with every built-in kind. */
 export function defaultKinds (): KindRegistry {
   const r = new KindRegistry()
   registerLinux(r)
+  registerBabeld(r)
   return r
 }

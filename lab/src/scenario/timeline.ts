@@ -1,0 +1,188 @@
+import type { Impairment, ResolvedLab } from '../topology/model'
+import type { KeyPath } from '../topology/yaml-locate'
+import { parseDuration } from './duration'
+import { findLink } from './lab-state'
+
+/** Assertions of an `expect` block or an object `wait`, already validated against the lab. */
+export interface Assertions {
+  converged?: boolean
+  withdrawn?: boolean
+  reachability?: 'partitions' | 'all' | 'none'
+  addresses?: { unique: boolean, within?: string, interfaces?: string[], nodes?: Record<string, string[]> }
+  routes?: Record<string, Record<string, unknown>>
+  components?: string[][]
+}
+
+export type Condition = 'converged' | 'reachable' | 'withdrawn' | 'routes-present' | Assertions
+
+export type Event =
+  | { type: 'link', link: string /* link id, or 'random' */, state?: 'up' | 'down', impair?: Impairment | null }
+  | { type: 'node', node: string, action: 'stop' | 'start' | 'kill' }
+  | { type: 'exec', node: string, argv: string[], code: number }
+  | { type: 'wait', condition: Condition, within: number, hold: number, interval: number, sample?: number, nextHops: boolean }
+  | { type: 'expect', assertions: Assertions, within: number, hold: number, interval: number, nextHops: boolean }
+
+export interface Step {
+  index: number
+  label: string
+  /** Absolute offset from the timeline start (ms), or delay after the previous step. */
+  timing: { at: number } | { after: number }
+  event: Event
+  /** Where the step is written, for messages. */
+  source?: { file: string, line: number }
+}
+
+/** What went wrong with one key of a step, before locating it in a file. */
+export interface StepProblem { path: KeyPath, message: string }
+
+export const DEFAULT_WAIT_MS = 30_000
+export const DEFAULT_EXPECT_MS = 10_000
+export const DEFAULT_INTERVAL_MS = 500
+export const DEFAULT_WITHDRAWN_HOLD_MS = 2_000
+
+const EVENT_KEYS = ['link', 'node', 'exec', 'ntkctl', 'wait', 'expect'] as const
+
+function isObject (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function argvOf (cmd: unknown): string[] {
+  return typeof cmd === 'string' ? ['sh', '-c', cmd] : (cmd as string[])
+}
+
+function describe (e: Event): string {
+  switch (e.type) {
+    case 'link': return `link ${e.link}${e.state !== undefined ? ` ${e.state}` : ''}${e.impair !== undefined ? ` impair ${e.impair === null ? 'none' : JSON.stringify(e.impair)}` : ''}`
+    case 'node': return `${e.action} ${e.node}`
+    case 'exec': return `exec ${e.node}: ${e.argv[0] === 'sh' && e.argv[1] === '-c' ? e.argv[2] : e.argv.join(' ')}`
+    case 'wait': return `wait ${typeof e.condition === 'string' ? e.condition : Object.keys(e.condition).join('+')}`
+    case 'expect': return `expect ${Object.keys(e.assertions).join('+')}`
+  }
+}
+
+/**
+ * Turns schema-valid raw steps into Steps, checking them against the lab: node names, links,
+ * exactly one event per step, keys that belong to that event. Returns every problem found.
+ * `base` is the key path of the list in its file (['timeline']).
+ */
+export function compileTimeline (raw: readonly unknown[], lab: ResolvedLab, base: KeyPath = ['timeline']): { steps: Step[], problems: StepProblem[] } {
+  const problems: StepProblem[] = []
+  const steps: Step[] = []
+  const nodes = new Set(lab.nodes.map(n => n.name))
+  raw.forEach((r, index) => {
+    const at = (...p: Array<string | number>): KeyPath => [...base, index, ...p]
+    const bad = (message: string, ...p: Array<string | number>): void => { problems.push({ path: at(...p), message }) }
+    if (!isObject(r)) { bad('a step is a map of keys'); return }
+    const events = EVENT_KEYS.filter(k => r[k] !== undefined)
+    const nodeIsAction = events.includes('node') && (events.includes('exec') || events.includes('ntkctl'))
+    const kinds = nodeIsAction ? events.filter(k => k !== 'node') : events
+    if (kinds.length !== 1) {
+      bad(kinds.length === 0
+        ? `a step needs one event: ${EVENT_KEYS.join(', ')}`
+        : `a step has one event, this one has ${kinds.join(' and ')}`)
+      return
+    }
+    if (r.at !== undefined && r.after !== undefined) { bad('give either at or after, not both', 'after'); return }
+    const allowed: Record<typeof EVENT_KEYS[number], string[]> = {
+      link: ['link', 'state', 'impair'],
+      node: ['node', 'action'],
+      exec: ['exec', 'node', 'code'],
+      ntkctl: ['ntkctl', 'node', 'code'],
+      wait: ['wait', 'within', 'hold', 'interval', 'sample', 'next-hops'],
+      expect: ['expect', 'within', 'hold', 'interval', 'next-hops']
+    }
+    const kind = kinds[0]
+    const common = ['name', 'at', 'after']
+    for (const k of Object.keys(r)) {
+      if (!common.includes(k) && !allowed[kind].includes(k)) bad(`${k} does not belong to a ${kind} step (it takes ${allowed[kind].join(', ')})`, k)
+    }
+    const dur = (k: string, dflt: number): number => r[k] === undefined ? dflt : parseDuration(r[k] as string | number)
+    const needNode = (key = 'node'): string | undefined => {
+      const n = r[key]
+      if (typeof n !== 'string') { bad(`${kind} needs node: <name>`, kind); return undefined }
+      if (!nodes.has(n)) { bad(`unknown node ${JSON.stringify(n)} (nodes: ${[...nodes].sort().join(', ')})`, key); return undefined }
+      return n
+    }
+    const checkAssertions = (a: Record<string, unknown>, key: string): Assertions | undefined => {
+      const before = problems.length
+      const routes = a.routes as Record<string, unknown> | undefined
+      for (const n of Object.keys(routes ?? {})) if (!nodes.has(n)) bad(`unknown node ${JSON.stringify(n)}`, key, 'routes', n)
+      const addr = a.addresses
+      if (isObject(addr)) for (const n of Object.keys((addr.nodes as Record<string, unknown> | undefined) ?? {})) if (!nodes.has(n)) bad(`unknown node ${JSON.stringify(n)}`, key, 'addresses', 'nodes', n)
+      const comps = a.components as string[][] | undefined
+      comps?.forEach((c, i) => c.forEach((n, j) => { if (!nodes.has(n)) bad(`unknown node ${JSON.stringify(n)}`, key, 'components', i, j) }))
+      if (problems.length > before) return undefined
+      const out: Assertions = { ...(a as Assertions) }
+      if (addr === 'unique') out.addresses = { unique: true }
+      else if (isObject(addr)) out.addresses = { unique: addr.unique === true, ...(addr as object) } as Assertions['addresses']
+      return out
+    }
+    let event: Event | undefined
+    switch (kind) {
+      case 'link': {
+        const ref = r.link as string | [string, string]
+        let id = 'random'
+        if (ref !== 'random') {
+          const l = findLink(lab, ref)
+          if (l === undefined) { bad(`no link ${Array.isArray(ref) ? ref.join(' -- ') : ref} in the topology`, 'link'); return }
+          id = l.id
+        }
+        if (r.state === undefined && r.impair === undefined) { bad('a link step needs state: up|down or impair:', 'link'); return }
+        if (id === 'random' && r.state === undefined) { bad('link: random needs state: (it picks among links in the other state)', 'link'); return }
+        const impair = r.impair === undefined ? undefined : (r.impair === null || r.impair === 'none' ? null : r.impair as Impairment)
+        event = { type: 'link', link: id, state: r.state as 'up' | 'down' | undefined, impair }
+        break
+      }
+      case 'node': {
+        const node = needNode()
+        if (node === undefined) return
+        if (r.action === undefined) { bad('a node step needs action: stop|start|kill', 'node'); return }
+        event = { type: 'node', node, action: r.action as 'stop' | 'start' | 'kill' }
+        break
+      }
+      case 'exec':
+      case 'ntkctl': {
+        const node = needNode()
+        if (node === undefined) return
+        const argv = kind === 'exec' ? argvOf(r.exec) : ['ntkctl', ...(typeof r.ntkctl === 'string' ? r.ntkctl.split(/\s+/).filter(s => s !== '') : r.ntkctl as string[])]
+        event = { type: 'exec', node, argv, code: typeof r.code === 'number' ? r.code : 0 }
+        break
+      }
+      case 'wait': {
+        const w = r.wait
+        let condition: Condition | undefined
+        if (typeof w === 'string') condition = w as Condition
+        else if (isObject(w)) condition = checkAssertions(w, 'wait')
+        if (condition === undefined) return
+        const hold = dur('hold', condition === 'withdrawn' ? DEFAULT_WITHDRAWN_HOLD_MS : 0)
+        event = { type: 'wait', condition, within: dur('within', DEFAULT_WAIT_MS), hold, interval: dur('interval', DEFAULT_INTERVAL_MS), sample: r.sample === undefined ? undefined : dur('sample', 0), nextHops: r['next-hops'] !== false }
+        break
+      }
+      case 'expect': {
+        const assertions = checkAssertions(r.expect as Record<string, unknown>, 'expect')
+        if (assertions === undefined) return
+        const hold = dur('hold', assertions.withdrawn === true ? DEFAULT_WITHDRAWN_HOLD_MS : 0)
+        event = { type: 'expect', assertions, within: dur('within', DEFAULT_EXPECT_MS), hold, interval: dur('interval', DEFAULT_INTERVAL_MS), nextHops: r['next-hops'] !== false }
+        break
+      }
+    }
+    const timing = r.at !== undefined ? { at: dur('at', 0) } : { after: dur('after', 0) }
+    steps.push({ index, label: typeof r.name === 'string' ? r.name : describe(event), timing, event })
+  })
+  // `at` times must not go backwards: a step cannot start before one listed earlier.
+  let lastAt = -1
+  steps.forEach(s => {
+    if ('at' in s.timing) {
+      if (s.timing.at < lastAt) problems.push({ path: [...base, s.index, 'at'], message: `at ${s.timing.at / 1000}s is earlier than a previous step's at ${lastAt / 1000}s` })
+      lastAt = Math.max(lastAt, s.timing.at)
+    }
+  })
+  return { steps, problems }
+}
+
+/** Planned start of each step, given when the previous step ended (actual, ms from the timeline start). */
+export function plannedStart (step: Step, previousEnd: number): number {
+  return 'at' in step.timing ? Math.max(step.timing.at, 0) : previousEnd + step.timing.after
+}
+
+export { describe as describeEvent }

@@ -1,0 +1,80 @@
+import { abortError, type Clock } from './clock'
+import { formatDuration } from './duration'
+
+/**
+ * What a failed check says: a short summary and the lines a person needs to see why (diff lines,
+ * unreachable pairs...). `data` is kept as JSON for the failure bundle.
+ */
+export interface Diff {
+  summary: string
+  lines: string[]
+  data?: unknown
+}
+
+/** A condition: null when satisfied, else the reason. */
+export type Check = (signal?: AbortSignal) => Promise<Diff | null>
+
+export interface WaitOptions {
+  clock: Clock
+  /** Total time allowed, ms. */
+  budget: number
+  /** Pause between two checks, ms (default 250). */
+  interval?: number
+  /** The condition must keep holding this long, ms (default 0); a flap restarts the window. */
+  hold?: number
+  signal?: AbortSignal
+}
+
+export interface Converged {
+  what: string
+  /** From the start of the wait to the first check of the final holding streak, ms. */
+  afterMs: number
+  /** Until the hold window closed, ms. */
+  stableAtMs: number
+  attempts: number
+  /** How often the condition held and then broke again inside the wait. */
+  flaps: number
+}
+
+export class NotConvergedError extends Error {
+  constructor (readonly what: string, readonly budgetMs: number, readonly last: Diff | null, readonly attempts: number) {
+    super(`${what}: not satisfied within ${formatDuration(budgetMs)} (${attempts} checks)` +
+      (last !== null ? `: ${last.summary}${last.lines.length > 0 ? '\n' + last.lines.slice(0, 20).join('\n') : ''}` : ''))
+    this.name = 'NotConvergedError'
+  }
+}
+
+/**
+ * Polls `check` until it holds and keeps holding for `hold` ms; the holding streak must begin within
+ * `budget` ms of the clock. Returns when it held (afterMs is the measured convergence time); throws
+ * NotConvergedError with the last diff otherwise. A budget of 0 still checks once.
+ */
+export async function waitFor (what: string, check: Check, o: WaitOptions): Promise<Converged> {
+  const interval = o.interval ?? 250
+  const hold = o.hold ?? 0
+  const start = o.clock.now()
+  let last: Diff | null = null
+  let heldSince: number | undefined
+  let attempts = 0
+  let flaps = 0
+  for (;;) {
+    if (o.signal?.aborted === true) throw abortError(o.signal, what)
+    const at = o.clock.now()
+    last = await check(o.signal)
+    attempts++
+    if (last === null) {
+      heldSince ??= at
+      if (o.clock.now() - heldSince >= hold) {
+        return { what, afterMs: heldSince - start, stableAtMs: o.clock.now() - start, attempts, flaps }
+      }
+    } else if (heldSince !== undefined) {
+      heldSince = undefined
+      flaps++
+    }
+    const elapsed = o.clock.now() - start
+    // The budget bounds when the final streak starts; a streak that began in time may finish its hold.
+    if (elapsed >= o.budget && heldSince === undefined) throw new NotConvergedError(what, o.budget, last, attempts)
+    const untilHold = heldSince !== undefined ? heldSince + hold - o.clock.now() : interval
+    await o.clock.sleep(Math.max(0, Math.min(interval, untilHold, elapsed < o.budget ? o.budget - elapsed : interval)), o.signal)
+  }
+}
