@@ -1,0 +1,7 @@
+export * from './arc'
+export * from './config'
+export * from './cost'
+export * from './events'
+export * from './linklocal'
+export * from './messages'
+export * from './neighborhood'

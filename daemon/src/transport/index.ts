@@ -1,0 +1,3 @@
+export * from './transport'
+export * from './memory-transport'
+export * from './udp-tcp-transport'

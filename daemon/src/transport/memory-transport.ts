@@ -1,0 +1,208 @@
+import type { Clock, Ms } from '../util/clock'
+import type { Random } from '../util/random'
+import { voidMessage, VOID_KIND, type WireCodec, type WireMessage } from '../wire'
+import {
+  dispatch, TransportClosedError, UnicastAbortedError, UnicastFailedError, UnicastTimeoutError, UnknownNicError,
+  DEFAULT_UNICAST_TIMEOUT_MS,
+  type CallerInfo, type MessageHandler, type PeerAddress, type Transport, type TransportNic, type UnicastOptions
+} from './transport'
+
+/** One NIC of one node of the in-memory network. */
+export interface Endpoint { readonly node: string, readonly nic: string }
+
+export interface LinkOptions {
+  /** One-way delay on the network's clock. */
+  readonly latencyMs?: Ms
+  /** Probability in [0, 1] that a datagram or a unicast leg is lost (drawn from the network's Random). */
+  readonly loss?: number
+  readonly up?: boolean
+}
+
+interface Link { a: Endpoint, b: Endpoint, latencyMs: Ms, loss: number, up: boolean }
+
+const key = (e: Endpoint): string => `${e.node}:${e.nic}`
+
+/**
+ * An in-process medium: named nodes with named NICs, point-to-point links between NICs with latency, loss and
+ * up/down state, time from an injected Clock. Messages travel as the bytes each node's WireCodec produces, so the
+ * wire validation runs exactly as on real sockets.
+ */
+export class InMemoryNetwork {
+  readonly #links: Link[] = []
+  readonly #transports = new Map<string, InMemoryTransport>()
+
+  constructor (readonly clock: Clock, readonly random?: Random) {}
+
+  /** A transport for node `node`; one per node name. */
+  transport (node: string, codec: WireCodec): InMemoryTransport {
+    if (this.#transports.has(node)) throw new Error(`in-memory network: node '${node}' already has a transport`)
+    const t = new InMemoryTransport(this, node, codec)
+    this.#transports.set(node, t)
+    return t
+  }
+
+  link (a: Endpoint, b: Endpoint, o: LinkOptions = {}): void {
+    if (this.#find(a, b) !== undefined) throw new Error(`in-memory network: ${key(a)} and ${key(b)} are already linked`)
+    this.#links.push({ a, b, latencyMs: o.latencyMs ?? 0, loss: o.loss ?? 0, up: o.up ?? true })
+  }
+
+  /** Changes a link's state, latency or loss. */
+  setLink (a: Endpoint, b: Endpoint, o: LinkOptions): void {
+    const l = this.#find(a, b)
+    if (l === undefined) throw new Error(`in-memory network: no link ${key(a)} - ${key(b)}`)
+    if (o.latencyMs !== undefined) l.latencyMs = o.latencyMs
+    if (o.loss !== undefined) l.loss = o.loss
+    if (o.up !== undefined) l.up = o.up
+  }
+
+  /** Delivers raw bytes to `to` as if `from` had sent them (for tests of hostile input). */
+  injectRaw (from: Endpoint, to: Endpoint, bytes: Uint8Array, via: CallerInfo['via']): Promise<WireMessage | undefined> {
+    const target = this.#transports.get(to.node)
+    if (target === undefined) return Promise.resolve(undefined)
+    return target.receive(to.nic, this.#linklocalOf(from), Buffer.from(bytes), via)
+  }
+
+  forget (node: string): void { this.#transports.delete(node) }
+
+  /** Links leaving `from` whose other end is up; each as [far end, link]. */
+  neighbours (from: Endpoint): Array<[Endpoint, Link]> {
+    const out: Array<[Endpoint, Link]> = []
+    for (const l of this.#links) {
+      if (!l.up) continue
+      if (key(l.a) === key(from)) out.push([l.b, l])
+      else if (key(l.b) === key(from)) out.push([l.a, l])
+    }
+    return out
+  }
+
+  lost (l: Link): boolean { return l.loss > 0 && (this.random?.next() ?? Math.random()) < l.loss }
+
+  transportOf (node: string): InMemoryTransport | undefined { return this.#transports.get(node) }
+
+  #linklocalOf (e: Endpoint): string { return this.#transports.get(e.node)?.linklocalOf(e.nic) ?? '0.0.0.0' }
+  #find (a: Endpoint, b: Endpoint): Link | undefined {
+    return this.#links.find(l => (key(l.a) === key(a) && key(l.b) === key(b)) || (key(l.a) === key(b) && key(l.b) === key(a)))
+  }
+}
+
+/** The Transport of one node of an InMemoryNetwork. */
+export class InMemoryTransport implements Transport {
+  readonly #nics = new Map<string, TransportNic>()
+  readonly #handlers = new Set<MessageHandler>()
+  #closed = false
+
+  constructor (readonly network: InMemoryNetwork, readonly node: string, readonly codec: WireCodec) {}
+
+  linklocalOf (nic: string): string | undefined { return this.#nics.get(nic)?.linklocal }
+
+  async attachNic (nic: TransportNic): Promise<void> {
+    this.#live('attachNic')
+    this.#nics.set(nic.name, nic)
+  }
+
+  async detachNic (name: string): Promise<void> { this.#nics.delete(name) }
+
+  onMessage (handler: MessageHandler): () => void {
+    this.#handlers.add(handler)
+    return () => { this.#handlers.delete(handler) }
+  }
+
+  async broadcast (nic: string, message: WireMessage): Promise<void> {
+    this.#live('broadcast')
+    const me = this.#nic(nic, 'broadcast')
+    const bytes = this.codec.encode(message)
+    for (const [far, link] of this.network.neighbours({ node: this.node, nic })) {
+      if (this.network.lost(link)) continue
+      this.network.clock.setTimer(link.latencyMs, () => {
+        void this.network.transportOf(far.node)?.receive(far.nic, me.linklocal, bytes, 'broadcast')
+      })
+    }
+  }
+
+  async unicast (peer: PeerAddress, message: WireMessage, o: UnicastOptions = {}): Promise<WireMessage | undefined> {
+    this.#live('unicast')
+    const me = this.#nic(peer.nic, 'unicast')
+    const bytes = this.codec.encode(message)
+    const timeoutMs = o.timeoutMs ?? DEFAULT_UNICAST_TIMEOUT_MS
+    if (o.signal?.aborted === true) throw new UnicastAbortedError(peer, message.kind)
+    const hop = this.network.neighbours({ node: this.node, nic: peer.nic })
+      .find(([far]) => this.network.transportOf(far.node)?.linklocalOf(far.nic) === peer.linklocal)
+    return await new Promise<WireMessage | undefined>((resolve, reject) => {
+      let settled = false
+      const finish = (f: () => void): void => {
+        if (settled) return
+        settled = true
+        cancelTimeout()
+        o.signal?.removeEventListener('abort', onAbort)
+        f()
+      }
+      const cancelTimeout = this.network.clock.setTimer(timeoutMs, () =>
+        finish(() => reject(new UnicastTimeoutError(peer, message.kind, timeoutMs))))
+      const onAbort = (): void => finish(() => reject(new UnicastAbortedError(peer, message.kind)))
+      o.signal?.addEventListener('abort', onAbort, { once: true })
+      // No link to that address, or the leg is lost: like an unanswered TCP SYN, only the timeout ends the wait.
+      if (hop === undefined) return
+      const [far, link] = hop
+      if (this.network.lost(link)) return
+      this.network.clock.setTimer(link.latencyMs, () => {
+        const target = this.network.transportOf(far.node)
+        if (target === undefined || target.#closed) {
+          finish(() => reject(new UnicastFailedError(peer, message.kind, 'connection refused')))
+          return
+        }
+        target.#serve(far.nic, me.linklocal, bytes).then(replyBytes => {
+          if (replyBytes === undefined) {
+            finish(() => reject(new UnicastFailedError(peer, message.kind, 'closed without a reply')))
+            return
+          }
+          if (!link.up || this.network.lost(link)) return
+          this.network.clock.setTimer(link.latencyMs, () => {
+            if (this.#closed) return
+            const r = this.codec.decode(replyBytes)
+            if (!r.ok) finish(() => reject(new UnicastFailedError(peer, message.kind, `reply rejected: ${r.reason}`)))
+            else finish(() => resolve(r.message.kind === VOID_KIND ? undefined : r.message))
+          })
+        }, () => {})
+      })
+    })
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    this.#handlers.clear()
+    this.network.forget(this.node)
+  }
+
+  /** Called by the network: decodes and dispatches one incoming message; returns the reply for a unicast. */
+  async receive (nic: string, source: string, bytes: Buffer, via: CallerInfo['via']): Promise<WireMessage | undefined> {
+    if (this.#closed || !this.#nics.has(nic)) return undefined
+    const r = this.codec.decode(bytes)
+    if (!r.ok) return undefined
+    try {
+      return await dispatch(this.#handlers, r.message, { nic, via, source })
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Serves one unicast request; undefined means the connection closed without a reply (bad request, handler threw). */
+  async #serve (nic: string, source: string, bytes: Buffer): Promise<Buffer | undefined> {
+    if (this.#closed || !this.#nics.has(nic)) return undefined
+    const r = this.codec.decode(bytes)
+    if (!r.ok) return undefined
+    try {
+      const reply = await dispatch(this.#handlers, r.message, { nic, via: 'unicast', source })
+      return this.codec.encode(reply ?? voidMessage())
+    } catch {
+      return undefined
+    }
+  }
+
+  #nic (name: string, where: string): TransportNic {
+    const n = this.#nics.get(name)
+    if (n === undefined) throw new UnknownNicError(name, `${this.node} ${where}`)
+    return n
+  }
+
+  #live (where: string): void { if (this.#closed) throw new TransportClosedError(`${this.node} ${where}`) }
+}

@@ -1,0 +1,224 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import { connect, createServer, type Server, type Socket as TcpSocket } from 'node:net'
+import { SystemClock, type Clock } from '../util/clock'
+import { FrameReader, voidMessage, VOID_KIND, type WireCodec, type WireMessage } from '../wire'
+import {
+  dispatch, DEFAULT_PORT, DEFAULT_UNICAST_TIMEOUT_MS, TransportClosedError, UnicastAbortedError, UnicastFailedError,
+  UnicastTimeoutError, UnknownNicError,
+  type CallerInfo, type MessageHandler, type PeerAddress, type Transport, type TransportNic, type UnicastOptions
+} from './transport'
+
+/**
+ * Per-NIC "broadcast" (spec §3: here_i_am, request_arc, remove_arc go out of one NIC and must tell the receiver
+ * which of its NICs they came in on).
+ *
+ * Why not IPv4 255.255.255.255: sending per NIC works (a socket bound to the NIC's /32 link-local makes Linux pick
+ * the device owning that source for a limited broadcast), but receiving does not: only a socket bound to 0.0.0.0
+ * gets broadcasts, and Node exposes neither SO_BINDTODEVICE nor IP_PKTINFO, so the arrival NIC is unknown on a node
+ * with two NICs. Measured in namespaces a-b-c (b with two veths).
+ *
+ * What we do: IPv6 link-local all-nodes multicast. Per NIC one UDP socket bound to `[ff02::1%<nic>]:<port>`; binding
+ * a scoped (link-local) address sets the socket's bound device in the kernel (inet6_bind), which is exactly
+ * SO_BINDTODEVICE: it only receives datagrams that arrived on that NIC. Sending goes to `[ff02::1%<nic>]`, whose
+ * scope id selects the outgoing NIC. Every IPv6-enabled interface is in ff02::1, so no group join and no route is
+ * needed. Requirement on the host: IPv6 enabled on managed NICs (`net.ipv6.conf.<nic>.disable_ipv6=0`); the first
+ * sends fail with EADDRNOTAVAIL while the NIC's fe80 address is still tentative (DAD), so the daemon should set
+ * `net.ipv6.conf.<nic>.accept_dad=0`, and `broadcast` retries for a short while anyway.
+ *
+ * Unicast is TCP over IPv4 link-locals as in the original: a server on 0.0.0.0:<port>, a connection per request
+ * from our link-local on the NIC (needs the host route `<peer-ll> dev <nic> src <my-ll>`); the arrival NIC of a
+ * request is the NIC owning the connection's local address. Framing: 4-byte big-endian length + JSON.
+ */
+export interface UdpTcpTransportInit {
+  readonly codec: WireCodec
+  readonly port?: number
+  readonly clock?: Clock
+  /** How long `broadcast` keeps retrying while the NIC's IPv6 link-local is not usable yet. */
+  readonly broadcastRetryMs?: number
+}
+
+const ALL_NODES = 'ff02::1'
+
+export class BroadcastFailedError extends Error {
+  constructor (readonly nic: string, cause: Error) {
+    super(`broadcast on ${nic} failed: ${cause.message}`, { cause })
+    this.name = 'BroadcastFailedError'
+  }
+}
+
+export class UdpTcpTransport implements Transport {
+  readonly port: number
+  readonly #codec: WireCodec
+  readonly #clock: Clock
+  readonly #retryMs: number
+  readonly #nics = new Map<string, { nic: TransportNic, rx: UdpSocket }>()
+  readonly #handlers = new Set<MessageHandler>()
+  readonly #connections = new Set<TcpSocket>()
+  #tx: UdpSocket | undefined
+  #server: Server | undefined
+  #closed = false
+
+  constructor (init: UdpTcpTransportInit) {
+    this.#codec = init.codec
+    this.port = init.port ?? DEFAULT_PORT
+    this.#clock = init.clock ?? new SystemClock()
+    this.#retryMs = init.broadcastRetryMs ?? 3000
+  }
+
+  /** Opens the TCP server and the sending socket. Call once before anything else. */
+  async start (): Promise<void> {
+    this.#live('start')
+    const tx = createSocket({ type: 'udp6' })
+    await new Promise<void>((resolve, reject) => { tx.once('error', reject); tx.bind({ port: 0, address: '::' }, resolve) })
+    tx.removeAllListeners('error')
+    tx.on('error', () => {})
+    tx.setMulticastLoopback(false)
+    this.#tx = tx
+    const server = createServer(sock => this.#accept(sock))
+    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(this.port, '0.0.0.0', resolve) })
+    server.removeAllListeners('error')
+    server.on('error', () => {})
+    this.#server = server
+  }
+
+  async attachNic (nic: TransportNic): Promise<void> {
+    this.#live('attachNic')
+    if (this.#nics.has(nic.name)) await this.detachNic(nic.name)
+    const rx = createSocket({ type: 'udp6', reuseAddr: true })
+    await new Promise<void>((resolve, reject) => {
+      rx.once('error', reject)
+      rx.bind({ port: this.port, address: `${ALL_NODES}%${nic.name}` }, resolve)
+    })
+    rx.removeAllListeners('error')
+    rx.on('error', () => {})
+    rx.on('message', (bytes, remote) => { void this.#deliver(nic.name, remote.address, bytes) })
+    this.#nics.set(nic.name, { nic, rx })
+  }
+
+  async detachNic (name: string): Promise<void> {
+    const n = this.#nics.get(name)
+    if (n === undefined) return
+    this.#nics.delete(name)
+    await new Promise<void>(resolve => n.rx.close(() => resolve()))
+  }
+
+  onMessage (handler: MessageHandler): () => void {
+    this.#handlers.add(handler)
+    return () => { this.#handlers.delete(handler) }
+  }
+
+  async broadcast (nic: string, message: WireMessage): Promise<void> {
+    this.#live('broadcast')
+    if (!this.#nics.has(nic)) throw new UnknownNicError(nic, 'broadcast')
+    const tx = this.#tx
+    if (tx === undefined) throw new TransportClosedError('broadcast before start()')
+    const bytes = this.#codec.encode(message)
+    const deadline = this.#clock.now() + this.#retryMs
+    for (;;) {
+      const err = await new Promise<Error | null>(resolve => tx.send(bytes, this.port, `${ALL_NODES}%${nic}`, e => resolve(e ?? null)))
+      if (err === null) return
+      // EADDRNOTAVAIL: the NIC's fe80 address is still tentative (DAD); it becomes usable within a second or two.
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL' || this.#clock.now() >= deadline || this.#closed) {
+        throw new BroadcastFailedError(nic, err)
+      }
+      await new Promise<void>(resolve => this.#clock.setTimer(200, resolve))
+    }
+  }
+
+  async unicast (peer: PeerAddress, message: WireMessage, o: UnicastOptions = {}): Promise<WireMessage | undefined> {
+    this.#live('unicast')
+    const mine = this.#nics.get(peer.nic)
+    if (mine === undefined) throw new UnknownNicError(peer.nic, 'unicast')
+    if (o.signal?.aborted === true) throw new UnicastAbortedError(peer, message.kind)
+    const request = this.#codec.encodeFrame(message)
+    const timeoutMs = o.timeoutMs ?? DEFAULT_UNICAST_TIMEOUT_MS
+    return await new Promise<WireMessage | undefined>((resolve, reject) => {
+      const sock = connect({ host: peer.linklocal, port: this.port, localAddress: mine.nic.linklocal })
+      this.#connections.add(sock)
+      const reader = new FrameReader(this.#codec.maxFrameBytes)
+      let settled = false
+      const finish = (f: () => void): void => {
+        if (settled) return
+        settled = true
+        cancelTimeout()
+        o.signal?.removeEventListener('abort', onAbort)
+        sock.destroy()
+        this.#connections.delete(sock)
+        f()
+      }
+      const cancelTimeout = this.#clock.setTimer(timeoutMs, () => finish(() => reject(new UnicastTimeoutError(peer, message.kind, timeoutMs))))
+      const onAbort = (): void => finish(() => reject(new UnicastAbortedError(peer, message.kind)))
+      o.signal?.addEventListener('abort', onAbort, { once: true })
+      sock.on('connect', () => sock.write(request))
+      sock.on('data', chunk => {
+        for (const ev of reader.push(chunk)) {
+          if (ev.type === 'oversized') {
+            this.#codec.reject('oversized', `reply from ${peer.linklocal} announced ${ev.announced} bytes`)
+            finish(() => reject(new UnicastFailedError(peer, message.kind, 'reply rejected: oversized')))
+            return
+          }
+          const r = this.#codec.decode(ev.payload)
+          if (!r.ok) finish(() => reject(new UnicastFailedError(peer, message.kind, `reply rejected: ${r.reason}`)))
+          else finish(() => resolve(r.message.kind === VOID_KIND ? undefined : r.message))
+          return
+        }
+      })
+      sock.on('error', e => finish(() => reject(new UnicastFailedError(peer, message.kind, e.message))))
+      sock.on('close', () => finish(() => reject(new UnicastFailedError(peer, message.kind, 'closed without a reply'))))
+    })
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#handlers.clear()
+    for (const name of [...this.#nics.keys()]) await this.detachNic(name)
+    for (const c of this.#connections) c.destroy()
+    this.#connections.clear()
+    this.#tx?.close()
+    const server = this.#server
+    if (server !== undefined) await new Promise<void>(resolve => server.close(() => resolve()))
+  }
+
+  async #deliver (nic: string, source: string, bytes: Buffer): Promise<void> {
+    const r = this.#codec.decode(bytes)
+    if (!r.ok) return
+    try {
+      await dispatch(this.#handlers, r.message, { nic, via: 'broadcast', source: source.replace(/%.*$/, '') })
+    } catch { /* a handler's failure on a broadcast is the handler's business */ }
+  }
+
+  /** One request per connection: read a frame, dispatch, write the reply frame, close. Bad input closes it. */
+  #accept (sock: TcpSocket): void {
+    this.#connections.add(sock)
+    sock.on('error', () => {})
+    sock.on('close', () => this.#connections.delete(sock))
+    const local = (sock.localAddress ?? '').replace(/^::ffff:/, '')
+    const nic = [...this.#nics.values()].find(n => n.nic.linklocal === local)?.nic.name
+    const reader = new FrameReader(this.#codec.maxFrameBytes)
+    let served = false
+    const idle = this.#clock.setTimer(DEFAULT_UNICAST_TIMEOUT_MS, () => sock.destroy())
+    sock.on('close', idle)
+    sock.on('end', () => { if (!served && reader.end()) this.#codec.reject('truncated', `connection from ${sock.remoteAddress ?? '?'} ended mid-frame`) })
+    sock.on('data', chunk => {
+      if (served) return
+      for (const ev of reader.push(chunk)) {
+        served = true
+        if (ev.type === 'oversized') {
+          this.#codec.reject('oversized', `frame from ${sock.remoteAddress ?? '?'} announced ${ev.announced} bytes`)
+          sock.destroy()
+          return
+        }
+        const r = this.#codec.decode(ev.payload)
+        if (!r.ok || nic === undefined) { sock.destroy(); return }
+        const caller: CallerInfo = { nic, via: 'unicast', source: (sock.remoteAddress ?? '').replace(/^::ffff:/, '') }
+        dispatch(this.#handlers, r.message, caller).then(
+          reply => { if (!sock.destroyed) sock.end(this.#codec.encodeFrame(reply ?? voidMessage())) },
+          () => sock.destroy())
+        return
+      }
+    })
+  }
+
+  #live (where: string): void { if (this.#closed) throw new TransportClosedError(where) }
+}

@@ -1,0 +1,24 @@
+/** Milliseconds, as read from a `Clock`. */
+export type Ms = number
+
+/** Cancels a timer set with `Clock.setTimer`; calling it twice is harmless. */
+export type CancelTimer = () => void
+
+/**
+ * The time port. Protocol code never reads `Date.now()` or calls `setTimeout` itself, so the same code runs
+ * on the wall clock (daemon) and on a virtual clock (many nodes in one process, deterministic).
+ */
+export interface Clock {
+  now (): Ms
+  setTimer (ms: Ms, fn: () => void): CancelTimer
+}
+
+/** The wall clock: `Date.now()` and `setTimeout`, timers unref'd so they never keep the process alive alone. */
+export class SystemClock implements Clock {
+  now (): Ms { return Date.now() }
+  setTimer (ms: Ms, fn: () => void): CancelTimer {
+    const t = setTimeout(fn, ms)
+    t.unref()
+    return () => clearTimeout(t)
+  }
+}

@@ -1,0 +1,200 @@
+import test from 'ava'
+import { InMemoryNetwork } from '../src/transport'
+import { VirtualClock } from '../src/sim/virtual-clock'
+import { SeededRandom } from '../src/util/random'
+import { MessageRegistry, WireCodec } from '../src/wire'
+import {
+  Neighborhood, registerNeighborhoodMessages, smoothCost, TIMER_PROFILES,
+  type Arc, type FixedCosts, type NeighborhoodEvents, type NicInfo
+} from '../src/neighborhood'
+
+async function flush (): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>(resolve => setImmediate(resolve))
+}
+
+interface Node { nb: Neighborhood, events: Array<[keyof NeighborhoodEvents, unknown]>, syncs: number }
+
+class World {
+  readonly clock = new VirtualClock()
+  readonly net = new InMemoryNetwork(this.clock, new SeededRandom(3))
+  readonly nodes = new Map<string, Node>()
+  #seed = 100
+
+  async add (name: string, nics: NicInfo[], o: { fixedCosts?: FixedCosts, maxArcs?: number } = {}): Promise<Node> {
+    const registry = new MessageRegistry()
+    registerNeighborhoodMessages(registry)
+    const transport = this.net.transport(name, new WireCodec({ registry }))
+    const node: Node = { nb: undefined as unknown as Neighborhood, events: [], syncs: 0 }
+    node.nb = new Neighborhood(
+      { transport, clock: this.clock, random: new SeededRandom(this.#seed++), syncKernel: async () => { node.syncs++ } },
+      { nics, timers: TIMER_PROFILES.lab, ...o })
+    for (const ev of ['nic_address_set', 'arc_added', 'arc_changed', 'arc_removing', 'arc_removed'] as const) {
+      node.nb.on(ev, p => node.events.push([ev, p]))
+    }
+    this.nodes.set(name, node)
+    return node
+  }
+
+  async startAll (): Promise<void> { for (const n of this.nodes.values()) await n.nb.start() }
+
+  async run (ms: number): Promise<void> {
+    const until = this.clock.now() + ms
+    await flush()
+    for (let at = this.clock.nextAt(); at !== undefined && at <= until; at = this.clock.nextAt()) {
+      this.clock.step()
+      await flush()
+    }
+    this.clock.advanceTo(until)
+  }
+
+  stop = async (): Promise<void> => { for (const n of this.nodes.values()) await n.nb.stop() }
+}
+
+const mac = (n: number): string => `00:16:3E:00:00:${n.toString(16).padStart(2, '0').toUpperCase()}`
+const llOf = (n: Node, dev: string): string =>
+  n.nb.desiredKernelContribution().addresses.find(a => a.dev === dev)!.address
+const view = (arcs: Arc[]): unknown => arcs.map(a => [a.nic, a.peerMac, a.peerLinklocal, a.cost, a.exposed]).sort()
+
+test('two nodes discover each other: one exposed arc each side, RTT cost, link-locals and host routes', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }])
+  const b = await w.add('b', [{ name: 'eth1', mac: mac(2) }])
+  w.net.link({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { latencyMs: 5 })
+  await w.startAll()
+  await w.run(200)
+  const llA = llOf(a, 'eth1'); const llB = llOf(b, 'eth1')
+  t.regex(llA, /^169\.254\.(\d|[1-9]\d|1\d\d|2[0-4]\d|25[0-4])\.(\d|[1-9]\d|1\d\d|2[0-4]\d|25[0-4])$/)
+  t.not(llA, llB)
+  // a nop round trip over a 5 ms link: 10 ms = 10000 µs
+  t.deepEqual(view(a.nb.arcs()), [['eth1', mac(2), llB, 10000, true]])
+  t.deepEqual(view(b.nb.arcs()), [['eth1', mac(1), llA, 10000, true]])
+  t.is(a.nb.arcs()[0].peerNodeId, b.nb.nodeId)
+  t.deepEqual(a.nb.desiredKernelContribution(), {
+    addresses: [{ dev: 'eth1', address: llA }],
+    hostRoutes: [{ dst: llB, dev: 'eth1', src: llA }]
+  })
+  t.deepEqual(a.events.map(([e]) => e), ['nic_address_set', 'arc_added'])
+  t.true(a.syncs > 0, 'the kernel was asked to apply address and route')
+  // periodic here_i_am afterwards adds nothing
+  await w.run(5000)
+  t.is(a.nb.arcs().length, 1)
+  t.deepEqual(a.events.map(([e]) => e), ['nic_address_set', 'arc_added'])
+})
+
+test('three nodes on a line: b gets one arc per NIC; fixed costs by NIC and by peer MAC override measurement', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }], { fixedCosts: { byNic: { eth1: 700 } } })
+  const b = await w.add('b', [{ name: 'eth1', mac: mac(2) }, { name: 'eth2', mac: mac(3) }], { fixedCosts: { byPeerMac: { [mac(4).toLowerCase()]: 1234 } } })
+  const c = await w.add('c', [{ name: 'eth1', mac: mac(4) }])
+  w.net.link({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { latencyMs: 1 })
+  w.net.link({ node: 'b', nic: 'eth2' }, { node: 'c', nic: 'eth1' }, { latencyMs: 2 })
+  await w.startAll()
+  await w.run(300)
+  t.deepEqual(view(a.nb.arcs()), [['eth1', mac(2), llOf(b, 'eth1'), 700, true]])
+  t.deepEqual(view(b.nb.arcs()), [
+    ['eth1', mac(1), llOf(a, 'eth1'), 2000, true],
+    ['eth2', mac(4), llOf(c, 'eth1'), 1234, true]])
+  t.deepEqual(view(c.nb.arcs()), [['eth1', mac(3), llOf(b, 'eth2'), 4000, true]])
+  const k = b.nb.desiredKernelContribution()
+  t.deepEqual(k.addresses.map(x => x.dev), ['eth1', 'eth2'])
+  t.deepEqual(new Set(k.hostRoutes), new Set([
+    { dst: llOf(a, 'eth1'), dev: 'eth1', src: llOf(b, 'eth1') },
+    { dst: llOf(c, 'eth1'), dev: 'eth2', src: llOf(b, 'eth2') }]))
+})
+
+test('the smoothing rule of spec §3 step 5', t => {
+  const first = smoothCost(undefined, 1000)
+  t.deepEqual(first, { state: { stored: 1000, official: 1000 }, officialChanged: true })
+  // rise counts a tenth: 1000 + (3000-1000)/10 = 1200, inside [500, 2000]
+  t.deepEqual(smoothCost(first.state, 3000), { state: { stored: 1200, official: 1000 }, officialChanged: false })
+  // fall counts a third: 1000 - 900/3 = 700
+  t.deepEqual(smoothCost(first.state, 100), { state: { stored: 700, official: 1000 }, officialChanged: false })
+  // leaving [0.5x, 2x] updates the official cost
+  t.deepEqual(smoothCost({ stored: 600, official: 1000 }, 0), { state: { stored: 400, official: 400 }, officialChanged: true })
+  t.deepEqual(smoothCost({ stored: 1900, official: 1000 }, 4000), { state: { stored: 2110, official: 2110 }, officialChanged: true })
+  t.deepEqual(smoothCost({ stored: 1000, official: 1000 }, 1000), { state: { stored: 1000, official: 1000 }, officialChanged: false })
+})
+
+test('a slower link changes the cost only once the smoothed value leaves [0.5x, 2x]', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }])
+  await w.add('b', [{ name: 'eth1', mac: mac(2) }])
+  w.net.link({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { latencyMs: 5 })
+  await w.startAll()
+  await w.run(100)
+  t.is(a.nb.arcs()[0].cost, 10000)
+  w.net.setLink({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { latencyMs: 50 })
+  await w.run(1150) // one more measurement (period 1 s + the RTT itself): 10000 + 90000/10 = 19000, official stays
+  t.is(a.nb.arcs()[0].cost, 10000)
+  t.false(a.events.some(([e]) => e === 'arc_changed'))
+  await w.run(1100) // 19000 + 81000/10 = 27100 > 20000
+  t.is(a.nb.arcs()[0].cost, 27100)
+  t.deepEqual(a.events.filter(([e]) => e === 'arc_changed').map(([, p]) => (p as Arc).cost), [27100])
+})
+
+test('a neighbour that stops answering loses its arc after the liveness timeout, with its host route', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }])
+  const b = await w.add('b', [{ name: 'eth1', mac: mac(2) }])
+  w.net.link({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { latencyMs: 1 })
+  await w.startAll()
+  await w.run(100)
+  t.is(a.nb.arcs().length, 1)
+  w.net.setLink({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { up: false })
+  const cut = w.clock.now()
+  await w.run(TIMER_PROFILES.lab.monitorMs + TIMER_PROFILES.lab.unicastTimeoutMs + 10)
+  t.deepEqual(a.nb.arcs(), [])
+  t.deepEqual(b.nb.arcs(), [])
+  const removing = a.events.find(([e]) => e === 'arc_removing')
+  t.deepEqual(removing?.[1], { arc: { ...(removing?.[1] as { arc: Arc }).arc, peerMac: mac(2) }, stillUsable: false })
+  t.deepEqual(a.events.map(([e]) => e).slice(-2), ['arc_removing', 'arc_removed'])
+  t.true(w.clock.now() - cut <= TIMER_PROFILES.lab.monitorMs + TIMER_PROFILES.lab.unicastTimeoutMs + 10)
+  t.deepEqual(a.nb.desiredKernelContribution().hostRoutes, [])
+  // the link comes back: discovery forms the arc again
+  w.net.setLink({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { up: true })
+  await w.run(2500)
+  t.deepEqual(a.nb.arcs().map(x => x.peerMac), [mac(2)])
+})
+
+test('removing an arc by hand tells the peer (remove_arc), and max_arcs limits discovery', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }, { name: 'eth2', mac: mac(5) }], { maxArcs: 1 })
+  const b = await w.add('b', [{ name: 'eth1', mac: mac(2) }])
+  const c = await w.add('c', [{ name: 'eth1', mac: mac(3) }])
+  w.net.link({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { latencyMs: 1 })
+  w.net.link({ node: 'a', nic: 'eth2' }, { node: 'c', nic: 'eth1' }, { latencyMs: 1 })
+  await w.startAll()
+  await w.run(100)
+  t.is(a.nb.arcs().length, 1, 'max_arcs 1')
+  t.is(b.nb.arcs().length + c.nb.arcs().length, 1)
+  const [only] = a.nb.arcs()
+  const peer = only.peerMac === mac(2) ? b : c
+  await a.nb.removeArc(only.id)
+  await w.run(10)
+  t.deepEqual(peer.nb.arcs(), [], 'the peer removed its side on remove_arc')
+  const removing = peer.events.filter(([e]) => e === 'arc_removing').map(([, p]) => (p as { stillUsable: boolean }).stillUsable)
+  t.deepEqual(removing, [false])
+})
+
+test('a second arc to the same system is allowed only over two other NICs', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }, { name: 'eth2', mac: mac(2) }])
+  const b = await w.add('b', [{ name: 'eth1', mac: mac(3) }, { name: 'eth2', mac: mac(4) }])
+  // a.eth1 hears both NICs of b (one segment emulated by two links); a.eth2 - b.eth2 is a separate link
+  w.net.link({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { latencyMs: 1 })
+  w.net.link({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth2' }, { latencyMs: 1 })
+  w.net.link({ node: 'a', nic: 'eth2' }, { node: 'b', nic: 'eth2' }, { latencyMs: 1 })
+  await w.startAll()
+  await w.run(3000)
+  const arcs = a.nb.arcs()
+  t.is(arcs.length, 2)
+  t.is(new Set(arcs.map(x => x.nic)).size, 2, 'never two arcs on one of my NICs to the same system')
+  t.is(new Set(arcs.map(x => x.peerMac)).size, 2, 'never two arcs to one NIC of the peer')
+  t.is(b.nb.arcs().length, 2)
+})

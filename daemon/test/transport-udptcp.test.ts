@@ -1,0 +1,98 @@
+import test from 'ava'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { NICS, transportCompliance, type NodeName, type TransportHarness } from './transport-compliance'
+
+/**
+ * UdpTcpTransport on real sockets in three namespaces ntktr-<rand>-a/b/c, veths a1-b1 and b2-c1, link-locals as
+ * /32 with host routes `<peer-ll> dev <nic> src <my-ll>` exactly as the daemon programs them (spec §1.6).
+ */
+const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+const canRun = process.getuid?.() === 0
+
+class Child {
+  readonly #pending = new Map<number, (r: { ok: boolean, value?: unknown, error?: string }) => void>()
+  #next = 1
+  readonly ready: Promise<void>
+  constructor (readonly proc: ChildProcess) {
+    let onReady!: () => void
+    this.ready = new Promise<void>((resolve, reject) => {
+      onReady = resolve
+      proc.once('exit', code => reject(new Error(`child exited with ${String(code)} before ready`)))
+    })
+    createInterface({ input: proc.stdout! }).on('line', line => {
+      const r = JSON.parse(line) as { id: number, ok: boolean, value?: unknown, error?: string }
+      if (r.id === 0) { onReady(); return }
+      this.#pending.get(r.id)?.(r)
+      this.#pending.delete(r.id)
+    })
+  }
+
+  async call<T> (op: string, args: Record<string, unknown> = {}): Promise<T> {
+    const id = this.#next++
+    const r = await new Promise<{ ok: boolean, value?: unknown, error?: string }>(resolve => {
+      this.#pending.set(id, resolve)
+      this.proc.stdin!.write(`${JSON.stringify({ id, op, ...args })}\n`)
+    })
+    if (!r.ok) throw new Error(`child ${op}: ${r.error ?? '?'}`)
+    return r.value as T
+  }
+}
+
+async function netnsHarness (): Promise<TransportHarness> {
+  const prefix = `ntktr-${randomBytes(3).toString('hex')}`
+  const ns = (n: NodeName): string => `${prefix}-${n}`
+  const children = new Map<NodeName, Child>()
+  const teardown = async (): Promise<void> => {
+    for (const c of children.values()) {
+      try { await Promise.race([c.call('close'), new Promise(resolve => setTimeout(resolve, 1000))]) } catch {}
+      if (c.proc.exitCode === null && c.proc.pid !== undefined) c.proc.kill('SIGKILL')
+    }
+    for (const n of ['a', 'b', 'c'] as NodeName[]) { try { ip('netns', 'del', ns(n)) } catch {} }
+  }
+  try {
+    for (const n of ['a', 'b', 'c'] as NodeName[]) {
+      ip('netns', 'add', ns(n))
+      ip('-n', ns(n), 'link', 'set', 'lo', 'up')
+      // fe80 usable at once: no DAD wait before the first broadcast
+      execFileSync('ip', ['netns', 'exec', ns(n), 'sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0'])
+    }
+    ip('link', 'add', 'a1', 'netns', ns('a'), 'type', 'veth', 'peer', 'name', 'b1', 'netns', ns('b'))
+    ip('link', 'add', 'b2', 'netns', ns('b'), 'type', 'veth', 'peer', 'name', 'c1', 'netns', ns('c'))
+    const peerOf: Record<string, [NodeName, string]> = { a1: ['b', 'b1'], b1: ['a', 'a1'], b2: ['c', 'c1'], c1: ['b', 'b2'] }
+    for (const n of ['a', 'b', 'c'] as NodeName[]) {
+      for (const [nic, ll] of Object.entries(NICS[n])) {
+        ip('-n', ns(n), 'address', 'add', ll, 'dev', nic)
+        ip('-n', ns(n), 'link', 'set', nic, 'up')
+        const [pn, pnic] = peerOf[nic]
+        ip('-n', ns(n), 'route', 'add', NICS[pn][pnic], 'dev', nic, 'src', ll)
+      }
+    }
+    const script = join(__dirname, 'transport-netns-child.ts')
+    for (const n of ['a', 'b', 'c'] as NodeName[]) {
+      const proc = spawn('ip', ['netns', 'exec', ns(n), process.execPath, '-r', 'ts-node/register/transpile-only', script,
+        JSON.stringify({ name: n, port: 60269, nics: NICS[n] })], { stdio: ['pipe', 'pipe', 'inherit'], cwd: join(__dirname, '..', '..') })
+      children.set(n, new Child(proc))
+    }
+    await Promise.all([...children.values()].map(c => c.ready))
+  } catch (e) {
+    await teardown()
+    throw e
+  }
+  const child = (n: NodeName): Child => children.get(n)!
+  return {
+    broadcast: async (node, nic, message) => { await child(node).call('broadcast', { nic, message }) },
+    unicast: async (node, peer, message, timeoutMs) => await child(node).call('unicast', { peer, message, timeoutMs }),
+    inbox: async node => await child(node).call('inbox'),
+    setMode: async (node, mode) => { await child(node).call('mode', { mode }) },
+    raw: async (node, nic, to, bytes) => { await child(node).call('raw', { nic, to, bytes: bytes.toString('base64') }) },
+    counters: async node => await child(node).call('counters'),
+    settle: async ms => await new Promise(resolve => setTimeout(resolve, ms)),
+    close: teardown
+  }
+}
+
+if (canRun) transportCompliance(test, 'UdpTcpTransport in namespaces', netnsHarness)
+else test('UdpTcpTransport in namespaces (needs root)', t => { t.pass('skipped: not root') })
