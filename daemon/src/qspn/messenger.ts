@@ -1,0 +1,22 @@
+import type { Cost } from './types'
+import type { EtpMessage, FullEtpRequest } from './etp'
+
+/** An arc as QSPN sees it: a stable id chosen by the owner (Identities/ntkd) and its current cost in µs. */
+export interface QspnArc {
+  readonly id: string
+  readonly cost: Cost
+}
+
+/**
+ * How a QspnManager talks to its neighbours over its arcs. Implemented by the in-memory network (sim/) and,
+ * later, by the UDP/TCP transport. Messages must survive JSON serialisation.
+ */
+export interface QspnMessenger {
+  /** Spontaneous ETP to each listed arc (unicast per arc; the transport may batch a broadcast). Fire and forget. */
+  sendEtp (arcIds: readonly string[], etp: EtpMessage, isFull: boolean): void
+  /**
+   * Asks the neighbour on `arcId` for a full ETP. Resolves with the untrusted answer (validated by the caller);
+   * rejects with QspnBootstrapInProgressError, QspnNotAcceptedError or a transport error.
+   */
+  requestFullEtp (arcId: string, request: FullEtpRequest, o?: { signal?: AbortSignal }): Promise<unknown>
+}
