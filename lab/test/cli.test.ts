@@ -19,8 +19,12 @@ test.before(t => {
   t.pass()
 })
 
+const tmpDirs: string[] = []
+test.after.always(async () => { for (const d of tmpDirs) await fs.rm(d, { recursive: true, force: true }) })
+
 async function tmpTopology (name: string, text: string): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ntklab-cli-'))
+  tmpDirs.push(dir)
   const file = path.join(dir, name)
   await fs.writeFile(file, text)
   return file

@@ -5,6 +5,7 @@ import type { ResolvedLab } from '../topology/model'
 import { run, ipBatch, type RunResult } from '../util/exec'
 import { mapBounded } from '../util/pool'
 import { processesInNetns, killAndWait, netnsId, isAlive } from '../util/proc'
+import { startHolders } from './netns/holder-server'
 import { type Backend, type ExecOptions, type NodeHandle, BackendUnavailableError, nodeNetnsName } from './backend'
 
 /** Host directory holding per-node files of the netns backend (private /etc/iproute2 copies). */
@@ -20,6 +21,13 @@ export const NETNS_STATE_ROOT = '/run/ntklab/netns'
  */
 export class NetnsBackend implements Backend {
   readonly name = 'netns' as const
+  #python: Promise<boolean> | undefined
+
+  /** The fast holder needs python3 with ctypes; without it each node gets the shell holder. */
+  private async hasPython (): Promise<boolean> {
+    this.#python ??= run(['python3', '-c', 'import ctypes'], { check: false }).then(r => r.code === 0, () => false)
+    return await this.#python
+  }
 
   async check (): Promise<void> {
     if (process.getuid?.() !== 0) throw new BackendUnavailableError('netns', 'it needs root (run as root or with sudo)')
@@ -32,17 +40,30 @@ export class NetnsBackend implements Backend {
   async createNodes (lab: ResolvedLab, o: { signal?: AbortSignal, progress?: (done: number, total: number) => void } = {}): Promise<NodeHandle[]> {
     await fs.mkdir('/run/netns', { recursive: true })
     const created: NodeHandle[] = []
-    let done = 0
     try {
-      await mapBounded(lab.nodes, 16, async (node) => {
+      // State directories first: removeLab finds a crashed run's nodes through them.
+      const requests = await mapBounded(lab.nodes, 16, async (node) => {
         const dir = path.join(NETNS_STATE_ROOT, lab.name, node.name)
         await fs.rm(dir, { recursive: true, force: true })
         await fs.mkdir(dir, { recursive: true })
         await fs.cp('/etc/iproute2', path.join(dir, 'iproute2'), { recursive: true })
-        const pid = await startHolder(path.join(dir, 'iproute2'), o.signal)
-        created.push({ name: node.name, kind: node.kind, netns: nodeNetnsName(lab.name, node.name), pid })
-        o.progress?.(++done, lab.nodes.length)
+        return { name: node.name, iproute2: path.join(dir, 'iproute2') }
       })
+      const kindOf = new Map(lab.nodes.map(n => [n.name, n.kind]))
+      if (await this.hasPython()) {
+        const results = await startHolders(requests, o.signal)
+        for (const r of results) if (r.error === null) created.push({ name: r.name, kind: kindOf.get(r.name) ?? '', netns: nodeNetnsName(lab.name, r.name), pid: r.pid })
+        const failed = results.filter(r => r.error !== null)
+        if (failed.length > 0) throw new Error(failed.map(r => `node ${r.name}: ${String(r.error)}`).join('; '))
+        o.progress?.(lab.nodes.length, lab.nodes.length)
+      } else {
+        let done = 0
+        await mapBounded(requests, 16, async (req) => {
+          const pid = await startHolder(req.iproute2, o.signal)
+          created.push({ name: req.name, kind: kindOf.get(req.name) ?? '', netns: nodeNetnsName(lab.name, req.name), pid })
+          o.progress?.(++done, lab.nodes.length)
+        })
+      }
       // One batch attaches every node's namespace under a host-visible name.
       await ipBatch(created.map(n => `netns attach ${n.netns} ${n.pid}`), { signal: o.signal })
     } catch (err) {
@@ -151,3 +172,4 @@ async function waitInNetns (pid: number, holderPid: number): Promise<void> {
     await new Promise(resolve => setTimeout(resolve, 5))
   }
 }
+
