@@ -66,14 +66,14 @@ test.serial('a deploy that fails half-way leaves no holder, name or state behind
   await fs.mkdir('/run/netns', { recursive: true })
   await fs.writeFile(`/run/netns/ntklab-${lab.name}-b`, '')
   t.teardown(async () => { await fs.rm(`/run/netns/ntklab-${lab.name}-b`, { force: true }) })
-  const pidsBefore = new Set(await fs.readdir('/proc'))
   await t.throwsAsync(backend.createNodes(lab), { message: /ntklab-.*-b|File exists/ })
   await fs.rm(`/run/netns/ntklab-${lab.name}-b`, { force: true })
-  const newPids = (await fs.readdir('/proc')).filter(p => /^\d+$/.test(p) && !pidsBefore.has(p)).map(Number)
+  // A holder of this lab has the lab's state directory bound on /etc/iproute2 in its mount table
+  // (other tests' holders may run at the same time: they don't).
   const sleepers: number[] = []
-  for (const pid of newPids) {
-    const cmd = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
-    if (cmd.includes('python3') && await isAlive(pid)) sleepers.push(pid)
+  for (const pid of (await fs.readdir('/proc')).filter(p => /^\d+$/.test(p)).map(Number)) {
+    const mounts = await fs.readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => '')
+    if (mounts.includes(`/ntklab/netns/${lab.name}/`) && await isAlive(pid)) sleepers.push(pid)
   }
   t.deepEqual(sleepers, [], 'no holder process survives')
   t.deepEqual(await leftovers(lab.name, []), [])
