@@ -1,2 +1,3 @@
 export * from './address-sets'
 export * from './startup-state'
+export * from './from-qspn'
