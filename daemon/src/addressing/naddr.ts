@@ -10,6 +10,9 @@ export type Naddr = readonly number[]
 /** A g-node relative to a node: position `pos` at level `lvl` inside the node's own g-node of level lvl+1 (spec §1.2). */
 export interface HCoord { readonly lvl: number; readonly pos: number }
 
+/** A map key for an HCoord: "lvl:pos". */
+export const hcKey = (h: HCoord): string => `${h.lvl}:${h.pos}`
+
 /** A g-node of level `level`: its positions at levels level..l-1, indexed by level (lower entries unused). */
 export interface Gnode { readonly level: number; readonly positions: Naddr }
 

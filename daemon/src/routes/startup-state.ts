@@ -1,5 +1,5 @@
 import {
-  type HCoord, type Naddr, type Topology, anonymizingRange, checkNaddr, formatHCoord, maxDistinctGnode, netmapRanges
+  type HCoord, type Naddr, type Topology, anonymizingRange, checkNaddr, formatHCoord, hcKey, maxDistinctGnode, netmapRanges
 } from '../addressing'
 import {
   type AddressItem, type MarkItem, type NamespaceState, type NatItem, type RouteItem, type RuleItem,
@@ -40,7 +40,7 @@ export class RoutesInputError extends Error {
   constructor (message: string) { super(message); this.name = 'RoutesInputError' }
 }
 
-export function hcKey (hc: HCoord): string { return `${hc.lvl}:${hc.pos}` }
+export { hcKey } from '../addressing'
 
 /** Per-NIC sysctls of spec §2.1 (rp_filter off, arp_ignore 1, arp_announce 2), plus the global ones. */
 export function systemSysctls (devs: readonly string[]): Map<string, string> {
