@@ -136,7 +136,7 @@ const invalid: Array<{ file: string; line: number; path: string; says: string }>
   { file: 'bad-ifnames.yaml', line: 11, path: 'links[2].endpoints[0]', says: 'contains whitespace' },
   { file: 'bad-ifnames.yaml', line: 12, path: 'links[3].endpoints[0]', says: '"lo" is the loopback' },
   { file: 'bad-ifnames.yaml', line: 13, path: 'links[4].endpoints[0]', says: 'contains \':\'' },
-  { file: 'unknown-kind.yaml', line: 6, path: 'nodes.b.kind', says: 'unknown kind "frr" (supported kinds: babeld, linux)' },
+  { file: 'unknown-kind.yaml', line: 6, path: 'nodes.b.kind', says: 'unknown kind "frr" (supported kinds: babeld, linux, ntkd)' },
   { file: 'no-kind.yaml', line: 3, path: 'nodes.a', says: 'node a has no kind' },
   { file: 'bad-mac.yaml', line: 6, path: 'nodes.a.interfaces.eth1.mac', says: 'MAC "02:00:00:00:00:1" is not six colon-separated hex octets' },
   { file: 'bad-mac.yaml', line: 10, path: 'nodes.b.interfaces.eth1.mac', says: 'multicast bit set' },
@@ -187,7 +187,7 @@ test('several errors in one file are all reported, in file order', t => {
     [13, 'links[2].endpoints']
   ])
   t.regex(err.message, /\(4 problems\)/)
-  t.regex(err.message, /many-errors\.yaml:8: nodes\.b\.kind: unknown kind "quagga" \(supported kinds: babeld, linux\)/)
+  t.regex(err.message, /many-errors\.yaml:8: nodes\.b\.kind: unknown kind "quagga" \(supported kinds: babeld, linux, ntkd\)/)
   t.regex(err.message, /many-errors\.yaml:12: links\[1\]\.endpoints\[1\]: unknown node "zz" \(nodes: a, b, c\)/)
 })
 
@@ -253,13 +253,13 @@ test('kinds: an unknown kind lists what the registry given supports', t => {
 
 test('KindRegistry: a duplicate name is an error, an unknown one lists the supported kinds', t => {
   const r = defaultKinds()
-  t.deepEqual(r.names(), ['babeld', 'linux'])
+  t.deepEqual(r.names(), ['babeld', 'linux', 'ntkd'])
   t.is(r.get('linux').name, 'linux')
   const dup = t.throws(() => { registerLinux(r) }, { instanceOf: DuplicateKindError })
   t.is(dup?.name, 'DuplicateKindError')
   const unknown = t.throws(() => r.get('frr'), { instanceOf: UnknownKindError })
   t.is(unknown?.name, 'UnknownKindError')
-  t.is(unknown?.message, 'unknown kind "frr" (supported kinds: babeld, linux)')
+  t.is(unknown?.message, 'unknown kind "frr" (supported kinds: babeld, linux, ntkd)')
   t.not(defaultKinds(), r, 'each call gives a fresh registry (no shared global)')
 })
 
@@ -285,7 +285,7 @@ test('a topology that fails validation returns nothing and leaves its input unto
   const text = 'name: x\nnodes: { a: { kind: linux } }\nlinks: [{ endpoints: [a:eth1, q:eth1] }]\n'
   const kinds = defaultKinds()
   t.throws(() => parseTopology(text, 'f.yaml', kinds), { instanceOf: TopologyError })
-  t.deepEqual(kinds.names(), ['babeld', 'linux'])
+  t.deepEqual(kinds.names(), ['babeld', 'linux', 'ntkd'])
   // the same text parses twice to the same problems: no hidden state between calls
   const a = t.throws(() => parseTopology(text, 'f.yaml', kinds))
   const b = t.throws(() => parseTopology(text, 'f.yaml', kinds))

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// ntkd: the Netsukuku routing daemon (spec §11). Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration.
+import { readFileSync, writeFileSync } from 'node:fs'
+import { randomInt } from 'node:crypto'
+import { ConfigError, NTKD_USAGE, parseNtkdArgs, startNode, startControlServer, ntkdMessageRegistry, type NodeConfig } from '../node'
+import { LinuxKernel, TableAllocator, sweepDaemonState } from '../kernel'
+import { UdpTcpTransport } from '../transport'
+import { WireCodec, WireCounters } from '../wire'
+import { SystemClock } from '../util/clock'
+import { SeededRandom } from '../util/random'
+
+function log (line: string): void {
+  process.stderr.write(`${new Date().toISOString()} ntkd[${process.pid}] ${line}\n`)
+}
+
+function macOf (nic: string): string {
+  try {
+    return readFileSync(`/sys/class/net/${nic}/address`, 'utf8').trim().toUpperCase()
+  } catch {
+    throw new ConfigError(`interface ${nic} does not exist (no /sys/class/net/${nic})`)
+  }
+}
+
+/** The transport's multicast needs IPv6 on the NIC and no DAD delay (see UdpTcpTransport). Best effort. */
+function enableIpv6 (nic: string): void {
+  for (const [key, value] of [['disable_ipv6', '0'], ['accept_dad', '0']]) {
+    try { writeFileSync(`/proc/sys/net/ipv6/conf/${nic}/${key}`, value) } catch (e) { log(`cannot set ${key}=${value} on ${nic}: ${(e as Error).message}`) }
+  }
+}
+
+async function run (config: NodeConfig): Promise<void> {
+  const macs = new Map(config.interfaces.map(nic => [nic, macOf(nic)]))
+  for (const nic of config.interfaces) enableIpv6(nic)
+  const counters = new WireCounters()
+  const codec = new WireCodec({ registry: ntkdMessageRegistry(), counters, ...(config.networkKey === undefined ? {} : { networkKey: config.networkKey }) })
+  const clock = new SystemClock()
+  const transport = new UdpTcpTransport({ codec, port: config.port, clock })
+  await transport.start()
+  const kernel = new LinuxKernel({ allocator: new TableAllocator(), rtTablesPath: config.rtTables })
+  const node = await startNode(config, {
+    transport, kernel, clock, random: new SeededRandom(randomInt(2 ** 31)), wireCounters: counters, log,
+    macOf: nic => macs.get(nic) as string
+  }, { kernelIntervalMs: config.timers === 'lab' ? 50 : 100 })
+  const closeControl = await startControlServer(config.control, node)
+  const st = node.status()
+  log(`running: address ${st.address} (${st.global ?? 'virtual'}) topology ${st.topology} on ${config.interfaces.join(', ')}; control ${config.control}`)
+
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    log(`${signal}: removing kernel state and stopping`)
+    void (async () => {
+      let code = 0
+      await closeControl().catch(() => {})
+      try { await node.stop() } catch (e) { log(`stop: ${(e as Error).message}`); code = 1 }
+      log('stopped')
+      process.exit(code)
+    })()
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  // the protocols' timers are unref'd: keep the process alive until a signal
+  setInterval(() => {}, 1 << 30)
+}
+
+async function main (argv: string[]): Promise<number> {
+  let cmd
+  try {
+    cmd = parseNtkdArgs(argv)
+  } catch (e) {
+    if (e instanceof ConfigError) { process.stderr.write(`ntkd: ${e.message}\n`); return 2 }
+    throw e
+  }
+  if (cmd.action === 'help') { process.stdout.write(NTKD_USAGE + '\n'); return 0 }
+  if (cmd.action === 'cleanup') {
+    const r = await sweepDaemonState({ rtTablesPath: cmd.rtTables })
+    for (const line of r.removed) process.stdout.write(line + '\n')
+    process.stdout.write(`ntkd --cleanup: removed ${r.removed.length} items\n`)
+    return 0
+  }
+  try {
+    await run(cmd.config)
+  } catch (e) {
+    if (e instanceof ConfigError) { process.stderr.write(`ntkd: ${e.message}\n`); return 2 }
+    throw e
+  }
+  return -1
+}
+
+main(process.argv.slice(2)).then(code => { if (code >= 0) process.exit(code) }, (e: Error) => {
+  log(`fatal: ${e.stack ?? e.message}`)
+  process.exit(1)
+})

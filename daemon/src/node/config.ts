@@ -1,0 +1,232 @@
+import { readFileSync } from 'node:fs'
+import YAML from 'yaml'
+import { type Naddr, Topology, parseNaddr, checkNaddr, formatNaddr } from '../addressing'
+
+/** Which timer profile the protocols run with (DESIGN §3 "timers are configuration"). */
+export type TimerProfile = 'lab' | 'default'
+
+/** The validated configuration of one ntkd. */
+export interface NodeConfig {
+  /** Managed NICs (-i), in order. */
+  readonly interfaces: readonly string[]
+  readonly topology: Topology
+  /** Address of the main identity, level 0 first. */
+  readonly naddr: Naddr
+  /** SNAT anonymizer (default on; -j/--no-anonymize turns it off). */
+  readonly anonymize: boolean
+  /** Assign the anonymizing address (-k/--serve-anonymous). */
+  readonly serveAnonymous: boolean
+  /** Autonomous subnet level S (-s), 0 when not a subnet gateway. */
+  readonly subnetLevel: number
+  readonly timers: TimerProfile
+  /** Fixed arc cost in µs per NIC; measured RTT otherwise. */
+  readonly costs: Readonly<Record<string, number>>
+  /** Control socket path (ntkctl). */
+  readonly control: string
+  /** rt_tables file kept in step with the table allocator (spec §2.2). */
+  readonly rtTables: string
+  /** UDP/TCP port of the protocols (60269 as the original). */
+  readonly port: number
+  /** Shared network key: messages are signed and foreign ones dropped. */
+  readonly networkKey?: string
+}
+
+export const DEFAULT_CONTROL_SOCKET = '/run/ntkd/ntkd.sock'
+export const DEFAULT_RT_TABLES = '/etc/iproute2/rt_tables'
+
+/** A bad command line or configuration file; ntkd exits 2 with this message. */
+export class ConfigError extends Error {
+  constructor (message: string) { super(message); this.name = 'ConfigError' }
+}
+
+/** What the command line asks ntkd to do. */
+export type NtkdCommand =
+  | { readonly action: 'run', readonly config: NodeConfig }
+  | { readonly action: 'cleanup', readonly rtTables: string }
+  | { readonly action: 'help' }
+
+export const NTKD_USAGE = `usage: ntkd -i NIC [-i NIC ...] --topology BITS --address POS [options]
+       ntkd --cleanup [--rt-tables PATH]
+options:
+  -i, --interface NIC        managed NIC (repeatable)
+  -c, --config FILE          JSON or YAML file with the same keys (interfaces, topology, address, anonymize,
+                             serveAnonymous, subnetLevel, timers, costs, control, rtTables, port, networkKey);
+                             command-line flags win
+  --topology 2,1,1,1         bits per level, top level first (4·2·2·2)
+  --address 3.1.0.1          address of the main identity, top level first
+  -j, --no-anonymize         no SNAT anonymizer
+  -k, --serve-anonymous      also assign the anonymizing address
+  -s, --subnet-level S       gateway of an autonomous subnet of level S
+  --timers lab|default       timer profile (default: default)
+  --cost NIC=MICROSECONDS    fixed cost of the arcs on NIC (repeatable)
+  --control PATH             control socket (default ${DEFAULT_CONTROL_SOCKET})
+  --rt-tables PATH           rt_tables file (default ${DEFAULT_RT_TABLES})
+  --port N                   protocol port (default 60269)
+  --network-key KEY          shared key: sign messages, drop unsigned ones
+  --cleanup                  remove every kernel object a daemon may have left, then exit`
+
+interface RawConfig {
+  interfaces?: unknown
+  topology?: unknown
+  address?: unknown
+  anonymize?: unknown
+  serveAnonymous?: unknown
+  subnetLevel?: unknown
+  timers?: unknown
+  costs?: unknown
+  control?: unknown
+  rtTables?: unknown
+  port?: unknown
+  networkKey?: unknown
+}
+const FILE_KEYS = ['interfaces', 'topology', 'address', 'anonymize', 'serveAnonymous', 'subnetLevel', 'timers', 'costs', 'control', 'rtTables', 'port', 'networkKey']
+
+/** Parses ntkd's arguments (without node and script). Throws ConfigError. */
+export function parseNtkdArgs (argv: readonly string[], readText: (path: string) => string = p => readFileSync(p, 'utf8')): NtkdCommand {
+  const flags: RawConfig = {}
+  const interfaces: string[] = []
+  const costs: Record<string, unknown> = {}
+  let configFile: string | undefined
+  let cleanup = false
+  for (let k = 0; k < argv.length; k++) {
+    const arg = argv[k]
+    const [name, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined]
+    const value = (): string => {
+      if (inline !== undefined) return inline
+      const v = argv[++k]
+      if (v === undefined) throw new ConfigError(`option ${name} needs a value`)
+      return v
+    }
+    switch (name) {
+      case '-h': case '--help': return { action: 'help' }
+      case '-i': case '--interface': interfaces.push(value()); break
+      case '-c': case '--config': configFile = value(); break
+      case '--topology': flags.topology = value(); break
+      case '--address': flags.address = value(); break
+      case '-j': case '--no-anonymize': flags.anonymize = false; break
+      case '-k': case '--serve-anonymous': flags.serveAnonymous = true; break
+      case '-s': case '--subnet-level': flags.subnetLevel = intArg(name, value()); break
+      case '--timers': flags.timers = value(); break
+      case '--cost': {
+        const v = value()
+        const m = /^([^=]+)=(.+)$/.exec(v)
+        if (m === null) throw new ConfigError(`--cost ${v}: expected NIC=MICROSECONDS, e.g. eth1=1000`)
+        costs[m[1]] = intArg(`--cost ${m[1]}`, m[2])
+        break
+      }
+      case '--control': flags.control = value(); break
+      case '--rt-tables': flags.rtTables = value(); break
+      case '--port': flags.port = intArg(name, value()); break
+      case '--network-key': flags.networkKey = value(); break
+      case '--cleanup': cleanup = true; break
+      default: throw new ConfigError(`unknown option ${arg}\n${NTKD_USAGE}`)
+    }
+  }
+  let file: RawConfig = {}
+  if (configFile !== undefined) file = readConfigFile(configFile, readText)
+  if (cleanup) return { action: 'cleanup', rtTables: str('rtTables', flags.rtTables ?? file.rtTables) ?? DEFAULT_RT_TABLES }
+  const merged: RawConfig = { ...file, ...flags }
+  if (interfaces.length > 0) merged.interfaces = interfaces
+  if (Object.keys(costs).length > 0) merged.costs = { ...(isRecord(file.costs) ? file.costs : {}), ...costs }
+  return { action: 'run', config: validateConfig(merged) }
+}
+
+function readConfigFile (path: string, readText: (path: string) => string): RawConfig {
+  let text: string
+  try { text = readText(path) } catch (e) { throw new ConfigError(`cannot read configuration ${path}: ${(e as Error).message}`) }
+  let doc: unknown
+  try { doc = YAML.parse(text) } catch (e) { throw new ConfigError(`${path}: not JSON or YAML: ${(e as Error).message}`) }
+  if (doc === null || doc === undefined) return {}
+  if (!isRecord(doc)) throw new ConfigError(`${path}: expected a mapping of options, got ${typeof doc}`)
+  for (const k of Object.keys(doc)) if (!FILE_KEYS.includes(k)) throw new ConfigError(`${path}: unknown key "${k}" (known: ${FILE_KEYS.join(', ')})`)
+  return doc as RawConfig
+}
+
+/** Checks a raw configuration (file and flags merged) and builds the NodeConfig. */
+export function validateConfig (raw: RawConfig): NodeConfig {
+  const interfaces = raw.interfaces
+  if (!Array.isArray(interfaces) || interfaces.length === 0 || !interfaces.every(i => typeof i === 'string' && /^[\w.@-]{1,15}$/.test(i))) {
+    throw new ConfigError('interfaces: give at least one managed NIC (-i eth1), names of at most 15 characters')
+  }
+  if (new Set(interfaces).size !== interfaces.length) throw new ConfigError(`interfaces: ${interfaces.join(', ')} lists a NIC twice`)
+  const topology = parseTopology(raw.topology)
+  if (raw.address === undefined) throw new ConfigError('address: missing (--address 3.1.0.1, top level first)')
+  const naddr = parseAddress(raw.address, topology)
+  const subnetLevel = raw.subnetLevel === undefined ? 0 : raw.subnetLevel
+  if (typeof subnetLevel !== 'number' || !Number.isInteger(subnetLevel) || subnetLevel < 0 || subnetLevel >= topology.levels) {
+    throw new ConfigError(`subnetLevel: ${String(subnetLevel)} is not a level in 0..${topology.levels - 1}`)
+  }
+  const timers = raw.timers ?? 'default'
+  if (timers !== 'lab' && timers !== 'default') throw new ConfigError(`timers: "${String(timers)}" is neither lab nor default`)
+  const costs: Record<string, number> = {}
+  if (raw.costs !== undefined) {
+    if (!isRecord(raw.costs)) throw new ConfigError('costs: expected a mapping NIC -> microseconds')
+    for (const [nic, c] of Object.entries(raw.costs)) {
+      if (!interfaces.includes(nic)) throw new ConfigError(`costs: ${nic} is not a managed NIC (${interfaces.join(', ')})`)
+      if (typeof c !== 'number' || !Number.isInteger(c) || c < 1) throw new ConfigError(`costs.${nic}: ${String(c)} is not a positive whole number of microseconds`)
+      costs[nic] = c
+    }
+  }
+  const port = raw.port ?? 60269
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`port: ${String(port)} is not a TCP/UDP port`)
+  return {
+    interfaces,
+    topology,
+    naddr,
+    anonymize: bool('anonymize', raw.anonymize) ?? true,
+    serveAnonymous: bool('serveAnonymous', raw.serveAnonymous) ?? false,
+    subnetLevel,
+    timers,
+    costs,
+    control: str('control', raw.control) ?? DEFAULT_CONTROL_SOCKET,
+    rtTables: str('rtTables', raw.rtTables) ?? DEFAULT_RT_TABLES,
+    port,
+    ...(raw.networkKey === undefined ? {} : { networkKey: str('networkKey', raw.networkKey) })
+  }
+}
+
+function parseTopology (v: unknown): Topology {
+  let bits: unknown[]
+  if (typeof v === 'string') bits = v.split(/[,·.\s]+/).filter(s => s !== '').map(s => /^\d+$/.test(s) ? Number(s) : s)
+  else if (Array.isArray(v)) bits = v
+  else throw new ConfigError('topology: missing (--topology 2,1,1,1: bits per level, top level first)')
+  if (!bits.every(b => typeof b === 'number')) throw new ConfigError(`topology: ${JSON.stringify(v)} is not a list of bit counts like 2,1,1,1`)
+  try {
+    return Topology.fromBits(bits as number[])
+  } catch (e) {
+    throw new ConfigError(`topology ${bits.join(',')}: ${(e as Error).message}`)
+  }
+}
+
+function parseAddress (v: unknown, topo: Topology): Naddr {
+  try {
+    const n = typeof v === 'string' ? parseNaddr(v) : Array.isArray(v) && v.every(x => typeof x === 'number') ? [...(v as number[])].reverse() : undefined
+    if (n === undefined) throw new Error(`expected positions like "3.1.0.1", got ${JSON.stringify(v)}`)
+    checkNaddr(topo, n)
+    n.forEach((p, lvl) => {
+      if (p >= topo.gsizes[lvl]) throw new Error(`position ${p} at level ${lvl} does not fit gsize ${topo.gsizes[lvl]} of topology ${topo.toString()}`)
+    })
+    return n
+  } catch (e) {
+    throw new ConfigError(`address ${typeof v === 'string' ? v : Array.isArray(v) ? formatNaddr([...(v as number[])].reverse(), '.') : String(v)}: ${(e as Error).message}`)
+  }
+}
+
+function intArg (name: string, v: string): number {
+  if (!/^\d+$/.test(v)) throw new ConfigError(`${name}: "${v}" is not a whole number`)
+  return Number(v)
+}
+
+function bool (name: string, v: unknown): boolean | undefined {
+  if (v === undefined || typeof v === 'boolean') return v
+  throw new ConfigError(`${name}: expected true or false, got ${JSON.stringify(v)}`)
+}
+
+function str (name: string, v: unknown): string | undefined {
+  if (v === undefined || (typeof v === 'string' && v !== '')) return v
+  throw new ConfigError(`${name}: expected a non-empty string, got ${JSON.stringify(v)}`)
+}
+
+function isRecord (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}

@@ -1,0 +1,4 @@
+export * from './config'
+export * from './kernel-sync'
+export * from './node'
+export * from './control'

@@ -1,0 +1,181 @@
+import test from 'ava'
+import { InMemoryNetwork } from '../src/transport'
+import { WireCodec, WireCounters } from '../src/wire'
+import { VirtualClock } from '../src/sim/virtual-clock'
+import { SeededRandom } from '../src/util/random'
+import { InMemoryKernel, TableAllocator, SYSTEM_NS, TABLE_NTK, type RouteItem } from '../src/kernel'
+import { Topology, parseNaddr, cidrGlobalOf, type Naddr } from '../src/addressing'
+import { destinationSet, destinationCidrs, localAddressSet } from '../src/routes'
+import { startNode, ntkdMessageRegistry, validateConfig, type RunningNode } from '../src/node'
+
+// Whole daemons (startNode: Neighborhood + QSPN over the wire codec + kernel sync) in one process, over an
+// in-memory network with a virtual clock and in-memory kernels: what each node's kernel ends up holding.
+const TOPOLOGY = Topology.fromBits([2, 1, 1, 1])
+
+async function flush (): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>(resolve => setImmediate(resolve))
+}
+
+async function runFor (clock: VirtualClock, ms: number): Promise<void> {
+  const until = clock.now() + ms
+  await flush()
+  while ((clock.nextAt() ?? Infinity) <= until && clock.step()) await flush()
+  clock.advanceTo(until)
+  await flush()
+}
+
+interface SimNode { name: string, naddr: Naddr, node: RunningNode, kernel: InMemoryKernel, nics: string[] }
+
+/** Nodes with their addresses (top first) and links [nodeA, nicA, nodeB, nicB, costUs?]. */
+async function network (plan: Record<string, { address: string, nics: string[], costs?: Record<string, number> }>) {
+  const clock = new VirtualClock()
+  const net = new InMemoryNetwork(clock, new SeededRandom(7))
+  const nodes: Record<string, SimNode> = {}
+  let k = 0
+  for (const [name, p] of Object.entries(plan)) {
+    k++
+    const counters = new WireCounters()
+    const transport = net.transport(name, new WireCodec({ registry: ntkdMessageRegistry(), counters }))
+    const kernel = new InMemoryKernel({ allocator: new TableAllocator(), devices: p.nics })
+    const config = validateConfig({ interfaces: p.nics, topology: [2, 1, 1, 1], address: p.address, timers: 'lab', costs: p.costs ?? {} })
+    const started = startNode(config, {
+      transport, kernel, clock, random: new SeededRandom(1000 + k), wireCounters: counters,
+      macOf: nic => `02:00:00:00:${k.toString(16).padStart(2, '0')}:${p.nics.indexOf(nic).toString(16).padStart(2, '0')}`
+    })
+    await flush()
+    nodes[name] = { name, naddr: config.naddr, node: await started, kernel, nics: p.nics }
+  }
+  return { clock, net, nodes }
+}
+
+async function ntkRoutes (k: InMemoryKernel): Promise<Map<string, RouteItem>> {
+  const s = (await k.read()).namespaces.get(SYSTEM_NS)
+  return new Map((s?.routes ?? []).filter(r => r.table === TABLE_NTK).map(r => [r.dst, r]))
+}
+
+/** Link-local of `to`'s NIC facing `from` (what `from`'s routes must use as gateway). */
+function linkLocalOf (n: SimNode, nic: string): string {
+  const ll = n.node.status().nics.find(x => x.name === nic)?.linkLocal
+  if (ll == null) throw new Error(`${n.name} has no link-local on ${nic}`)
+  return ll
+}
+
+const LINE = {
+  a: { address: '3.1.0.1', nics: ['a1'] },
+  b: { address: '3.1.0.0', nics: ['b1', 'b2'] },
+  c: { address: '3.0.1.0', nics: ['c1', 'c2'] },
+  d: { address: '1.0.0.0', nics: ['d1'] }
+}
+
+async function line () {
+  const n = await network(LINE)
+  n.net.link({ node: 'a', nic: 'a1' }, { node: 'b', nic: 'b1' }, { latencyMs: 1 })
+  n.net.link({ node: 'b', nic: 'b2' }, { node: 'c', nic: 'c1' }, { latencyMs: 1 })
+  n.net.link({ node: 'c', nic: 'c2' }, { node: 'd', nic: 'd1' }, { latencyMs: 1 })
+  return n
+}
+
+// Which neighbour (node, my NIC, its NIC) leads towards which nodes on the line.
+const LINE_NEXT: Record<string, Array<{ via: string, myNic: string, peerNic: string, reaches: string[] }>> = {
+  a: [{ via: 'b', myNic: 'a1', peerNic: 'b1', reaches: ['b', 'c', 'd'] }],
+  b: [{ via: 'a', myNic: 'b1', peerNic: 'a1', reaches: ['a'] }, { via: 'c', myNic: 'b2', peerNic: 'c1', reaches: ['c', 'd'] }],
+  c: [{ via: 'b', myNic: 'c1', peerNic: 'b2', reaches: ['a', 'b'] }, { via: 'd', myNic: 'c2', peerNic: 'd1', reaches: ['d'] }],
+  d: [{ via: 'c', myNic: 'd1', peerNic: 'c2', reaches: ['a', 'b', 'c'] }]
+}
+
+/** True when node m lies inside the g-node `hc` as seen from n (same positions above hc.lvl, pos at hc.lvl). */
+function inside (n: Naddr, hc: { lvl: number, pos: number }, m: Naddr): boolean {
+  if (m[hc.lvl] !== hc.pos) return false
+  for (let l = hc.lvl + 1; l < n.length; l++) if (m[l] !== n[l]) return false
+  return true
+}
+
+test('a line of 4 daemons spanning every level converges: each ntk table routes every existing g-node via the right neighbour with the right src', async t => {
+  const { clock, nodes } = await line()
+  t.teardown(async () => { for (const n of Object.values(nodes)) await n.node.stop() })
+  await runFor(clock, 20_000)
+  for (const n of Object.values(nodes)) await n.node.syncKernel()
+
+  for (const me of Object.values(nodes)) {
+    const got = await ntkRoutes(me.kernel)
+    const local = localAddressSet({ topology: TOPOLOGY, naddr: me.naddr, main: true })
+    const expected = new Map<string, RouteItem>()
+    for (const d of destinationSet({ topology: TOPOLOGY, naddr: me.naddr, main: true })) {
+      const members = Object.values(nodes).filter(o => o !== me && inside(me.naddr, d.hc, o.naddr)).map(o => o.name)
+      const step = LINE_NEXT[me.name].find(s => s.reaches.some(r => members.includes(r)))
+      for (const { cidr, src } of destinationCidrs(d, local)) {
+        expected.set(cidr, step === undefined
+          ? { table: TABLE_NTK, dst: cidr, type: 'unreachable' }
+          : { table: TABLE_NTK, dst: cidr, type: 'unicast', via: linkLocalOf(nodes[step.via], step.peerNic), dev: step.myNic, src: src as string })
+      }
+    }
+    t.is(got.size, 18, `${me.name}: 18 destination CIDRs in 4·2·2·2`)
+    t.deepEqual([...got.values()].sort((x, y) => x.dst.localeCompare(y.dst)), [...expected.values()].sort((x, y) => x.dst.localeCompare(y.dst)), `ntk of ${me.name}`)
+  }
+
+  // Spec §2.10 written out for δ = 3·1·0·1 (node a), whose neighbour μ = 3·1·0·0 is b here.
+  const a = await ntkRoutes(nodes.a.kernel)
+  const viaB = linkLocalOf(nodes.b, 'b1')
+  for (const [dst, src] of [['10.0.0.28/32', '10.0.0.29'], ['10.0.0.92/32', '10.0.0.29'], ['10.0.0.60/32', '10.0.0.61'], ['10.0.0.48/32', '10.0.0.49'], ['10.0.0.40/32', '10.0.0.41'],
+    ['10.0.0.24/30', '10.0.0.29'], ['10.0.0.56/30', '10.0.0.61'], ['10.0.0.8/29', '10.0.0.29'], ['10.0.0.72/29', '10.0.0.29']]) {
+    t.deepEqual(a.get(dst), { table: 'ntk', dst, type: 'unicast', via: viaB, dev: 'a1', src }, dst)
+  }
+  for (const dst of ['10.0.0.0/29', '10.0.0.16/29', '10.0.0.30/31', '10.0.0.50/31']) t.is(a.get(dst)?.type, 'unreachable', dst)
+  const aState = (await nodes.a.kernel.read()).namespaces.get(SYSTEM_NS)
+  t.deepEqual(aState?.addresses.filter(x => x.dev === 'a1' && x.ip.startsWith('10.')).map(x => x.ip), ['10.0.0.29', '10.0.0.61', '10.0.0.49', '10.0.0.41'])
+  t.true(aState?.rules.some(r => r.table === 'ntk' && r.fwmarkOf === undefined))
+  t.deepEqual(nodes.a.node.map().map(d => d.cidr).sort(), [cidrGlobalOf(TOPOLOGY, nodes.a.naddr, { lvl: 3, pos: 1 }), cidrGlobalOf(TOPOLOGY, nodes.a.naddr, { lvl: 2, pos: 0 }), '10.0.0.28/32'].sort())
+  for (const n of Object.values(nodes)) t.is((n.node.counters().kernel as { applyErrors: number }).applyErrors, 0, `${n.name}: no failed apply`)
+})
+
+test('a ring takes the cheaper way round, by configured arc costs', async t => {
+  // a - b - c - d - a; the arcs on a2/d2 are expensive, so a reaches d through b and c
+  const { clock, net, nodes } = await network({
+    a: { address: '0.0.0.0', nics: ['a1', 'a2'], costs: { a2: 50_000 } },
+    b: { address: '0.0.0.1', nics: ['b1', 'b2'] },
+    c: { address: '0.0.1.0', nics: ['c1', 'c2'] },
+    d: { address: '1.0.0.0', nics: ['d1', 'd2'], costs: { d2: 50_000 } }
+  })
+  t.teardown(async () => { for (const n of Object.values(nodes)) await n.node.stop() })
+  net.link({ node: 'a', nic: 'a1' }, { node: 'b', nic: 'b1' }, { latencyMs: 1 })
+  net.link({ node: 'b', nic: 'b2' }, { node: 'c', nic: 'c1' }, { latencyMs: 1 })
+  net.link({ node: 'c', nic: 'c2' }, { node: 'd', nic: 'd1' }, { latencyMs: 1 })
+  net.link({ node: 'd', nic: 'd2' }, { node: 'a', nic: 'a2' }, { latencyMs: 1 })
+  await runFor(clock, 20_000)
+  for (const n of Object.values(nodes)) await n.node.syncKernel()
+  const a = await ntkRoutes(nodes.a.kernel)
+  // d = 1·0·0·0 is the level-3 g-node (3,1) for a: global 10.0.0.8/29
+  t.deepEqual(a.get('10.0.0.8/29'), { table: 'ntk', dst: '10.0.0.8/29', type: 'unicast', via: linkLocalOf(nodes.b, 'b1'), dev: 'a1', src: '10.0.0.0' })
+  const d = await ntkRoutes(nodes.d.kernel)
+  t.is(d.get('10.0.0.0/29')?.via, linkLocalOf(nodes.c, 'c2'), 'd reaches a\'s g-node through c')
+  // the forwarding table for packets from b never sends them back to b's g-node
+  const fromB = (await nodes.a.kernel.read()).namespaces.get(SYSTEM_NS)?.routes.filter(r => r.table.startsWith('ntk_from_') && r.dst === '10.0.0.8/29')
+  t.true((fromB ?? []).some(r => r.type === 'unicast' && r.dev === 'a2'), 'from b, d is reached through the other arc')
+})
+
+test('stopping a daemon empties its kernel, and its neighbour stops routing to it', async t => {
+  const { clock, nodes } = await line()
+  t.teardown(async () => { for (const n of Object.values(nodes)) await n.node.stop() })
+  await runFor(clock, 20_000)
+  t.is((await ntkRoutes(nodes.c.kernel)).get('10.0.0.8/29')?.type, 'unicast')
+  await nodes.d.node.stop()
+  const left = (await nodes.d.kernel.read()).namespaces.get(SYSTEM_NS)
+  t.deepEqual(left?.routes, [])
+  t.deepEqual(left?.addresses, [])
+  t.deepEqual(left?.rules, [])
+  t.deepEqual(left?.marks, [])
+  t.deepEqual(left?.nat, [])
+  await runFor(clock, 20_000)
+  for (const n of ['a', 'b', 'c']) await nodes[n].node.syncKernel()
+  t.is((await ntkRoutes(nodes.c.kernel)).get('10.0.0.8/29')?.type, 'unreachable', 'c forgets d once the arc dies')
+  t.is((await ntkRoutes(nodes.a.kernel)).get('10.0.0.8/29')?.type, 'unreachable', 'a too')
+  t.is(nodes.c.node.arcs().length, 1)
+})
+
+test('bad configuration is refused with a message that names the problem', t => {
+  t.throws(() => validateConfig({ interfaces: ['eth1'], topology: [2, 1, 1, 1], address: '4.0.0.0' }), { name: 'ConfigError', message: /address 4\.0\.0\.0: position 4 at level 3 does not fit gsize 4/ })
+  t.throws(() => validateConfig({ interfaces: [], topology: [2, 1, 1, 1], address: '0.0.0.0' }), { name: 'ConfigError', message: /interfaces/ })
+  t.throws(() => validateConfig({ interfaces: ['eth1'], topology: [2, 1, 1, 1], address: '0.0.0.0', costs: { eth2: 5 } }), { name: 'ConfigError', message: /costs: eth2 is not a managed NIC/ })
+  t.throws(() => validateConfig({ interfaces: ['eth1'], topology: [2, 1, 1, 1], address: '0.0.0.0', timers: 'fast' }), { name: 'ConfigError', message: /timers/ })
+  t.is(parseNaddr('3.1.0.1').join(), '1,0,1,3')
+})

@@ -1,0 +1,124 @@
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { checkIfname } from '../checks'
+import type { NodeSpec } from '../model'
+import type { Kind, KindRegistry } from './registry'
+
+/**
+ * `ntkd`: the Netsukuku daemon of this project, on every link interface of the node.
+ *
+ * config:
+ *   topology:  bits per level, top level first (required), e.g. [2, 1, 1, 1] for 4·2·2·2
+ *   address:   the node's address, top level first (required), e.g. "3.1.0.1"
+ *   timers:    lab | default (default lab: short timers)
+ *   anonymize: SNAT anonymizer (default true)
+ *   costs:     fixed arc cost in µs per interface, e.g. { eth1: 1000 }
+ *
+ * The command finds the daemon the same way in both backends: `ntkd` on PATH, then this checkout's
+ * bin/ntkd (netns backend: nodes share the host's filesystem), then the image's /opt/ntk (docker).
+ * The control socket is named after the node's network namespace, so nodes sharing the host's /run
+ * (netns backend) never take each other's socket; `NTKD_CONTROL_SH` gives the same path to `ntkctl`.
+ */
+export const NTKD_CONFIG_KEYS = ['topology', 'address', 'timers', 'anonymize', 'costs'] as const
+
+/** Shell expression of a node's control socket (run inside the node). */
+export const NTKD_CONTROL_SH = '/run/ntkd/ntkd$(readlink /proc/self/ns/net 2>/dev/null | tr -dc 0-9 2>/dev/null | sed "s/^/-/").sock'
+
+/** This checkout's bin/ directory (holding ntkd), found upwards from this file in src or dist; undefined if absent. */
+function repoBin (): string | undefined {
+  let dir = __dirname
+  for (let k = 0; k < 7; k++) {
+    if (existsSync(path.join(dir, 'bin', 'ntkd')) && existsSync(path.join(dir, 'package.json'))) return path.join(dir, 'bin')
+    dir = path.dirname(dir)
+  }
+  return undefined
+}
+
+const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
+
+/** A shell snippet that runs `tool` (ntkd or ntkctl) with "$@", wherever it is installed. */
+export function ntkToolShell (tool: 'ntkd' | 'ntkctl'): string {
+  const bin = repoBin()
+  return [
+    `p=$(command -v ${tool} 2>/dev/null)`,
+    `[ -n "$p" ] && exec "$p" "$@"`,
+    ...(bin === undefined ? [] : [`[ -x ${quote(path.join(bin, tool))} ] && exec ${quote(path.join(bin, tool))} "$@"`]),
+    `exec /opt/ntk/bin/node /opt/ntk/dist/daemon/src/cli/${tool}.js "$@"`
+  ].join('; ')
+}
+
+/** argv that runs `ntkctl --control <node's socket> ...args` inside a node (for lab.exec). */
+export function ntkctlArgv (args: readonly string[]): string[] {
+  return ['sh', '-c', `sock="${NTKD_CONTROL_SH}"; set -- --control "$sock" "$@"; ${ntkToolShell('ntkctl')}`, 'ntkctl', ...args]
+}
+
+function ntkdArgs (node: NodeSpec): string[] {
+  const c = node.config
+  const bits = Array.isArray(c.topology) ? c.topology.map(String).join(',') : String(c.topology)
+  const args = ['--topology', bits, '--address', String(c.address), '--timers', String(c.timers ?? 'lab')]
+  if (c.anonymize === false) args.push('--no-anonymize')
+  for (const [nic, cost] of Object.entries((c.costs ?? {}) as Record<string, unknown>)) args.push('--cost', `${nic}=${String(cost)}`)
+  for (const nic of Object.keys(node.interfaces).sort()) args.push('-i', nic)
+  return args
+}
+
+function ntkdCommand (node: NodeSpec): string[] {
+  return ['sh', '-c', `sock="${NTKD_CONTROL_SH}"; set -- --control "$sock" "$@"; ${ntkToolShell('ntkd')}`, 'ntkd', ...ntkdArgs(node)]
+}
+
+function ntkdExec (node: NodeSpec): string[] {
+  const nics = Object.keys(node.interfaces).sort()
+  return [
+    'ip link set lo up',
+    // The transport's per-NIC broadcast is IPv6 multicast from fe80::: IPv6 on, no DAD wait (docker starts
+    // --network none containers with IPv6 off). accept_dad first, so re-created fe80:: addresses skip DAD.
+    ...nics.map(n => `echo 0 > /proc/sys/net/ipv6/conf/${n}/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/${n}/disable_ipv6`)
+  ]
+}
+
+export function ntkdKind (): Kind {
+  return {
+    name: 'ntkd',
+    applyDefaults: node => ({
+      ...node,
+      command: node.command ?? ntkdCommand(node),
+      exec: [...ntkdExec(node), ...node.exec]
+    }),
+    check: node => {
+      const problems: string[] = []
+      const c = node.config
+      const topo = c.topology
+      if (!Array.isArray(topo) || topo.length === 0 || !topo.every(b => Number.isInteger(b) && (b as number) >= 1)) {
+        problems.push('config.topology is required: bits per level, top level first, e.g. [2, 1, 1, 1]')
+      }
+      if (typeof c.address !== 'string' || !/^\d+(\.\d+)*$/.test(c.address)) problems.push('config.address is required: positions top level first, e.g. "3.1.0.1"')
+      else if (Array.isArray(topo) && c.address.split('.').length !== topo.length) problems.push(`config.address ${c.address} has ${c.address.split('.').length} positions, config.topology has ${topo.length} levels`)
+      else if (Array.isArray(topo)) {
+        c.address.split('.').map(Number).forEach((p, i) => {
+          const bits = topo[i]
+          if (typeof bits === 'number' && p >= 2 ** bits) problems.push(`config.address ${c.address}: position ${p} does not fit ${bits} bits`)
+        })
+      }
+      if (c.timers !== undefined && c.timers !== 'lab' && c.timers !== 'default') problems.push('config.timers must be lab or default')
+      if (c.anonymize !== undefined && typeof c.anonymize !== 'boolean') problems.push('config.anonymize must be true or false')
+      if (c.costs !== undefined) {
+        if (typeof c.costs !== 'object' || c.costs === null || Array.isArray(c.costs)) problems.push('config.costs must map interface names to microseconds')
+        else {
+          for (const [nic, cost] of Object.entries(c.costs)) {
+            if (checkIfname(nic) !== undefined) problems.push(`config.costs: ${JSON.stringify(nic)} is not an interface name`)
+            if (!Number.isInteger(cost) || (cost as number) < 1) problems.push(`config.costs.${nic} must be a positive whole number of microseconds`)
+          }
+        }
+      }
+      for (const k of Object.keys(c)) {
+        if (!(NTKD_CONFIG_KEYS as readonly string[]).includes(k)) problems.push(`unknown config key ${JSON.stringify(k)} for kind ntkd (known: ${NTKD_CONFIG_KEYS.join(', ')})`)
+      }
+      return problems
+    }
+  }
+}
+
+/** Registers the ntkd kind (lab/src/topology/kinds/index.ts calls this). */
+export function registerNtkd (r: KindRegistry): void {
+  r.register(ntkdKind())
+}
