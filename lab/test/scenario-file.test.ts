@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { loadScenario, parseScenarioFile, ScenarioError, scenarioFromLab } from '../src/scenario/scenario-file'
 import { ringLab } from '../src/scenario/simulated-lab'
+import { ntkctlArgv } from '../src/topology/kinds/ntkd'
 
 const lab = ringLab(6)
 
@@ -49,7 +50,7 @@ test('a valid scenario compiles to steps with timing, events and source lines', 
   t.is(s.steps[1].source?.line, 7)
   t.deepEqual(s.steps[2].timing, { after: 500 })
   t.deepEqual(s.steps[2].event, { type: 'node', node: 'r3', action: 'kill' })
-  t.deepEqual(s.steps[3].event, { type: 'exec', node: 'r4', argv: ['ntkctl', 'status', '--json'], code: 0 })
+  t.deepEqual(s.steps[3].event, { type: 'exec', node: 'r4', argv: ntkctlArgv(['status', '--json']), code: 0 }, 'ntkctl runs against the node\'s own daemon socket')
   t.deepEqual(s.steps[4].event, { type: 'exec', node: 'r4', argv: ['sh', '-c', 'ip route'], code: 0 })
   const e = s.steps[5].event
   t.is(e.type, 'expect')

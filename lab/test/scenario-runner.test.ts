@@ -115,7 +115,7 @@ test('a failing step stops the timeline, keeps the last diff and skips the rest'
 
 test('an exec step fails on an unexpected exit code and shows the output', async t => {
   const clock = new ManualClock()
-  const sim = new SimulatedLab(lab, { clock, execResults: (node, argv) => argv[0] === 'ntkctl' ? { code: 2, stdout: '', stderr: `${node}: no daemon` } : undefined })
+  const sim = new SimulatedLab(lab, { clock, execResults: (node, argv) => argv.includes('ntkctl') ? { code: 2, stdout: '', stderr: `${node}: no daemon` } : undefined })
   const r = await runScenario(scenario(['  - ntkctl: status', '    node: r2']), sim, { clock, seed: 1 })
   t.is(r.steps[0].status, 'failed')
   t.is(r.steps[0].error, 'exited 2, expected 0')

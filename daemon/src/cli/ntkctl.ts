@@ -1,28 +1,9 @@
 #!/usr/bin/env node
 // ntkctl: asks a running ntkd over its control socket. Exit codes: 0 ok, 1 daemon error or unreachable, 2 usage.
-import { CONTROL_COMMANDS, DEFAULT_CONTROL_SOCKET, controlRequest, type ArcView, type DestinationView, type NodeStatus } from '../node'
+import { CONTROL_COMMANDS, DEFAULT_CONTROL_SOCKET, controlRequest } from '../node'
+import { formatReply } from './ntkctl-format'
 
 const USAGE = `usage: ntkctl [--control PATH] [--json] ${CONTROL_COMMANDS.join('|')}`
-
-function human (cmd: string, r: unknown): string {
-  switch (cmd) {
-    case 'status': {
-      const s = r as NodeStatus
-      return [
-        `address ${s.address} (${s.global ?? 'virtual'}) topology ${s.topology} bootstrap ${s.bootstrapComplete ? 'complete' : 'in progress'}`,
-        ...s.identities.map(i => `identity ${i.id} ${i.kind} ${i.address} netns ${i.netns === '' ? 'default' : i.netns} fp ${i.fingerprint}`),
-        ...s.nics.map(n => `nic ${n.name} ${n.mac} ${n.linkLocal ?? '-'}`),
-        `arcs ${s.arcs} destinations ${s.destinations}`
-      ].join('\n')
-    }
-    case 'arcs':
-      return (r as ArcView[]).map(a => `${a.id} dev ${a.dev} peer ${a.peerLinkLocal} ${a.peerAddress ?? '?'} cost ${a.cost}us`).join('\n') || '(no arcs)'
-    case 'map':
-      return (r as DestinationView[]).map(d => `${d.name} ${d.cidr}\n` + d.paths.map(p => `  via ${p.arc} cost ${p.cost}us hops ${p.hops.join(' ')}`).join('\n')).join('\n') || '(no destinations)'
-    default:
-      return JSON.stringify(r, null, 2)
-  }
-}
 
 async function main (argv: string[]): Promise<number> {
   let control = DEFAULT_CONTROL_SOCKET
@@ -42,7 +23,7 @@ async function main (argv: string[]): Promise<number> {
   }
   try {
     const r = await controlRequest(control, cmd)
-    process.stdout.write((json ? JSON.stringify(r, null, 2) : human(cmd, r)) + '\n')
+    process.stdout.write((json ? JSON.stringify(r, null, 2) : formatReply(cmd, r)) + '\n')
     return 0
   } catch (e) {
     process.stderr.write(`ntkctl: ${(e as Error).message}\n`)

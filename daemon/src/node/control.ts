@@ -4,7 +4,7 @@ import { dirname } from 'node:path'
 import type { RunningNode } from './node'
 
 /** Commands of the control socket (one JSON object per line: {"cmd": "status"}). */
-export const CONTROL_COMMANDS = ['status', 'arcs', 'map', 'kernel', 'counters'] as const
+export const CONTROL_COMMANDS = ['status', 'arcs', 'identities', 'map', 'kernel', 'counters'] as const
 export type ControlCommand = typeof CONTROL_COMMANDS[number]
 
 /** One reply line: {"ok": true, "result": ...} or {"ok": false, "error": "..."}. */
@@ -23,6 +23,7 @@ export async function answerControl (node: RunningNode, line: string): Promise<C
     switch (cmd) {
       case 'status': return { ok: true, result: node.status() }
       case 'arcs': return { ok: true, result: node.arcs() }
+      case 'identities': return { ok: true, result: node.identities() }
       case 'map': return { ok: true, result: node.map() }
       case 'kernel': return { ok: true, result: await node.kernel() }
       case 'counters': return { ok: true, result: node.counters() }

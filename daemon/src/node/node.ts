@@ -72,6 +72,17 @@ export interface NodeStatus {
   readonly counters: NodeCounters
 }
 
+/** One identity with its identity-arcs (ntkctl identities). */
+export interface IdentityView {
+  readonly id: string
+  readonly kind: string
+  /** '' for the default namespace. */
+  readonly netns: string
+  readonly address: string
+  readonly fingerprint: { readonly id: number, readonly elderships: readonly number[] }
+  readonly arcs: ReadonlyArray<{ readonly id: string, readonly dev: string, readonly peerLinkLocal: string, readonly cost: number, readonly peerAddress: string | null }>
+}
+
 export interface NodeCounters {
   readonly wire: unknown
   readonly qspn: unknown
@@ -84,6 +95,7 @@ export interface RunningNode {
   readonly identity: Identity
   status (): NodeStatus
   arcs (): ArcView[]
+  identities (): IdentityView[]
   map (): DestinationView[]
   /** The desired state of the last apply and what the kernel holds now, both canonical. */
   kernel (): Promise<{ desired: unknown, actual: unknown }>
@@ -188,6 +200,7 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     return nicInfos.map(n => ({ name: n.name, mac: n.mac, linkLocal: ll.get(n.name) ?? null }))
   }
   const addr = (n: Naddr | null): string | null => n === null ? null : formatNaddr(n, '.')
+  const arcViews = (): ArcView[] => arcs.list().map(a => ({ ...a, peerAddress: addr(qspn.getNaddrForArc(a.id)) }))
   const map = (): DestinationView[] => {
     const out: DestinationView[] = []
     for (let lvl = topology.levels - 1; lvl >= 0; lvl--) {
@@ -218,7 +231,15 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
         counters: counters()
       }
     },
-    arcs: () => arcs.list().map(a => ({ ...a, peerAddress: addr(qspn.getNaddrForArc(a.id)) })),
+    arcs: () => arcViews(),
+    identities: () => [{
+      id: identity.id,
+      kind: identity.kind,
+      netns: identity.netns,
+      address: formatNaddr(identity.naddr, '.'),
+      fingerprint: { id: identity.fingerprint.id, elderships: [...identity.fingerprint.elderships] },
+      arcs: arcViews().map(a => ({ id: a.id, dev: a.dev, peerLinkLocal: a.peerLinkLocal, cost: a.cost, peerAddress: a.peerAddress }))
+    }],
     map,
     kernel: async () => {
       const desired = sync.lastDesired ?? desiredState()

@@ -9,12 +9,13 @@ import type { ScenarioLab } from '../scenario/scenario-lab'
 import type { Step } from '../scenario/timeline'
 import { GraphvizMissingError, renderGraph, type GraphMarks } from './graph'
 import { formatTimeline } from './summary'
+import { ntkctlArgv } from '../topology/kinds/ntkd'
 
 /** The last part of a daemon log kept in a bundle. */
 export const LOG_TAIL_BYTES = 256 * 1024
 
 export const DEFAULT_STATUS_COMMANDS: Record<string, string[]> = {
-  ntkd: ['ntkctl', 'status']
+  ntkd: ntkctlArgv(['status'])
 }
 
 export interface BundleInput {

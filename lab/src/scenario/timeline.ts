@@ -2,6 +2,7 @@ import type { Impairment, ResolvedLab } from '../topology/model'
 import type { KeyPath } from '../topology/yaml-locate'
 import { parseDuration } from './duration'
 import { findLink } from './lab-state'
+import { ntkctlArgv } from '../topology/kinds/ntkd'
 
 /** Assertions of an `expect` block or an object `wait`, already validated against the lab. */
 export interface Assertions {
@@ -144,7 +145,8 @@ export function compileTimeline (raw: readonly unknown[], lab: ResolvedLab, base
       case 'ntkctl': {
         const node = needNode()
         if (node === undefined) return
-        const argv = kind === 'exec' ? argvOf(r.exec) : ['ntkctl', ...(typeof r.ntkctl === 'string' ? r.ntkctl.split(/\s+/).filter(s => s !== '') : r.ntkctl as string[])]
+        // ntkctl finds the node's own daemon: its per-namespace control socket, the installed or this checkout's ntkctl
+        const argv = kind === 'exec' ? argvOf(r.exec) : ntkctlArgv(typeof r.ntkctl === 'string' ? r.ntkctl.split(/\s+/).filter(s => s !== '') : r.ntkctl as string[])
         event = { type: 'exec', node, argv, code: typeof r.code === 'number' ? r.code : 0 }
         break
       }

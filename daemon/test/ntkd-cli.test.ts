@@ -1,0 +1,115 @@
+import test from 'ava'
+import { execFile, execFileSync } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseNtkdArgs, DEFAULT_CONTROL_SOCKET } from '../src/node'
+
+// The ntkd program's command line: parsing (pure), exit codes and messages of the real program, and
+// `ntkd --cleanup` run inside a namespace holding what a crashed daemon leaves behind.
+
+const ROOT = join(__dirname, '..', '..')
+
+function ntkd (args: string[], netns?: string): Promise<{ code: number, stdout: string, stderr: string }> {
+  const [cmd, argv] = netns === undefined ? [join(ROOT, 'bin', 'ntkd'), args] : ['ip', ['netns', 'exec', netns, join(ROOT, 'bin', 'ntkd'), ...args]]
+  return new Promise(resolve => {
+    execFile(cmd, argv, { env: { ...process.env, NTK_FROM_SOURCE: '1' }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr })
+    })
+  })
+}
+
+const Topology4222 = '4·2·2·2'
+
+const sh = (...argv: string[]): string => execFileSync(argv[0], argv.slice(1), { encoding: 'utf8' })
+
+test('flags and a configuration file merge, flags win; every mistake names itself', t => {
+  const files: Record<string, string> = {
+    '/etc/ntkd.yaml': 'topology: [2, 1, 1, 1]\naddress: "3.1.0.1"\ntimers: lab\ncosts: { eth1: 2000 }\n',
+    '/etc/typo.yaml': 'topology: [2, 1, 1, 1]\nadress: "3.1.0.1"\n',
+    '/etc/list.yaml': '- 1\n- 2\n'
+  }
+  const read = (p: string): string => { const f = files[p]; if (f === undefined) throw new Error('ENOENT'); return f }
+  const cmd = parseNtkdArgs(['-c', '/etc/ntkd.yaml', '-i', 'eth1', '-i', 'eth2', '--address', '3.1.0.0', '--cost', 'eth2=500', '-j', '-s', '2'], read)
+  if (cmd.action !== 'run') { t.fail(cmd.action); return }
+  t.deepEqual(cmd.config.interfaces, ['eth1', 'eth2'])
+  t.deepEqual(cmd.config.naddr, [0, 0, 1, 3], 'the flag\'s address, level 0 first')
+  t.deepEqual(cmd.config.costs, { eth1: 2000, eth2: 500 })
+  t.like(cmd.config, { anonymize: false, serveAnonymous: false, subnetLevel: 2, timers: 'lab', port: 60269, control: DEFAULT_CONTROL_SOCKET })
+  t.is(cmd.config.topology.toString(), Topology4222)
+
+  const bad = (argv: string[], message: RegExp): void => { t.throws(() => parseNtkdArgs(argv, read), { name: 'ConfigError', message }, argv.join(' ')) }
+  bad(['--bogus'], /^unknown option --bogus\nusage: ntkd/)
+  bad(['-i'], /^option -i needs a value$/)
+  bad(['-i', 'eth1', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--cost', 'eth1'], /--cost eth1: expected NIC=MICROSECONDS/)
+  bad(['-i', 'eth1', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--port', 'http'], /--port: "http" is not a whole number/)
+  bad(['-i', 'eth1', '--topology', '2,1,1,1', '--address', '3.1.0.1', '-s', '4'], /subnetLevel: 4 is not a level in 0\.\.3/)
+  bad(['-i', 'eth1', '--topology', '2,x', '--address', '3.1'], /topology: .* is not a list of bit counts/)
+  bad(['-i', 'eth1', '--address', '3.1.0.1'], /topology: missing/)
+  bad(['-c', '/etc/typo.yaml', '-i', 'eth1'], /\/etc\/typo\.yaml: unknown key "adress"/)
+  bad(['-c', '/etc/list.yaml', '-i', 'eth1'], /\/etc\/list\.yaml: expected a mapping of options/)
+  bad(['-c', '/etc/absent.yaml'], /cannot read configuration \/etc\/absent\.yaml/)
+  t.deepEqual(parseNtkdArgs(['--cleanup', '--rt-tables', '/tmp/rt']), { action: 'cleanup', rtTables: '/tmp/rt' })
+  t.deepEqual(parseNtkdArgs(['--help']), { action: 'help' })
+})
+
+test('the program exits 2 with the reason on a bad command line or a NIC that does not exist, touching nothing', async t => {
+  const unknown = await ntkd(['--bogus'])
+  t.is(unknown.code, 2)
+  t.regex(unknown.stderr, /^ntkd: unknown option --bogus/)
+  const ns = `ntkcli${process.pid}`
+  sh('ip', 'netns', 'add', ns)
+  t.teardown(() => { try { sh('ip', 'netns', 'del', ns) } catch { /* gone */ } })
+  const noNic = await ntkd(['-i', 'nosuch0', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--control', `/run/ntkd/${ns}.sock`], ns)
+  t.is(noNic.code, 2)
+  t.regex(noNic.stderr, /ntkd: interface nosuch0 does not exist/)
+  t.is(sh('ip', '-n', ns, '-4', 'route', 'show', 'table', 'all').trim(), '', 'no route was added')
+})
+
+test('ntkd --cleanup removes what a crashed daemon left in its namespace and nothing of the administrator\'s', async t => {
+  const ns = `ntkclean${process.pid}`
+  const dir = await mkdtemp(join(tmpdir(), 'ntkd-cleanup-'))
+  const rtTables = join(dir, 'rt_tables')
+  sh('ip', 'netns', 'add', ns)
+  t.teardown(async () => { try { sh('ip', 'netns', 'del', ns) } catch { /* gone */ } await rm(dir, { recursive: true, force: true }) })
+  await writeFile(rtTables, '255\tlocal\n254\tmain\n253\tdefault\n0\tunspec\n251\tntk\n250\tntk_from_02:00:00:00:00:02\n')
+  const ip = (line: string): string => sh('ip', '-n', ns, ...line.split(' '))
+  ip('link add v0 type veth peer name v1')
+  ip('link set v0 up')
+  ip('link set v1 up')
+  // what a daemon leaves: its addresses, tables, rules, a main route of its protocol, MARK and SNAT rules
+  ip('address add 10.0.0.29/32 dev v0')
+  ip('address add 169.254.7.7/32 dev v0')
+  ip('route add unreachable 10.0.0.0/29 table 251')
+  ip('route add 10.0.0.28/32 dev v0 table 250')
+  ip('rule add table 251')
+  ip('rule add fwmark 250 table 250')
+  ip('route add 169.254.9.9/32 dev v0 proto 78')
+  sh('ip', 'netns', 'exec', ns, 'iptables', '-t', 'mangle', '-A', 'PREROUTING', '-m', 'mac', '--mac-source', '02:00:00:00:00:02', '-m', 'comment', '--comment', 'ntkd', '-j', 'MARK', '--set-mark', '250')
+  sh('ip', 'netns', 'exec', ns, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-d', '10.0.0.64/27', '-m', 'comment', '--comment', 'ntkd', '-j', 'SNAT', '--to-source', '10.0.0.29')
+  // the administrator's: an address and a route of another protocol, a rule to another table
+  ip('address add 192.0.2.1/24 dev v1')
+  ip('route add 198.51.100.0/24 via 192.0.2.2 dev v1 proto static')
+  ip('rule add to 198.51.100.7 table 100')
+  sh('ip', 'netns', 'exec', ns, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-d', '198.51.100.0/24', '-j', 'MASQUERADE')
+
+  const r = await ntkd(['--cleanup', '--rt-tables', rtTables], ns)
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /ntkd --cleanup: removed \d+ items\n$/)
+  const addresses = ip('-4 -o address show').split('\n').filter(l => l !== '').map(l => l.split(/\s+/)[3])
+  t.deepEqual(addresses.filter(a => a.startsWith('10.') || a.startsWith('169.254.')), [], 'the daemon\'s addresses are gone')
+  t.true(addresses.includes('192.0.2.1/24'), 'the administrator\'s stays')
+  t.is(ip('-4 route show table 251').trim(), '')
+  t.is(ip('-4 route show table 250').trim(), '')
+  t.is(ip('-4 route show proto 78').trim(), '')
+  t.regex(ip('-4 route show'), /198\.51\.100\.0\/24 via 192\.0\.2\.2 dev v1 proto static/)
+  const rules = ip('-4 rule show')
+  t.notRegex(rules, /lookup (251|250|ntk)/)
+  t.regex(rules, /to 198\.51\.100\.7 lookup 100/)
+  const ipt = sh('ip', 'netns', 'exec', ns, 'iptables-save')
+  t.notRegex(ipt, /ntkd/)
+  t.regex(ipt, /-A POSTROUTING -d 198\.51\.100\.0\/24 -j MASQUERADE/)
+  const names = await readFile(rtTables, 'utf8')
+  t.notRegex(names, /ntk_from_02/, 'the table of the gone neighbour is no longer named')
+  t.regex(names, /^250 reserved_ntk_from_250$/m, 'its number is reserved again (spec §2.2)')
+})
