@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BACKEND ?= netns
 NTKLAB := node dist/lab/src/cli/ntklab.js
 
-.PHONY: setup build demo test bench clean cleanup
+.PHONY: setup build demo test bench bench-ntkd clean cleanup
 
 setup:            ## install what is missing (Debian packages, npm packages) and start dockerd if none answers
 	bash ci/setup.sh
@@ -22,6 +22,9 @@ test: build      ## everything CI runs; ends with "N passed, N failed"
 
 bench: build     ## deploy/destroy times of grids on both backends
 	node dist/bench/lab-deploy.js
+
+bench-ntkd: build  ## 5x5 grid of ntkd on netns: convergence, reroute, memory per daemon (as root)
+	node dist/bench/ntkd-lab.js
 
 cleanup:         ## remove leftovers of crashed lab runs
 	$(NTKLAB) cleanup

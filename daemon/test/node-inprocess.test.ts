@@ -1,63 +1,17 @@
 import test from 'ava'
-import { InMemoryNetwork } from '../src/transport'
-import { WireCodec, WireCounters } from '../src/wire'
-import { VirtualClock } from '../src/sim/virtual-clock'
-import { SeededRandom } from '../src/util/random'
-import { InMemoryKernel, TableAllocator, SYSTEM_NS, TABLE_NTK, type RouteItem } from '../src/kernel'
-import { Topology, parseNaddr, cidrGlobalOf, type Naddr } from '../src/addressing'
+import { SYSTEM_NS, TABLE_NTK, type RouteItem } from '../src/kernel'
+import { Topology, parseNaddr, cidrGlobalOf } from '../src/addressing'
 import { destinationSet, destinationCidrs, localAddressSet } from '../src/routes'
-import { startNode, ntkdMessageRegistry, validateConfig, type RunningNode } from '../src/node'
+import { validateConfig } from '../src/node'
+import { type DaemonPlan, runFor, startDaemons, ntkRoutes, linkLocalOf, inside } from './helpers/inprocess-network'
 
 // Whole daemons (startNode: Neighborhood + QSPN over the wire codec + kernel sync) in one process, over an
 // in-memory network with a virtual clock and in-memory kernels: what each node's kernel ends up holding.
 const TOPOLOGY = Topology.fromBits([2, 1, 1, 1])
 
-async function flush (): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise<void>(resolve => setImmediate(resolve))
-}
-
-async function runFor (clock: VirtualClock, ms: number): Promise<void> {
-  const until = clock.now() + ms
-  await flush()
-  while ((clock.nextAt() ?? Infinity) <= until && clock.step()) await flush()
-  clock.advanceTo(until)
-  await flush()
-}
-
-interface SimNode { name: string, naddr: Naddr, node: RunningNode, kernel: InMemoryKernel, nics: string[] }
-
-/** Nodes with their addresses (top first) and links [nodeA, nicA, nodeB, nicB, costUs?]. */
-async function network (plan: Record<string, { address: string, nics: string[], costs?: Record<string, number> }>) {
-  const clock = new VirtualClock()
-  const net = new InMemoryNetwork(clock, new SeededRandom(7))
-  const nodes: Record<string, SimNode> = {}
-  let k = 0
-  for (const [name, p] of Object.entries(plan)) {
-    k++
-    const counters = new WireCounters()
-    const transport = net.transport(name, new WireCodec({ registry: ntkdMessageRegistry(), counters }))
-    const kernel = new InMemoryKernel({ allocator: new TableAllocator(), devices: p.nics })
-    const config = validateConfig({ interfaces: p.nics, topology: [2, 1, 1, 1], address: p.address, timers: 'lab', costs: p.costs ?? {} })
-    const started = startNode(config, {
-      transport, kernel, clock, random: new SeededRandom(1000 + k), wireCounters: counters,
-      macOf: nic => `02:00:00:00:${k.toString(16).padStart(2, '0')}:${p.nics.indexOf(nic).toString(16).padStart(2, '0')}`
-    })
-    await flush()
-    nodes[name] = { name, naddr: config.naddr, node: await started, kernel, nics: p.nics }
-  }
-  return { clock, net, nodes }
-}
-
-async function ntkRoutes (k: InMemoryKernel): Promise<Map<string, RouteItem>> {
-  const s = (await k.read()).namespaces.get(SYSTEM_NS)
-  return new Map((s?.routes ?? []).filter(r => r.table === TABLE_NTK).map(r => [r.dst, r]))
-}
-
-/** Link-local of `to`'s NIC facing `from` (what `from`'s routes must use as gateway). */
-function linkLocalOf (n: SimNode, nic: string): string {
-  const ll = n.node.status().nics.find(x => x.name === nic)?.linkLocal
-  if (ll == null) throw new Error(`${n.name} has no link-local on ${nic}`)
-  return ll
+async function network (plan: Record<string, DaemonPlan>) {
+  const dn = await startDaemons(plan, { topologyBits: [2, 1, 1, 1] })
+  return { clock: dn.clock, dn, nodes: Object.fromEntries(dn.list().map(d => [d.name, d])) }
 }
 
 const LINE = {
@@ -69,9 +23,9 @@ const LINE = {
 
 async function line () {
   const n = await network(LINE)
-  n.net.link({ node: 'a', nic: 'a1' }, { node: 'b', nic: 'b1' }, { latencyMs: 1 })
-  n.net.link({ node: 'b', nic: 'b2' }, { node: 'c', nic: 'c1' }, { latencyMs: 1 })
-  n.net.link({ node: 'c', nic: 'c2' }, { node: 'd', nic: 'd1' }, { latencyMs: 1 })
+  n.dn.link({ node: 'a', nic: 'a1' }, { node: 'b', nic: 'b1' })
+  n.dn.link({ node: 'b', nic: 'b2' }, { node: 'c', nic: 'c1' })
+  n.dn.link({ node: 'c', nic: 'c2' }, { node: 'd', nic: 'd1' })
   return n
 }
 
@@ -83,16 +37,9 @@ const LINE_NEXT: Record<string, Array<{ via: string, myNic: string, peerNic: str
   d: [{ via: 'c', myNic: 'd1', peerNic: 'c2', reaches: ['a', 'b', 'c'] }]
 }
 
-/** True when node m lies inside the g-node `hc` as seen from n (same positions above hc.lvl, pos at hc.lvl). */
-function inside (n: Naddr, hc: { lvl: number, pos: number }, m: Naddr): boolean {
-  if (m[hc.lvl] !== hc.pos) return false
-  for (let l = hc.lvl + 1; l < n.length; l++) if (m[l] !== n[l]) return false
-  return true
-}
-
 test('a line of 4 daemons spanning every level converges: each ntk table routes every existing g-node via the right neighbour with the right src', async t => {
-  const { clock, nodes } = await line()
-  t.teardown(async () => { for (const n of Object.values(nodes)) await n.node.stop() })
+  const { clock, dn, nodes } = await line()
+  t.teardown(async () => await dn.stopAll())
   await runFor(clock, 20_000)
   for (const n of Object.values(nodes)) await n.node.syncKernel()
 
@@ -130,17 +77,17 @@ test('a line of 4 daemons spanning every level converges: each ntk table routes 
 
 test('a ring takes the cheaper way round, by configured arc costs', async t => {
   // a - b - c - d - a; the arcs on a2/d2 are expensive, so a reaches d through b and c
-  const { clock, net, nodes } = await network({
+  const { clock, dn, nodes } = await network({
     a: { address: '0.0.0.0', nics: ['a1', 'a2'], costs: { a2: 50_000 } },
     b: { address: '0.0.0.1', nics: ['b1', 'b2'] },
     c: { address: '0.0.1.0', nics: ['c1', 'c2'] },
     d: { address: '1.0.0.0', nics: ['d1', 'd2'], costs: { d2: 50_000 } }
   })
-  t.teardown(async () => { for (const n of Object.values(nodes)) await n.node.stop() })
-  net.link({ node: 'a', nic: 'a1' }, { node: 'b', nic: 'b1' }, { latencyMs: 1 })
-  net.link({ node: 'b', nic: 'b2' }, { node: 'c', nic: 'c1' }, { latencyMs: 1 })
-  net.link({ node: 'c', nic: 'c2' }, { node: 'd', nic: 'd1' }, { latencyMs: 1 })
-  net.link({ node: 'd', nic: 'd2' }, { node: 'a', nic: 'a2' }, { latencyMs: 1 })
+  t.teardown(async () => await dn.stopAll())
+  dn.link({ node: 'a', nic: 'a1' }, { node: 'b', nic: 'b1' })
+  dn.link({ node: 'b', nic: 'b2' }, { node: 'c', nic: 'c1' })
+  dn.link({ node: 'c', nic: 'c2' }, { node: 'd', nic: 'd1' })
+  dn.link({ node: 'd', nic: 'd2' }, { node: 'a', nic: 'a2' })
   await runFor(clock, 20_000)
   for (const n of Object.values(nodes)) await n.node.syncKernel()
   const a = await ntkRoutes(nodes.a.kernel)
@@ -154,8 +101,8 @@ test('a ring takes the cheaper way round, by configured arc costs', async t => {
 })
 
 test('stopping a daemon empties its kernel, and its neighbour stops routing to it', async t => {
-  const { clock, nodes } = await line()
-  t.teardown(async () => { for (const n of Object.values(nodes)) await n.node.stop() })
+  const { clock, dn, nodes } = await line()
+  t.teardown(async () => await dn.stopAll())
   await runFor(clock, 20_000)
   t.is((await ntkRoutes(nodes.c.kernel)).get('10.0.0.8/29')?.type, 'unicast')
   await nodes.d.node.stop()
