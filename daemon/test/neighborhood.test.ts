@@ -5,14 +5,14 @@ import { SeededRandom } from '../src/util/random'
 import { MessageRegistry, WireCodec } from '../src/wire'
 import {
   Neighborhood, registerNeighborhoodMessages, smoothCost, TIMER_PROFILES,
-  type Arc, type FixedCosts, type NeighborhoodEvents, type NicInfo
+  type Arc, type FixedCosts, type NeighborhoodEvents, type NeighborhoodTimers, type NicCarrier, type NicInfo
 } from '../src/neighborhood'
 
 async function flush (): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>(resolve => setImmediate(resolve))
 }
 
-interface Node { nb: Neighborhood, events: Array<[keyof NeighborhoodEvents, unknown]>, syncs: number }
+interface Node { nb: Neighborhood, events: Array<[keyof NeighborhoodEvents, unknown]>, syncs: number, nops: number[], onNop?: () => void }
 
 class World {
   readonly clock = new VirtualClock()
@@ -20,14 +20,21 @@ class World {
   readonly nodes = new Map<string, Node>()
   #seed = 100
 
-  async add (name: string, nics: NicInfo[], o: { fixedCosts?: FixedCosts, maxArcs?: number } = {}): Promise<Node> {
+  async add (name: string, nics: NicInfo[], o: { fixedCosts?: FixedCosts, maxArcs?: number, nicCarrier?: NicCarrier, timers?: NeighborhoodTimers } = {}): Promise<Node> {
     const registry = new MessageRegistry()
     registerNeighborhoodMessages(registry)
     const transport = this.net.transport(name, new WireCodec({ registry }))
-    const node: Node = { nb: undefined as unknown as Neighborhood, events: [], syncs: 0 }
+    const node: Node = { nb: undefined as unknown as Neighborhood, events: [], syncs: 0, nops: [] }
+    // record when liveness probes leave
+    const unicast = transport.unicast.bind(transport)
+    transport.unicast = async (peer, m, uo) => {
+      if (m.kind === 'nop') { node.nops.push(this.clock.now()); node.onNop?.() }
+      return await unicast(peer, m, uo)
+    }
+    const { nicCarrier, ...init } = o
     node.nb = new Neighborhood(
-      { transport, clock: this.clock, random: new SeededRandom(this.#seed++), syncKernel: async () => { node.syncs++ } },
-      { nics, timers: TIMER_PROFILES.lab, ...o })
+      { transport, clock: this.clock, random: new SeededRandom(this.#seed++), syncKernel: async () => { node.syncs++ }, nicCarrier },
+      { nics, timers: TIMER_PROFILES.lab, ...init })
     for (const ev of ['nic_address_set', 'arc_added', 'arc_changed', 'arc_removing', 'arc_removed'] as const) {
       node.nb.on(ev, p => node.events.push([ev, p]))
     }
@@ -115,6 +122,9 @@ test('the smoothing rule of spec §3 step 5', t => {
   t.deepEqual(smoothCost({ stored: 600, official: 1000 }, 0), { state: { stored: 400, official: 400 }, officialChanged: true })
   t.deepEqual(smoothCost({ stored: 1900, official: 1000 }, 4000), { state: { stored: 2110, official: 2110 }, officialChanged: true })
   t.deepEqual(smoothCost({ stored: 1000, official: 1000 }, 1000), { state: { stored: 1000, official: 1000 }, officialChanged: false })
+  // the official cost goes on the wire as whole microseconds (ETP schema): fractions of the smoothed value are rounded
+  t.deepEqual(smoothCost({ stored: 400, official: 1000 }, 0), { state: { stored: 400 - 400 / 3, official: 267 }, officialChanged: true })
+  t.deepEqual(smoothCost(undefined, 0.4), { state: { stored: 0.4, official: 1 }, officialChanged: true })
 })
 
 test('a slower link changes the cost only once the smoothed value leaves [0.5x, 2x]', async t => {
@@ -135,7 +145,7 @@ test('a slower link changes the cost only once the smoothed value leaves [0.5x, 
   t.deepEqual(a.events.filter(([e]) => e === 'arc_changed').map(([, p]) => (p as Arc).cost), [27100])
 })
 
-test('a neighbour that stops answering loses its arc after the liveness timeout, with its host route', async t => {
+test('a neighbour that stops answering loses its arc after missedProbes liveness timeouts, with its host route', async t => {
   const w = new World()
   t.teardown(w.stop)
   const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }])
@@ -146,13 +156,17 @@ test('a neighbour that stops answering loses its arc after the liveness timeout,
   t.is(a.nb.arcs().length, 1)
   w.net.setLink({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { up: false })
   const cut = w.clock.now()
-  await w.run(TIMER_PROFILES.lab.monitorMs + TIMER_PROFILES.lab.unicastTimeoutMs + 10)
+  const { monitorMs, unicastTimeoutMs, missedProbes } = TIMER_PROFILES.lab
+  await w.run(monitorMs + missedProbes * unicastTimeoutMs + 10)
   t.deepEqual(a.nb.arcs(), [])
   t.deepEqual(b.nb.arcs(), [])
   const removing = a.events.find(([e]) => e === 'arc_removing')
   t.deepEqual(removing?.[1], { arc: { ...(removing?.[1] as { arc: Arc }).arc, peerMac: mac(2) }, stillUsable: false })
   t.deepEqual(a.events.map(([e]) => e).slice(-2), ['arc_removing', 'arc_removed'])
-  t.true(w.clock.now() - cut <= TIMER_PROFILES.lab.monitorMs + TIMER_PROFILES.lab.unicastTimeoutMs + 10)
+  t.true(w.clock.now() - cut <= monitorMs + missedProbes * unicastTimeoutMs + 10)
+  // the failed probe was retried at once, not after a monitor period
+  const [first, retry] = a.nops.filter(x => x > cut)
+  t.is(retry - first, unicastTimeoutMs)
   t.deepEqual(a.nb.desiredKernelContribution().hostRoutes, [])
   // the link comes back: discovery forms the arc again
   w.net.setLink({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { up: true })
@@ -197,4 +211,81 @@ test('a second arc to the same system is allowed only over two other NICs', asyn
   t.is(new Set(arcs.map(x => x.nic)).size, 2, 'never two arcs on one of my NICs to the same system')
   t.is(new Set(arcs.map(x => x.peerMac)).size, 2, 'never two arcs to one NIC of the peer')
   t.is(b.nb.arcs().length, 2)
+})
+
+test('one lost liveness probe is forgiven: the retry goes at once and the arc stays', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }])
+  await w.add('b', [{ name: 'eth1', mac: mac(2) }])
+  const ends = [{ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }] as const
+  w.net.link(ends[0], ends[1], { latencyMs: 1 })
+  await w.startAll()
+  await w.run(100)
+  t.is(a.nb.arcs().length, 1)
+  // a's next probe is lost: the link goes down as it leaves, for 300 ms
+  const sent = a.nops.length
+  a.onNop = () => {
+    a.onNop = undefined
+    w.net.setLink(ends[0], ends[1], { up: false })
+    w.clock.setTimer(300, () => { w.net.setLink(ends[0], ends[1], { up: true }) })
+  }
+  await w.run(3000)
+  t.is(a.nb.arcs().length, 1, 'the arc survived one missed probe')
+  t.false(a.events.some(([e]) => e === 'arc_removing'))
+  const times = a.nops.slice(sent)
+  t.is(times[1] - times[0], TIMER_PROFILES.lab.unicastTimeoutMs, 'the retry left when the lost probe timed out')
+})
+
+test('a NIC that loses its carrier drops its arcs at the next carrier check, before any probe fails', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  const carrier = new Map([['a', true], ['b', true]])
+  const of = (node: string): NicCarrier => async () => carrier.get(node)
+  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }], { nicCarrier: of('a') })
+  const b = await w.add('b', [{ name: 'eth1', mac: mac(2) }], { nicCarrier: of('b') })
+  const ends = [{ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }] as const
+  w.net.link(ends[0], ends[1], { latencyMs: 1 })
+  await w.startAll()
+  await w.run(500)
+  t.is(a.nb.arcs().length, 1)
+  // the cable is cut: both ends lose their carrier
+  w.net.setLink(ends[0], ends[1], { up: false })
+  carrier.set('a', false)
+  carrier.set('b', false)
+  const cut = w.clock.now()
+  await w.run(TIMER_PROFILES.lab.carrierPollMs + 5)
+  t.deepEqual(a.nb.arcs(), [])
+  t.deepEqual(b.nb.arcs(), [])
+  t.true(w.clock.now() - cut < TIMER_PROFILES.lab.unicastTimeoutMs, 'sooner than one probe timeout')
+  t.deepEqual(a.events.map(([e]) => e).slice(-2), ['arc_removing', 'arc_removed'])
+  t.deepEqual(a.nb.desiredKernelContribution().hostRoutes, [])
+  // carrier back: discovery forms the arc again
+  w.net.setLink(ends[0], ends[1], { up: true })
+  carrier.set('a', true)
+  carrier.set('b', true)
+  await w.run(2500)
+  t.is(a.nb.arcs().length, 1)
+})
+
+test('a failed probe on a NIC without carrier removes the arc at once, without retrying', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  let up = true
+  // carrier is known only when asked after a failed probe (no polling: carrierPollMs 0)
+  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }], { nicCarrier: async () => up, timers: { ...TIMER_PROFILES.lab, carrierPollMs: 0 } })
+  await w.add('b', [{ name: 'eth1', mac: mac(2) }])
+  const ends = [{ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }] as const
+  w.net.link(ends[0], ends[1], { latencyMs: 1 })
+  await w.startAll()
+  await w.run(100)
+  t.is(a.nb.arcs().length, 1)
+  w.net.setLink(ends[0], ends[1], { up: false })
+  up = false
+  const cut = w.clock.now()
+  const sent = a.nops.length
+  await w.run(TIMER_PROFILES.lab.monitorMs + TIMER_PROFILES.lab.unicastTimeoutMs + 10)
+  t.deepEqual(a.nb.arcs(), [])
+  t.is(a.nops.length, sent + 1, 'one probe, no retry')
+  t.true(w.clock.now() - cut <= TIMER_PROFILES.lab.monitorMs + TIMER_PROFILES.lab.unicastTimeoutMs + 10)
 })

@@ -5,7 +5,7 @@ import { defaultKinds, parseTopology } from '../src/topology'
 import { ntkctlArgv } from '../src/topology/kinds/ntkd'
 import type { ResolvedLab } from '../src/topology/model'
 import type { NodeObservation } from '../src/observe'
-import { backendOrReason, leftovers, pings, uniqueLabName } from './helpers/lab-fixture'
+import { backendOrReason, leftovers, pings, pingsWithin, uniqueLabName } from './helpers/lab-fixture'
 
 // Four real ntkd daemons in a line on the netns backend, 4·2·2·2 with addresses spanning every level:
 // a = 3.1.0.1 (10.0.0.29), b = 3.1.0.0 (.28), c = 3.0.1.0 (.26), d = 1.0.0.0 (.8).
@@ -17,7 +17,7 @@ nodes:
   a: { config: { topology: [2, 1, 1, 1], address: "3.1.0.1" } }
   b: { config: { topology: [2, 1, 1, 1], address: "3.1.0.0" } }
   c: { config: { topology: [2, 1, 1, 1], address: "3.0.1.0" } }
-  d: { config: { topology: [2, 1, 1, 1], address: "1.0.0.0" } }
+  d: { config: { topology: [2, 1, 1, 1], address: "1.0.0.0", serveAnonymous: true } }
 links:
   - endpoints: [a:eth1, b:eth1]
   - endpoints: [b:eth2, c:eth1]
@@ -75,6 +75,17 @@ test.serial('netns: a line of 4 ntkd converges, every node pings every global ad
     const status = JSON.parse(st.stdout) as { address: string, global: string, arcs: number }
     t.like(status, { address: '3.1.0.1', global: '10.0.0.29', arcs: 1 })
 
+    // anonymizer (spec §2.6): d serves its anonymizing address 10.0.0.72; a request to it is SNATed on every hop,
+    // so d sees it coming from its neighbour c (10.0.0.26), never from a (10.0.0.29). Counting rules in d tell.
+    await lab.exec('d', ['iptables', '-I', 'INPUT', '-p', 'icmp', '-s', '10.0.0.29', '-d', '10.0.0.72'])
+    await lab.exec('d', ['iptables', '-I', 'INPUT', '-p', 'icmp', '-s', '10.0.0.26', '-d', '10.0.0.72'])
+    t.true(await pingsWithin(lab, 'a', '10.0.0.72', 10_000), 'a reaches d\'s anonymizing address')
+    const counted = (await lab.exec('d', ['iptables', '-L', 'INPUT', '-v', '-x', '-n'])).stdout
+    const packets = (src: string): number => Number(counted.split('\n').find(l => l.includes(` ${src} `) && l.includes('10.0.0.72'))?.trim().split(/\s+/)[0] ?? NaN)
+    t.true(packets('10.0.0.26') >= 1, `d saw the request from c's global address\n${counted}`)
+    t.is(packets('10.0.0.29'), 0, 'never from a\'s own address')
+    t.false(await pings(lab, 'a', '10.0.0.90'), 'c does not serve its anonymizing address (no -k)')
+
     // graceful stop: nothing of the daemon is left in d
     await lab.stopNode('d')
     const d = await lab.observe('d')
@@ -95,12 +106,13 @@ test.serial('netns: a line of 4 ntkd converges, every node pings every global ad
 })
 
 test('the ntkd kind runs the daemon on every link interface with the node\'s config, and checks it', t => {
-  const spec = parseTopology(TOPOLOGY.replace('address: "1.0.0.0" }', 'address: "1.0.0.0", costs: { eth1: 5000 }, anonymize: false }'), 'line4.yaml', defaultKinds())
+  const spec = parseTopology(TOPOLOGY.replace('serveAnonymous: true }', 'serveAnonymous: true, costs: { eth1: 5000 }, anonymize: false, subnetLevel: 1 }'), 'line4.yaml', defaultKinds())
   const c = spec.nodes.find(n => n.name === 'c')
   t.deepEqual(c?.command?.slice(-10), ['--topology', '2,1,1,1', '--address', '3.0.1.0', '--timers', 'lab', '-i', 'eth1', '-i', 'eth2'])
   t.true(c?.exec.includes('echo 0 > /proc/sys/net/ipv6/conf/eth2/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/eth2/disable_ipv6'))
   const d = spec.nodes.find(n => n.name === 'd')
-  t.true(d?.command?.join(' ').includes('--no-anonymize --cost eth1=5000 -i eth1'))
+  t.true(d?.command?.join(' ').includes('--no-anonymize --serve-anonymous --subnet-level 1 --cost eth1=5000 -i eth1'))
+  t.throws(() => parseTopology(TOPOLOGY.replace('serveAnonymous: true', 'subnetLevel: 4'), 'bad.yaml', defaultKinds()), { message: /config\.subnetLevel must be a level of the topology \(0\.\.3\)/ })
   t.throws(() => parseTopology(TOPOLOGY.replace('"1.0.0.0"', '"4.0.0.0"'), 'bad.yaml', defaultKinds()), { message: /bad\.yaml:\d+: nodes\.d: kind ntkd: config\.address 4\.0\.0\.0: position 4 does not fit 2 bits/ })
   t.throws(() => parseTopology(TOPOLOGY.replace('address: "3.1.0.1"', 'adress: "3.1.0.1"'), 'bad.yaml', defaultKinds()), { message: /unknown config key "adress" for kind ntkd/ })
 })

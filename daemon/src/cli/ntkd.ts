@@ -5,6 +5,7 @@ import { randomInt } from 'node:crypto'
 import { ConfigError, NTKD_USAGE, parseNtkdArgs, startNode, startControlServer, ntkdMessageRegistry, type NodeConfig } from '../node'
 import { LinuxKernel, TableAllocator, sweepDaemonState } from '../kernel'
 import { UdpTcpTransport } from '../transport'
+import { sysfsCarrier } from '../neighborhood'
 import { WireCodec, WireCounters } from '../wire'
 import { SystemClock } from '../util/clock'
 import { SeededRandom } from '../util/random'
@@ -38,7 +39,7 @@ async function run (config: NodeConfig): Promise<void> {
   await transport.start()
   const kernel = new LinuxKernel({ allocator: new TableAllocator(), rtTablesPath: config.rtTables })
   const node = await startNode(config, {
-    transport, kernel, clock, random: new SeededRandom(randomInt(2 ** 31)), wireCounters: counters, log,
+    transport, kernel, clock, random: new SeededRandom(randomInt(2 ** 31)), wireCounters: counters, log, nicCarrier: sysfsCarrier,
     macOf: nic => macs.get(nic) as string
   }, { kernelIntervalMs: config.timers === 'lab' ? 50 : 100 })
   const closeControl = await startControlServer(config.control, node)

@@ -46,6 +46,8 @@ export class LinuxKernel implements Kernel {
   #last: ApplyStats | undefined
   /** what the last successful apply left in the kernel; undefined: scan before the next apply */
   #known: KernelState | undefined
+  /** Devices of the default namespace (real NICs) an apply brought or found up: never brought up again (see apply) */
+  readonly #upOnce = new Set<string>()
   readonly #sessions = new Map<string, IpSession>()
   #reads = 0
   #commands = 0
@@ -123,9 +125,14 @@ export class LinuxKernel implements Kernel {
     const actual: Map<string, NsRead> = o?.rescan === true || this.#known === undefined
       ? await this.#readAll(desired, o)
       : new Map([...this.#known.namespaces].map(([k, state]) => [k, { state, raw: new WeakMap() }]))
+    // A real NIC is brought up once (spec §2.1, at startup). Found down later, someone set it down on purpose
+    // (an administrator, a lab cutting the link): the Neighborhood loses its arcs, the kernel does not fight.
+    // (Pseudo-interfaces in nested namespaces are the daemon's own: they are always kept up.)
     const ops = plan(desired, { namespaces: new Map([...actual].map(([k, v]) => [k, v.state])) })
+      .filter(op => op.kind !== 'link-up' || op.ns !== SYSTEM_NS || !this.#upOnce.has(op.dev))
     this.#known = undefined
     await this.#execute(ops, actual, o)
+    for (const dev of desired.namespaces.get(SYSTEM_NS)?.linksUp ?? []) this.#upOnce.add(dev)
     const after = new Map(desired.namespaces)
     if (!after.has(SYSTEM_NS)) after.set(SYSTEM_NS, emptyNamespace())
     this.#known = { namespaces: after }

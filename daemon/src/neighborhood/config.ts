@@ -7,11 +7,22 @@ export interface NeighborhoodTimers {
   readonly monitorMs: Ms
   /** Timeout of one unicast (can_you_export, nop). */
   readonly unicastTimeoutMs: Ms
+  /**
+   * Consecutive failed liveness probes that remove an arc (original: 1, any failure). After a failure the next
+   * probe goes at once, so a dead neighbour is dropped within monitorMs + missedProbes × unicastTimeoutMs, while
+   * one late reply (a busy host) is forgiven.
+   */
+  readonly missedProbes: number
+  /**
+   * Period of the carrier check of the managed NICs (needs the `nicCarrier` port); 0: no check. A NIC that loses
+   * its carrier (cable cut, set down) drops its arcs at once instead of waiting for the probes to fail.
+   */
+  readonly carrierPollMs: Ms
 }
 
 export const TIMER_PROFILES: Readonly<Record<'default' | 'lab', NeighborhoodTimers>> = {
-  default: { hereIAmMs: 60_000, monitorMs: 30_000, unicastTimeoutMs: 10_000 },
-  lab: { hereIAmMs: 1_000, monitorMs: 1_000, unicastTimeoutMs: 500 }
+  default: { hereIAmMs: 60_000, monitorMs: 30_000, unicastTimeoutMs: 10_000, missedProbes: 1, carrierPollMs: 1_000 },
+  lab: { hereIAmMs: 1_000, monitorMs: 1_000, unicastTimeoutMs: 1_000, missedProbes: 2, carrierPollMs: 100 }
 }
 
 /** Fixed arc costs from configuration; they override measurement. By peer MAC first, then by my NIC. */

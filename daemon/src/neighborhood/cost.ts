@@ -13,13 +13,18 @@ export interface CostState {
  * changes (and arc_changed is emitted) when the smoothed value leaves [0.5x, 2x] of it, so QSPN is not flooded.
  */
 export function smoothCost (previous: CostState | undefined, sample: CostUs): { state: CostState, officialChanged: boolean } {
-  if (previous === undefined) return { state: { stored: sample, official: sample }, officialChanged: true }
+  if (previous === undefined) return { state: { stored: sample, official: officialOf(sample) }, officialChanged: true }
   let delta = sample - previous.stored
   if (delta > 0) delta /= 10
   else if (delta < 0) delta /= 3
   const stored = previous.stored + delta
   if (stored < previous.official * 0.5 || stored > previous.official * 2) {
-    return { state: { stored, official: stored }, officialChanged: true }
+    return { state: { stored, official: officialOf(stored) }, officialChanged: true }
   }
   return { state: { stored, official: previous.official }, officialChanged: false }
+}
+
+/** Costs travel in ETPs as whole microseconds (the wire schema rejects fractions): at least 1. */
+function officialOf (stored: CostUs): CostUs {
+  return Math.max(1, Math.round(stored))
 }

@@ -1,4 +1,5 @@
 export * from './arc'
+export * from './carrier'
 export * from './config'
 export * from './cost'
 export * from './events'

@@ -3,6 +3,7 @@ import type { Random } from '../util/random'
 import type { CallerInfo, Transport } from '../transport'
 import type { WireMessage } from '../wire'
 import { arcId, type Arc, type NicInfo } from './arc'
+import type { NicCarrier } from './carrier'
 import { DEFAULT_MAX_ARCS, TIMER_PROFILES, type FixedCosts, type NeighborhoodTimers } from './config'
 import { smoothCost, type CostState } from './cost'
 import { TypedEvents, type NeighborhoodEvents } from './events'
@@ -21,6 +22,8 @@ export interface NeighborhoodComponents {
    * a host route in place (e.g. the TCP can_you_export right after adding the route to the requester).
    */
   readonly syncKernel?: () => Promise<void>
+  /** Carrier of a managed NIC (e.g. `sysfsCarrier`); absent: arcs are judged by their probes alone. */
+  readonly nicCarrier?: NicCarrier
 }
 
 export interface NeighborhoodInit {
@@ -54,6 +57,8 @@ interface LiveArc {
   cost: CostState | undefined
   exposed: boolean
   removed: boolean
+  /** Liveness probes failed in a row. */
+  missed: number
   cancelMonitor: CancelTimer
 }
 interface PendingArc { nic: string, peer: NicEndpoint, cancelExpiry: CancelTimer }
@@ -75,6 +80,8 @@ export class Neighborhood {
   readonly #arcs = new Map<string, LiveArc>()
   readonly #pending = new Map<string, PendingArc>()
   #unsubscribe: (() => void) | undefined
+  #cancelCarrierPoll: CancelTimer = () => {}
+  #carrierPolling = false
 
   constructor (components: NeighborhoodComponents, init: NeighborhoodInit) {
     this.#c = components
@@ -93,9 +100,18 @@ export class Neighborhood {
   async start (): Promise<void> {
     this.#unsubscribe ??= this.#c.transport.onMessage((m, caller) => this.#receive(m, caller))
     for (const nic of this.#initialNics) await this.startMonitor(nic)
+    if (this.#c.nicCarrier !== undefined && this.#timers.carrierPollMs > 0) {
+      this.#cancelCarrierPoll()
+      const poll = (): void => {
+        this.#cancelCarrierPoll = this.#c.clock.setTimer(this.#timers.carrierPollMs, () => { void this.#checkCarriers().finally(poll) })
+      }
+      poll()
+    }
   }
 
   async stop (): Promise<void> {
+    this.#cancelCarrierPoll()
+    this.#cancelCarrierPoll = () => {}
     for (const name of [...this.#nics.keys()]) await this.stopMonitor(name)
     for (const p of this.#pending.values()) p.cancelExpiry()
     this.#pending.clear()
@@ -231,12 +247,15 @@ export class Neighborhood {
     if (this.#arcs.has(id)) return
     this.#pending.get(id)?.cancelExpiry()
     this.#pending.delete(id)
-    const arc: LiveArc = { nic, peer, cost: undefined, exposed: false, removed: false, cancelMonitor: () => {} }
+    const arc: LiveArc = { nic, peer, cost: undefined, exposed: false, removed: false, missed: 0, cancelMonitor: () => {} }
     this.#arcs.set(id, arc)
     arc.cancelMonitor = this.#c.clock.setTimer(0, () => { void this.#monitor(arc) })
   }
 
-  /** Step 4-5: time a nop round trip on the Clock; a failure removes the arc. */
+  /**
+   * Step 4-5: time a nop round trip on the Clock. `missedProbes` failures in a row remove the arc (a failed probe
+   * is retried at once), and so does one failure on a NIC without carrier.
+   */
   async #monitor (arc: LiveArc): Promise<void> {
     if (arc.removed) return
     const t0 = this.#c.clock.now()
@@ -244,10 +263,14 @@ export class Neighborhood {
       await this.#c.transport.unicast({ nic: arc.nic, linklocal: arc.peer.linklocal },
         { v: 1, kind: nop.kind, from: this.#me(arc.nic), to: arc.peer }, { timeoutMs: this.#timers.unicastTimeoutMs })
     } catch {
-      await this.#removeArc(arc, false)
+      if (arc.removed) return
+      arc.missed++
+      if (arc.missed >= this.#timers.missedProbes || await this.#carrier(arc.nic) === false) await this.#removeArc(arc, false)
+      else arc.cancelMonitor = this.#c.clock.setTimer(0, () => { void this.#monitor(arc) })
       return
     }
     if (arc.removed) return
+    arc.missed = 0
     const fixed = this.#fixedCost(arc)
     let changed: boolean
     if (fixed !== undefined) {
@@ -266,6 +289,25 @@ export class Neighborhood {
       this.events.emit('arc_changed', this.#snapshot(arc))
     }
     arc.cancelMonitor = this.#c.clock.setTimer(this.#timers.monitorMs, () => { void this.#monitor(arc) })
+  }
+
+  /** A NIC that lost its carrier cannot reach anyone: its arcs go at once (the peer's side sees the same loss). */
+  async #checkCarriers (): Promise<void> {
+    if (this.#carrierPolling) return
+    this.#carrierPolling = true
+    try {
+      for (const name of [...this.#nics.keys()]) {
+        if (![...this.#arcs.values()].some(a => a.nic === name)) continue
+        if (await this.#carrier(name) !== false) continue
+        for (const arc of [...this.#arcs.values()]) if (arc.nic === name) await this.#removeArc(arc, false)
+      }
+    } finally {
+      this.#carrierPolling = false
+    }
+  }
+
+  async #carrier (nic: string): Promise<boolean | undefined> {
+    try { return await this.#c.nicCarrier?.(nic) } catch { return undefined }
   }
 
   /** Step 6. */

@@ -2,7 +2,7 @@ import { type HCoord, type Naddr, formatHCoord, formatNaddr, cidrGlobalOf } from
 import { firstMainIdentity, IdentityArcs, type Identity } from '../identities'
 import type { Kernel } from '../kernel/kernel'
 import { type KernelState, type NamespaceState, type RouteItem, SYSTEM_NS, TABLE_MAIN, canonicalState, emptyNamespace, keyOf } from '../kernel/state'
-import { Neighborhood, TIMER_PROFILES, registerNeighborhoodMessages, type Arc, type NicInfo } from '../neighborhood'
+import { Neighborhood, TIMER_PROFILES, registerNeighborhoodMessages, type Arc, type NicCarrier, type NicInfo } from '../neighborhood'
 import { DEFAULT_QSPN_CONFIG, LAB_QSPN_CONFIG } from '../qspn/config'
 import { QspnManager } from '../qspn/manager'
 import { TransportQspnMessenger, registerQspnMessages } from '../qspn/transport-messenger'
@@ -35,6 +35,8 @@ export interface NodePorts {
   /** The codec's counters, for `ntkctl counters`. */
   readonly wireCounters?: WireCounters
   readonly log?: (line: string) => void
+  /** Carrier of a managed NIC (real NICs: sysfsCarrier): arcs of a NIC that lost it go at once. */
+  readonly nicCarrier?: NicCarrier
 }
 
 export interface NodeOptions {
@@ -144,7 +146,9 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
   }
   const sync = new KernelSync(kernel, desiredState, clock, o.kernelIntervalMs ?? 50, log)
 
-  neighborhood = new Neighborhood({ transport, clock, random, syncKernel: async () => await sync.applyNow() }, {
+  neighborhood = new Neighborhood({
+    transport, clock, random, syncKernel: async () => await sync.applyNow(), ...(ports.nicCarrier === undefined ? {} : { nicCarrier: ports.nicCarrier })
+  }, {
     nics: nicInfos, timers: neighbourTimers, fixedCosts: { byNic: config.costs }
   })
   const nb = neighborhood

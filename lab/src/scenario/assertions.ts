@@ -4,7 +4,7 @@ import { mapBounded } from '../util/pool'
 import { jsonSubset, formatMismatches } from './json-subset'
 import { components, type LabState } from './lab-state'
 import { routesByTable, type NodeObservation } from './observation'
-import { compareMatrix, expectedMatrix, pingTargets, reachabilityMatrix, type ReachabilityMatrix } from './reachability'
+import { compareMatrix, expectedMatrix, pairTargets, pingTargets, reachabilityMatrix, type ReachabilityMatrix } from './reachability'
 import { diffRoutes, expectRoutes, formatRouteDiff, type RouteModels } from './route-model'
 import type { ScenarioLab } from './scenario-lab'
 import type { Assertions, Condition } from './timeline'
@@ -35,10 +35,10 @@ export function routesCheck (ctx: CheckContext, o: { nextHops: boolean, only?: '
     const exp = expectRoutes(ctx.lab.spec, ctx.state(), ctx.models)
     const obs = await observeAll(ctx, [...exp.keys()])
     let diffs = diffRoutes(exp, obs, { checkNextHops: o.nextHops && o.only === undefined })
-    if (o.only === 'absent') diffs = diffs.map(d => ({ ...d, missing: [], wrong: [] })).filter(d => d.extra.length > 0)
-    if (o.only === 'present') diffs = diffs.map(d => ({ ...d, extra: [] })).filter(d => d.missing.length + d.wrong.length > 0)
+    if (o.only === 'absent') diffs = diffs.map(d => ({ ...d, missing: [], wrong: [], unmarked: [] })).filter(d => d.extra.length > 0)
+    if (o.only === 'present') diffs = diffs.map(d => ({ ...d, extra: [], unmarked: [] })).filter(d => d.missing.length + d.wrong.length > 0)
     if (diffs.length === 0) return null
-    const count = diffs.reduce((s, d) => s + d.missing.length + d.extra.length + d.wrong.length, 0)
+    const count = diffs.reduce((s, d) => s + d.missing.length + d.extra.length + d.wrong.length + d.unmarked.length, 0)
     const what = o.only === 'absent' ? 'routes across the cut not withdrawn' : 'routes differ from the topology model'
     return { summary: `${what}: ${count} entries on ${diffs.length} nodes (${diffs.map(d => d.node).join(', ')})`, lines: formatRouteDiff(diffs), data: { routes: diffs } }
   }
@@ -56,7 +56,7 @@ export function reachabilityCheck (ctx: CheckContext, mode: 'partitions' | 'all'
     const targets = pingTargets(ctx.lab.spec, ctx.models)
     const nodes = running(ctx).filter(n => targets.has(n)).sort()
     const expected = mode === 'partitions' ? expectedMatrix(ctx.lab.spec, ctx.state(), nodes) : allMatrix(nodes, mode === 'all')
-    const actual = await reachabilityMatrix(ctx.lab, targets, { nodes, concurrency: ctx.concurrency })
+    const actual = await reachabilityMatrix(ctx.lab, targets, { nodes, concurrency: ctx.concurrency, perPair: pairTargets(ctx.lab.spec, ctx.models) })
     const d = compareMatrix(expected, actual)
     return d === null ? null : { ...d, data: { reachability: { expected, actual } } }
   }

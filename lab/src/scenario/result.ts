@@ -7,6 +7,8 @@ export type StepStatus = 'passed' | 'failed' | 'skipped'
 export interface StepMetrics {
   /** From the last topology event (link, impair, node) to the first check of the holding streak, ms. */
   convergenceMs?: number
+  /** Same, to the end of that check: the convergence happened between convergenceMs and this. */
+  convergedByMs?: number
   /** From the start of this wait to the same moment, ms. */
   waitedMs?: number
   /** Until the hold window closed, ms from the start of the wait. */

@@ -105,6 +105,7 @@ async function applyEvent (run: Run, step: Step, e: Event, res: StepResult): Pro
           waitedMs: c.afterMs,
           // A wait measures convergence from the last topology event; an expect only asserts.
           convergenceMs: e.type === 'wait' ? startedAt - run.lastEventMs + c.afterMs : undefined,
+          convergedByMs: e.type === 'wait' ? startedAt - run.lastEventMs + c.checkedMs : undefined,
           stableAtMs: c.stableAtMs,
           attempts: c.attempts,
           flaps: c.flaps

@@ -1,8 +1,8 @@
 import type { ResolvedLab } from '../topology/model'
 import type { Clock } from './clock'
 import { adjacency, type LabState } from './lab-state'
-import { normalizePrefix, tableName, type NodeObservation } from './observation'
-import { expectRoutes, type RouteModels } from './route-model'
+import { normalizePrefix, type NodeObservation } from './observation'
+import { expectRoutes, inModelTable, type RouteModels } from './route-model'
 
 /** One snapshot: per node, destination -> outgoing interface of the daemon's route. */
 export type RouteSnapshot = Map<string, Map<string, string>>
@@ -28,7 +28,7 @@ export function snapshot (obs: Map<string, NodeObservation>, models: RouteModels
     const model = models.get(kindOf.get(node) ?? '')
     const m = new Map<string, string>()
     for (const r of o.routes) {
-      if (model !== undefined && (tableName(r.table) !== model.table || (model.protocol !== undefined && r.protocol !== model.protocol))) continue
+      if (model !== undefined && (!inModelTable(model, r.table) || (model.protocol !== undefined && r.protocol !== model.protocol))) continue
       if (r.dev !== undefined) m.set(normalizePrefix(r.dst), r.dev)
     }
     out.set(node, m)

@@ -29,6 +29,11 @@ export interface Converged {
   what: string
   /** From the start of the wait to the first check of the final holding streak, ms. */
   afterMs: number
+  /**
+   * From the start of the wait to the end of that first check, ms: the condition held at some moment of the
+   * check (when it observed), so the true convergence lies between afterMs and this.
+   */
+  checkedMs: number
   /** Until the hold window closed, ms. */
   stableAtMs: number
   attempts: number
@@ -55,6 +60,7 @@ export async function waitFor (what: string, check: Check, o: WaitOptions): Prom
   const start = o.clock.now()
   let last: Diff | null = null
   let heldSince: number | undefined
+  let checkedAt = start
   let attempts = 0
   let flaps = 0
   for (;;) {
@@ -63,9 +69,9 @@ export async function waitFor (what: string, check: Check, o: WaitOptions): Prom
     last = await check(o.signal)
     attempts++
     if (last === null) {
-      heldSince ??= at
+      if (heldSince === undefined) { heldSince = at; checkedAt = o.clock.now() }
       if (o.clock.now() - heldSince >= hold) {
-        return { what, afterMs: heldSince - start, stableAtMs: o.clock.now() - start, attempts, flaps }
+        return { what, afterMs: heldSince - start, checkedMs: checkedAt - start, stableAtMs: o.clock.now() - start, attempts, flaps }
       }
     } else if (heldSince !== undefined) {
       heldSince = undefined

@@ -12,6 +12,8 @@ import type { Kind, KindRegistry } from './registry'
  *   address:   the node's address, top level first (required), e.g. "3.1.0.1"
  *   timers:    lab | default (default lab: short timers)
  *   anonymize: SNAT anonymizer (default true)
+ *   serveAnonymous: also take the anonymizing address (default false)
+ *   subnetLevel: gateway of an autonomous subnet of this level (default 0: none)
  *   costs:     fixed arc cost in µs per interface, e.g. { eth1: 1000 }
  *
  * The command finds the daemon the same way in both backends: `ntkd` on PATH, then this checkout's
@@ -19,7 +21,7 @@ import type { Kind, KindRegistry } from './registry'
  * The control socket is named after the node's network namespace, so nodes sharing the host's /run
  * (netns backend) never take each other's socket; `NTKD_CONTROL_SH` gives the same path to `ntkctl`.
  */
-export const NTKD_CONFIG_KEYS = ['topology', 'address', 'timers', 'anonymize', 'costs'] as const
+export const NTKD_CONFIG_KEYS = ['topology', 'address', 'timers', 'anonymize', 'serveAnonymous', 'subnetLevel', 'costs'] as const
 
 /** Shell expression of a node's control socket (run inside the node). */
 export const NTKD_CONTROL_SH = '/run/ntkd/ntkd$(readlink /proc/self/ns/net 2>/dev/null | tr -dc 0-9 2>/dev/null | sed "s/^/-/").sock'
@@ -57,6 +59,8 @@ function ntkdArgs (node: NodeSpec): string[] {
   const bits = Array.isArray(c.topology) ? c.topology.map(String).join(',') : String(c.topology)
   const args = ['--topology', bits, '--address', String(c.address), '--timers', String(c.timers ?? 'lab')]
   if (c.anonymize === false) args.push('--no-anonymize')
+  if (c.serveAnonymous === true) args.push('--serve-anonymous')
+  if (typeof c.subnetLevel === 'number' && c.subnetLevel > 0) args.push('--subnet-level', String(c.subnetLevel))
   for (const [nic, cost] of Object.entries((c.costs ?? {}) as Record<string, unknown>)) args.push('--cost', `${nic}=${String(cost)}`)
   for (const nic of Object.keys(node.interfaces).sort()) args.push('-i', nic)
   return args
@@ -101,6 +105,10 @@ export function ntkdKind (): Kind {
       }
       if (c.timers !== undefined && c.timers !== 'lab' && c.timers !== 'default') problems.push('config.timers must be lab or default')
       if (c.anonymize !== undefined && typeof c.anonymize !== 'boolean') problems.push('config.anonymize must be true or false')
+      if (c.serveAnonymous !== undefined && typeof c.serveAnonymous !== 'boolean') problems.push('config.serveAnonymous must be true or false')
+      if (c.subnetLevel !== undefined && (!Number.isInteger(c.subnetLevel) || (c.subnetLevel as number) < 0 || (Array.isArray(topo) && (c.subnetLevel as number) >= topo.length))) {
+        problems.push(`config.subnetLevel must be a level of the topology (0..${Array.isArray(topo) ? topo.length - 1 : 'levels-1'})`)
+      }
       if (c.costs !== undefined) {
         if (typeof c.costs !== 'object' || c.costs === null || Array.isArray(c.costs)) problems.push('config.costs must map interface names to microseconds')
         else {

@@ -1,0 +1,153 @@
+import {
+  Topology, firstCommonLevel, formatNaddr, ipGlobal, ipInternal, maxDistinctGnode, parseNaddr, type HCoord, type Naddr
+} from '../../../daemon/src/addressing'
+import { destinationCidrs, destinationSet, localAddressSet } from '../../../daemon/src/routes'
+import type { NodeSpec, ResolvedLab } from '../topology/model'
+import { adjacency, type LabState } from './lab-state'
+import { normalizePrefix } from './observation'
+import type { ExpectedRoute, NodeExpectation, RouteModel } from './route-model'
+
+/**
+ * The expected `ntk` table of a node running ntkd (spec §2.4–2.5), computed from the topology alone.
+ *
+ * For every destination g-node HCoord (i, j) of the node (every real position at every level, whether
+ * it exists or not) and each of its CIDRs (global, anonymizing, internal[k] for k > i):
+ * - if some running member of that g-node is reachable over links that are up while staying inside
+ *   the node's own g-node of level i+1 (QSPN paths never leave and re-enter a g-node, so a g-node
+ *   split from us that way is unknown), a route via a neighbour on a cheapest such path, with `src` the
+ *   node's global address (global and anonymizing CIDRs) or its internal[k] (internal[k] CIDRs);
+ * - otherwise an `unreachable` route.
+ * Costs are those QSPN sums: the arc cost configured on the sending side (config.costs of the node
+ * closer to the source, by its interface); an interface without a fixed cost counts `UNKNOWN_COST`
+ * (its real cost is a measured RTT, so next hops over it are only a guess).
+ */
+export const NTKD_TABLE = 'ntk'
+export const NTKD_TABLE_ID = '251'
+/** Cost assumed for an interface without config.costs (µs, the order of a veth RTT). */
+export const UNKNOWN_COST = 1000
+
+interface NtkdNode { spec: NodeSpec, topology: Topology, naddr: Naddr }
+
+function parseNode (spec: NodeSpec): NtkdNode {
+  const bits = spec.config.topology
+  if (!Array.isArray(bits)) throw new Error(`node ${spec.name}: config.topology is not a list of bits`)
+  const topology = Topology.fromBits(bits.map(Number))
+  return { spec, topology, naddr: parseNaddr(String(spec.config.address), topology) }
+}
+
+/** The cost of leaving `node` over `ifname` (QSPN adds the sender's arc cost). */
+export function arcCost (node: NodeSpec, ifname: string): number {
+  const costs = node.config.costs
+  const c = typeof costs === 'object' && costs !== null ? (costs as Record<string, unknown>)[ifname] : undefined
+  return typeof c === 'number' ? c : UNKNOWN_COST
+}
+
+interface Reach { cost: number, hops: number, firstHops: Set<string> /* "neighbour\u0000ifname" */ }
+
+/**
+ * Dijkstra from `from` over links that are up, through nodes `allowed` accepts only, keeping every
+ * first hop (neighbour and own interface) of every cheapest path.
+ */
+export function cheapestFirstHops (lab: ResolvedLab, state: LabState, from: string, allowed: (node: string) => boolean, members?: Set<string>): Map<string, Reach> {
+  const adj = adjacency(lab, state, members)
+  const spec = new Map(lab.nodes.map(n => [n.name, n]))
+  const best = new Map<string, Reach>([[from, { cost: 0, hops: 0, firstHops: new Set() }]])
+  const done = new Set<string>()
+  for (;;) {
+    let u: string | undefined
+    for (const [n, r] of best) if (!done.has(n) && (u === undefined || r.cost < (best.get(u) as Reach).cost)) u = n
+    if (u === undefined) return best
+    done.add(u)
+    const ru = best.get(u) as Reach
+    for (const { neighbour, ifname } of adj.get(u) ?? []) {
+      if (!allowed(neighbour) || done.has(neighbour)) continue
+      const cost = ru.cost + arcCost(spec.get(u) as NodeSpec, ifname)
+      const via = u === from ? new Set([`${neighbour}\u0000${ifname}`]) : ru.firstHops
+      const known = best.get(neighbour)
+      if (known === undefined || cost < known.cost) best.set(neighbour, { cost, hops: ru.hops + 1, firstHops: new Set(via) })
+      else if (cost === known.cost) {
+        for (const v of via) known.firstHops.add(v)
+        known.hops = Math.min(known.hops, ru.hops + 1)
+      }
+    }
+  }
+}
+
+/** "3·1·" for HCoord (2,1) of 3·0·1·0: the g-node's positions from the top down to its level. */
+function gnodeName (n: Naddr, hc: HCoord): string {
+  const p = [...n]
+  p[hc.lvl] = hc.pos
+  return formatNaddr(p.slice(hc.lvl)) + '·'
+}
+
+function expectNtkd (lab: ResolvedLab, state: LabState, node: NodeSpec, members: readonly NodeSpec[]): NodeExpectation {
+  const me = parseNode(node)
+  const levels = me.topology.levels
+  const others = members.filter(m => m.name !== node.name).map(parseNode)
+  const addrOf = new Map([me, ...others].map(x => [x.spec.name, x.naddr]))
+  const memberNames = new Set([node.name, ...others.map(o => o.spec.name)])
+  // reach[L]: cheapest paths inside my g-node of level L+1 (L = levels-1: the whole network)
+  const reach = Array.from({ length: levels }, (_, L) => cheapestFirstHops(lab, state, node.name, n => {
+    const a = addrOf.get(n)
+    if (a === undefined) return false
+    for (let k = L + 1; k < levels; k++) if (a[k] !== me.naddr[k]) return false
+    return true
+  }, memberNames))
+  const local = localAddressSet({ topology: me.topology, naddr: me.naddr, main: true })
+  const routes: ExpectedRoute[] = []
+  const unreachable: NodeExpectation['unreachable'] = []
+  for (const d of destinationSet({ topology: me.topology, naddr: me.naddr, main: true })) {
+    const inside = others.filter(o => { const hc = maxDistinctGnode(me.naddr, o.naddr); return hc !== null && hc.lvl === d.hc.lvl && hc.pos === d.hc.pos })
+    const paths = reach[d.hc.lvl]
+    let cost = Number.POSITIVE_INFINITY
+    let hopCount = 0
+    let hops = new Set<string>()
+    for (const o of inside) {
+      const r = paths.get(o.spec.name)
+      if (r === undefined || r.cost > cost) continue
+      if (r.cost < cost) { cost = r.cost; hopCount = r.hops; hops = new Set(r.firstHops) } else { hopCount = Math.min(hopCount, r.hops); for (const h of r.firstHops) hops.add(h) }
+    }
+    const owner = `${gnodeName(me.naddr, d.hc)} (${inside.map(o => o.spec.name).join(', ') || 'empty'})`
+    const pairs = [...hops].map(h => h.split('\u0000'))
+    for (const { cidr, src } of destinationCidrs(d, local)) {
+      const dst = normalizePrefix(cidr)
+      if (!Number.isFinite(cost)) { unreachable.push({ dst, owner }); continue }
+      routes.push({
+        dst,
+        owner,
+        hops: hopCount,
+        cost,
+        ifnames: [...new Set(pairs.map(p => p[1]))].sort(),
+        neighbours: [...new Set(pairs.map(p => p[0]))].sort(),
+        ...(src !== null ? { src } : {})
+      })
+    }
+  }
+  return { node: node.name, table: NTKD_TABLE, tableAliases: [NTKD_TABLE_ID], routes, unreachable, unreachableRoutes: true }
+}
+
+/** The node's own global address, then its internal addresses of levels l-1 … 1 (all /32). */
+function ownAddresses (node: NodeSpec): string[] {
+  const { topology, naddr } = parseNode(node)
+  const out = [ipGlobal(topology, naddr)]
+  for (let k = topology.levels - 1; k >= 1; k--) out.push(ipInternal(topology, naddr, k))
+  return out.map(normalizePrefix)
+}
+
+/** What `from` must reach on `to`: its global address and its internal address of every g-node they share. */
+function ntkdPingTargets (from: NodeSpec, to: NodeSpec): string[] {
+  const a = parseNode(from)
+  const b = parseNode(to)
+  const out = [ipGlobal(b.topology, b.naddr)]
+  for (let k = b.topology.levels - 1; k >= Math.max(1, firstCommonLevel(a.naddr, b.naddr)); k--) out.push(ipInternal(b.topology, b.naddr, k))
+  return out
+}
+
+export const ntkdModel: RouteModel = {
+  kind: 'ntkd',
+  destinations: ownAddresses,
+  table: NTKD_TABLE,
+  tableAliases: [NTKD_TABLE_ID],
+  expect: expectNtkd,
+  pingTargets: ntkdPingTargets
+}
