@@ -436,7 +436,7 @@ export class QspnManager {
       for (const k of pending) {
         const ch = changes.get(k)!
         const had = (selected.get(k)?.length ?? this.#map.get(k)?.paths.length ?? 0) > 0
-        const s = selectPaths(ch.hc, [...ch.candidates.values()], ctx)
+        const s = selectPaths(ch.hc, ch.candidates.values(), ctx)
         selected.set(k, s)
         if ((s.length > 0) !== had) flipped.add(k)
       }
@@ -534,8 +534,8 @@ export class QspnManager {
       for (const d of byLevel[i - 1]) {
         let best: NodePath | undefined
         for (const p of d.paths) {
-          if (best === undefined || isElder(p.fingerprint, best.fingerprint) ||
-            (sameFingerprint(p.fingerprint, best.fingerprint) && p.cost < best.cost)) best = p
+          if (best === undefined) best = p
+          else if (sameFingerprint(p.fingerprint, best.fingerprint)) { if (p.cost < best.cost) best = p } else if (isElder(p.fingerprint, best.fingerprint)) best = p
         }
         if (best === undefined) continue
         sibs.push(best.fingerprint)
@@ -705,10 +705,15 @@ function samePath (a: NodePath, b: NodePath): boolean {
   return a.key === b.key && a.cost === b.cost && a.nodesInside === b.nodesInside && sameFingerprint(a.fingerprint, b.fingerprint)
 }
 
-/** Same paths in the same order at the same costs (what routing cares about; not nodes-inside or fingerprints). */
+/**
+ * Same paths in the same order at the same costs and fingerprints (what routing and path selection care about;
+ * a fingerprint decides mandatory paths and which paths are exposed). Nodes-inside alone is an estimate.
+ */
 function sameRouting (a: readonly NodePath[], b: readonly NodePath[]): boolean {
   if (a.length !== b.length) return false
-  for (let k = 0; k < a.length; k++) if (a[k].key !== b[k].key || a[k].cost !== b[k].cost) return false
+  for (let k = 0; k < a.length; k++) {
+    if (a[k].key !== b[k].key || a[k].cost !== b[k].cost || !sameFingerprint(a[k].fingerprint, b[k].fingerprint)) return false
+  }
   return true
 }
 

@@ -70,16 +70,41 @@ function isOlder (a: Positions, b: Positions, lvl: number): boolean {
 function dijkstra (src: string, adj: Map<string, Array<[string, Cost]>>, allowed: (n: string) => boolean): Map<string, Cost> {
   const dist = new Map<string, Cost>([[src, 0]])
   const done = new Set<string>()
-  for (;;) {
-    let u: string | undefined
-    let du = Number.POSITIVE_INFINITY
-    for (const [n, d] of dist) if (!done.has(n) && d < du) { u = n; du = d }
-    if (u === undefined) return dist
+  // Binary heap of [cost, node]; stale entries are skipped when popped.
+  const heap: Array<[Cost, string]> = [[0, src]]
+  const less = (a: [Cost, string], b: [Cost, string]): boolean => a[0] < b[0]
+  while (heap.length > 0) {
+    const top = heap[0]
+    const last = heap.pop()!
+    if (heap.length > 0) {
+      heap[0] = last
+      for (let k = 0; ;) {
+        const l = 2 * k + 1; const r = l + 1
+        let m = k
+        if (l < heap.length && less(heap[l], heap[m])) m = l
+        if (r < heap.length && less(heap[r], heap[m])) m = r
+        if (m === k) break
+        ;[heap[k], heap[m]] = [heap[m], heap[k]]
+        k = m
+      }
+    }
+    const [du, u] = top
+    if (done.has(u)) continue
     done.add(u)
     for (const [v, c] of adj.get(u)!) {
       if (!allowed(v)) continue
       const nd = du + c
-      if (nd < (dist.get(v) ?? Number.POSITIVE_INFINITY)) dist.set(v, nd)
+      if (nd < (dist.get(v) ?? Number.POSITIVE_INFINITY)) {
+        dist.set(v, nd)
+        heap.push([nd, v])
+        for (let k = heap.length - 1; k > 0;) {
+          const pk = (k - 1) >> 1
+          if (!less(heap[k], heap[pk])) break
+          ;[heap[k], heap[pk]] = [heap[pk], heap[k]]
+          k = pk
+        }
+      }
     }
   }
+  return dist
 }
