@@ -195,6 +195,23 @@ test('removing an arc by hand tells the peer (remove_arc), and max_arcs limits d
   t.deepEqual(removing, [false])
 })
 
+test('a graceful stop tells every neighbour, which drops its arc at once instead of waiting for its probes', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }, { name: 'eth2', mac: mac(5) }])
+  const b = await w.add('b', [{ name: 'eth1', mac: mac(2) }])
+  const c = await w.add('c', [{ name: 'eth1', mac: mac(3) }])
+  w.net.link({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { latencyMs: 1 })
+  w.net.link({ node: 'a', nic: 'eth2' }, { node: 'c', nic: 'eth1' }, { latencyMs: 1 })
+  await w.startAll()
+  await w.run(100)
+  t.is(b.nb.arcs().length + c.nb.arcs().length, 2)
+  await a.nb.stop()
+  await w.run(10)
+  t.deepEqual(b.nb.arcs(), [], 'b dropped its arc within 10 ms (a probe timeout is ' + String(TIMER_PROFILES.lab.unicastTimeoutMs) + ' ms)')
+  t.deepEqual(c.nb.arcs(), [])
+})
+
 test('a second arc to the same system is allowed only over two other NICs', async t => {
   const w = new World()
   t.teardown(w.stop)

@@ -22,7 +22,7 @@ export interface NeighborhoodTimers {
 
 export const TIMER_PROFILES: Readonly<Record<'default' | 'lab', NeighborhoodTimers>> = {
   default: { hereIAmMs: 60_000, monitorMs: 30_000, unicastTimeoutMs: 10_000, missedProbes: 1, carrierPollMs: 1_000 },
-  lab: { hereIAmMs: 1_000, monitorMs: 1_000, unicastTimeoutMs: 1_000, missedProbes: 2, carrierPollMs: 100 }
+  lab: { hereIAmMs: 1_000, monitorMs: 1_000, unicastTimeoutMs: 1_000, missedProbes: 3, carrierPollMs: 100 }
 }
 
 /** Fixed arc costs from configuration; they override measurement. By peer MAC first, then by my NIC. */

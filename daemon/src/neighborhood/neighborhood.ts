@@ -112,6 +112,8 @@ export class Neighborhood {
   async stop (): Promise<void> {
     this.#cancelCarrierPoll()
     this.#cancelCarrierPoll = () => {}
+    // a graceful stop tells each neighbour (remove_arc), so it drops the arc now instead of after its probes fail
+    for (const arc of [...this.#arcs.values()]) await this.#removeArc(arc, true)
     for (const name of [...this.#nics.keys()]) await this.stopMonitor(name)
     for (const p of this.#pending.values()) p.cancelExpiry()
     this.#pending.clear()
