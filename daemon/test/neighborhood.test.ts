@@ -174,16 +174,22 @@ test('a neighbour that stops answering loses its arc after missedProbes liveness
   t.deepEqual(a.nb.arcs().map(x => x.peerMac), [mac(2)])
 })
 
-test('removing an arc by hand tells the peer (remove_arc), and max_arcs limits discovery', async t => {
-  const w = new World()
-  t.teardown(w.stop)
-  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }, { name: 'eth2', mac: mac(5) }], { maxArcs: 1 })
+/** a in the middle, linked to b on eth1 and to c on eth2; started and run for 100 ms. */
+async function star (w: World, aInit: Parameters<World['add']>[2] = {}): Promise<{ a: Node, b: Node, c: Node }> {
+  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }, { name: 'eth2', mac: mac(5) }], aInit)
   const b = await w.add('b', [{ name: 'eth1', mac: mac(2) }])
   const c = await w.add('c', [{ name: 'eth1', mac: mac(3) }])
   w.net.link({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { latencyMs: 1 })
   w.net.link({ node: 'a', nic: 'eth2' }, { node: 'c', nic: 'eth1' }, { latencyMs: 1 })
   await w.startAll()
   await w.run(100)
+  return { a, b, c }
+}
+
+test('removing an arc by hand tells the peer (remove_arc), and max_arcs limits discovery', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  const { a, b, c } = await star(w, { maxArcs: 1 })
   t.is(a.nb.arcs().length, 1, 'max_arcs 1')
   t.is(b.nb.arcs().length + c.nb.arcs().length, 1)
   const [only] = a.nb.arcs()
@@ -198,13 +204,7 @@ test('removing an arc by hand tells the peer (remove_arc), and max_arcs limits d
 test('a graceful stop tells every neighbour, which drops its arc at once instead of waiting for its probes', async t => {
   const w = new World()
   t.teardown(w.stop)
-  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }, { name: 'eth2', mac: mac(5) }])
-  const b = await w.add('b', [{ name: 'eth1', mac: mac(2) }])
-  const c = await w.add('c', [{ name: 'eth1', mac: mac(3) }])
-  w.net.link({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { latencyMs: 1 })
-  w.net.link({ node: 'a', nic: 'eth2' }, { node: 'c', nic: 'eth1' }, { latencyMs: 1 })
-  await w.startAll()
-  await w.run(100)
+  const { a, b, c } = await star(w)
   t.is(b.nb.arcs().length + c.nb.arcs().length, 2)
   await a.nb.stop()
   await w.run(10)

@@ -1,23 +1,13 @@
 import test from 'ava'
-import { execFile, execFileSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseNtkdArgs, DEFAULT_CONTROL_SOCKET } from '../src/node'
+import { runBin } from './helpers/bin'
 
 // The ntkd program's command line: parsing (pure), exit codes and messages of the real program, and
 // `ntkd --cleanup` run inside a namespace holding what a crashed daemon leaves behind.
-
-const ROOT = join(__dirname, '..', '..')
-
-function ntkd (args: string[], netns?: string): Promise<{ code: number, stdout: string, stderr: string }> {
-  const [cmd, argv] = netns === undefined ? [join(ROOT, 'bin', 'ntkd'), args] : ['ip', ['netns', 'exec', netns, join(ROOT, 'bin', 'ntkd'), ...args]]
-  return new Promise(resolve => {
-    execFile(cmd, argv, { env: { ...process.env, NTK_FROM_SOURCE: '1' }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr })
-    })
-  })
-}
 
 const Topology4222 = '4·2·2·2'
 
@@ -54,13 +44,13 @@ test('flags and a configuration file merge, flags win; every mistake names itsel
 })
 
 test('the program exits 2 with the reason on a bad command line or a NIC that does not exist, touching nothing', async t => {
-  const unknown = await ntkd(['--bogus'])
+  const unknown = await runBin('ntkd', ['--bogus'])
   t.is(unknown.code, 2)
   t.regex(unknown.stderr, /^ntkd: unknown option --bogus/)
   const ns = `ntkcli${process.pid}`
   sh('ip', 'netns', 'add', ns)
   t.teardown(() => { try { sh('ip', 'netns', 'del', ns) } catch { /* gone */ } })
-  const noNic = await ntkd(['-i', 'nosuch0', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--control', `/run/ntkd/${ns}.sock`], ns)
+  const noNic = await runBin('ntkd', ['-i', 'nosuch0', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--control', `/run/ntkd/${ns}.sock`], ns)
   t.is(noNic.code, 2)
   t.regex(noNic.stderr, /ntkd: interface nosuch0 does not exist/)
   t.is(sh('ip', '-n', ns, '-4', 'route', 'show', 'table', 'all').trim(), '', 'no route was added')
@@ -93,7 +83,7 @@ test('ntkd --cleanup removes what a crashed daemon left in its namespace and not
   ip('rule add to 198.51.100.7 table 100')
   sh('ip', 'netns', 'exec', ns, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-d', '198.51.100.0/24', '-j', 'MASQUERADE')
 
-  const r = await ntkd(['--cleanup', '--rt-tables', rtTables], ns)
+  const r = await runBin('ntkd', ['--cleanup', '--rt-tables', rtTables], ns)
   t.is(r.code, 0, r.stderr)
   t.regex(r.stdout, /ntkd --cleanup: removed \d+ items\n$/)
   const addresses = ip('-4 -o address show').split('\n').filter(l => l !== '').map(l => l.split(/\s+/)[3])

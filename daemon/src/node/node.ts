@@ -203,6 +203,8 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     const ll = new Map(nb.desiredKernelContribution().addresses.map(a => [a.dev, a.address]))
     return nicInfos.map(n => ({ name: n.name, mac: n.mac, linkLocal: ll.get(n.name) ?? null }))
   }
+  // the main identity's address is configured: it never changes while the daemon runs
+  const mainView = { id: identity.id, kind: identity.kind, netns: identity.netns, address: formatNaddr(identity.naddr, '.') }
   const addr = (n: Naddr | null): string | null => n === null ? null : formatNaddr(n, '.')
   const arcViews = (): ArcView[] => arcs.list().map(a => ({ ...a, peerAddress: addr(qspn.getNaddrForArc(a.id)) }))
   const map = (): DestinationView[] => {
@@ -224,23 +226,20 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     status: () => {
       const local = localAddressSet({ topology, naddr: identity.naddr, main: true, serveAnonymous: config.serveAnonymous, subnetLevel: config.subnetLevel })
       return {
-        address: formatNaddr(identity.naddr, '.'),
+        address: mainView.address,
         topology: topology.toString(),
         global: local.global,
         bootstrapComplete: qspn.isBootstrapComplete(),
-        identities: [{ id: identity.id, kind: identity.kind, netns: identity.netns, address: formatNaddr(identity.naddr, '.'), fingerprint: identity.fingerprint.id }],
+        identities: [{ ...mainView, fingerprint: identity.fingerprint.id }],
         nics: nicView(),
         arcs: arcs.list().length,
-        destinations: map().length,
+        destinations: Array.from({ length: topology.levels }, (_, lvl) => qspn.getKnownDestinations(lvl).length).reduce((a, b) => a + b, 0),
         counters: counters()
       }
     },
     arcs: () => arcViews(),
     identities: () => [{
-      id: identity.id,
-      kind: identity.kind,
-      netns: identity.netns,
-      address: formatNaddr(identity.naddr, '.'),
+      ...mainView,
       fingerprint: { id: identity.fingerprint.id, elderships: [...identity.fingerprint.elderships] },
       arcs: arcViews().map(a => ({ id: a.id, dev: a.dev, peerLinkLocal: a.peerLinkLocal, cost: a.cost, peerAddress: a.peerAddress }))
     }],
