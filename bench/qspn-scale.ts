@@ -4,12 +4,14 @@
  * until quiescent. Prints a markdown table: virtual convergence time, wall time, messages, bytes, peak RSS and
  * whether the maps match the Dijkstra oracle (every node up to 150 nodes, a sample of 100 nodes above).
  *
- *   npx ts-node --transpile-only bench/qspn-scale.ts [sizes...] [--gsizes=8,8,8,8] [--flush-ms=N] [--info-ms=N]
+ *   npx ts-node --transpile-only bench/qspn-scale.ts [sizes...] [--gsizes=8,8,8,8] [--latency=1|cost]
+ *     [--flush-ms=N] [--info-ms=N] [--pacing-ms=N] [--hold-ms=N] [--fp-settle-ms=N]   (QSPN config; default: its defaults)
  *   (default sizes: 100 500 1000)
  */
 import { buildNetwork, gridTopology, type TopologySpec } from '../daemon/src/sim/topologies'
 import { checkMaps } from '../daemon/src/sim/check'
 import { SeededRandom } from '../daemon/src/util/random'
+import { DEFAULT_QSPN_CONFIG } from '../daemon/src/qspn/config'
 
 /**
  * 4 levels of 8 positions (level 0 first): 4096 addresses, at most 28 destinations per node. A real network of
@@ -39,6 +41,10 @@ function topology (size: number, seed: number): TopologySpec {
 
 let flushMs = 0
 let infoMs = 0
+let pacingMs: number | undefined
+let holdMs: number | undefined
+let settleMs: number | undefined
+let latencyFromCost = false
 let peakRss = 0
 const sampleRss = (): void => { peakRss = Math.max(peakRss, process.memoryUsage().rss) }
 
@@ -47,7 +53,10 @@ async function run (size: number): Promise<string> {
   peakRss = 0
   const rssTimer = setInterval(sampleRss, 200)
   const t0 = process.hrtime.bigint()
-  const net = buildNetwork(spec, { seed: 1, defaultLatencyMs: 1, qspn: { etpFlushMs: flushMs, infoFlushMs: infoMs } })
+  const qspn = { etpFlushMs: flushMs, infoFlushMs: infoMs, ...(pacingMs === undefined ? {} : { etpPacingMs: pacingMs }), ...(holdMs === undefined ? {} : { ownInfoHoldMs: holdMs }), ...(settleMs === undefined ? {} : { fingerprintSettleMs: settleMs }) }
+  // --latency=cost: one-way latency = half the link's RTT cost, so messages arrive at scattered instants as on a real
+  // network; otherwise every link takes 1 ms and nodes move in lock-step rounds.
+  const net = buildNetwork(spec, { seed: 1, defaultLatencyMs: 1, ...(latencyFromCost ? { latencyOf: (c: number) => c / 2000 } : {}), qspn })
   const r = await net.runUntilQuiescent({ maxVirtualMs: 600_000 })
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6
   clearInterval(rssTimer)
@@ -60,7 +69,7 @@ async function run (size: number): Promise<string> {
     ? (checked.length === names.length ? 'yes (all)' : `yes (${checked.length} sampled)`)
     : `NO: ${problems[0]}`
   const mb = (net.traffic.bytes / 1e6).toFixed(1)
-  return `| ${spec.nodes.length} | ${spec.links.length} | ${r.convergedAfterMs} | ${(wallMs / 1000).toFixed(1)} | ${net.traffic.messages} | ${mb} | ${(net.traffic.messages / spec.nodes.length).toFixed(0)} | ${(peakRss / 1e6).toFixed(0)} | ${verified} |`
+  return `| ${spec.nodes.length} | ${spec.links.length} | ${r.convergedAfterMs.toFixed(0)} | ${(wallMs / 1000).toFixed(1)} | ${net.traffic.messages} | ${mb} | ${(net.traffic.messages / spec.nodes.length).toFixed(0)} | ${(peakRss / 1e6).toFixed(0)} | ${verified} |`
 }
 
 async function main (): Promise<void> {
@@ -68,9 +77,17 @@ async function main (): Promise<void> {
   const opt = (name: string): string | undefined => args.find(a => a.startsWith(`--${name}=`))?.slice(name.length + 3)
   flushMs = Number(opt('flush-ms') ?? 0)
   infoMs = Number(opt('info-ms') ?? 0)
+  const num = (name: string): number | undefined => opt(name) === undefined ? undefined : Number(opt(name))
+  pacingMs = num('pacing-ms')
+  holdMs = num('hold-ms')
+  settleMs = num('fp-settle-ms')
+  const latency = opt('latency') ?? '1'
+  if (latency !== '1' && latency !== 'cost') throw new Error(`--latency must be 1 or cost, got ${latency}`)
+  latencyFromCost = latency === 'cost'
   gsizes = (opt('gsizes') ?? gsizes.join(',')).split(',').map(Number)
   const sizes = args.filter(a => !a.startsWith('--')).map(Number).filter(n => n > 0)
-  console.log(`QSPN in-process convergence, grid topologies, gsizes ${JSON.stringify(gsizes)} (level 0 first), link costs 700-1300 µs, one-way latency 1 ms, etpFlushMs ${flushMs}, infoFlushMs ${infoMs}\n`)
+  const cfg = { ...DEFAULT_QSPN_CONFIG, etpFlushMs: flushMs, infoFlushMs: infoMs, ...(pacingMs === undefined ? {} : { etpPacingMs: pacingMs }), ...(holdMs === undefined ? {} : { ownInfoHoldMs: holdMs }), ...(settleMs === undefined ? {} : { fingerprintSettleMs: settleMs }) }
+  console.log(`QSPN in-process convergence, grid topologies, gsizes ${JSON.stringify(gsizes)} (level 0 first), link costs 700-1300 µs, one-way latency ${latencyFromCost ? 'cost/2 (RTT/2)' : '1 ms'}, etpFlushMs ${cfg.etpFlushMs}, infoFlushMs ${cfg.infoFlushMs}, etpPacingMs ${cfg.etpPacingMs}, ownInfoHoldMs ${cfg.ownInfoHoldMs}, fingerprintSettleMs ${cfg.fingerprintSettleMs}\n`)
   console.log('| nodes | links | virtual convergence ms | wall s | messages | bytes (MB) | messages/node | RSS MB (peak) | map verified |')
   console.log('|---|---|---|---|---|---|---|---|---|')
   for (const size of sizes.length > 0 ? sizes : [100, 500, 1000]) console.log(await run(size))

@@ -37,8 +37,10 @@ test('same seed, same run: identical traffic, convergence time and maps', async 
 
 test('messages and bytes are counted and latency shapes virtual convergence time', async t => {
   const spec = lineTopology(5, [8])
-  const fast = buildNetwork(spec, { seed: 1, defaultLatencyMs: 1 })
-  const slow = buildNetwork(spec, { seed: 1, defaultLatencyMs: 20 })
+  // no pacing or holds: virtual time is then latency alone
+  const qspn = { etpPacingMs: 0, ownInfoHoldMs: 0, fingerprintSettleMs: 0 }
+  const fast = buildNetwork(spec, { seed: 1, defaultLatencyMs: 1, qspn })
+  const slow = buildNetwork(spec, { seed: 1, defaultLatencyMs: 20, qspn })
   const rf = await fast.runUntilQuiescent()
   const rs = await slow.runUntilQuiescent()
   t.true(fast.traffic.messages > 0)

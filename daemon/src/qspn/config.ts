@@ -15,6 +15,26 @@ export interface QspnConfig {
    * each increment while a network forms multiplies traffic). Departs from the Vala code, which sends at once.
    */
   readonly infoFlushMs: number
+  /**
+   * Least time between two partial ETPs this identity forwards (0: none). The first change after a quiet spell goes
+   * out at once; changes arriving sooner wait and leave together. Without it, a network whose messages arrive at
+   * scattered instants (any real one) forwards each intermediate state of every path: ~70x the messages of a
+   * 100-node grid. Departs from the Vala code, which forwards every change at once.
+   */
+  readonly etpPacingMs: number
+  /**
+   * Own fingerprints and nodes-inside are told to neighbours only after holding still this long (at most 4x this
+   * since the first change). While g-nodes form, every intermediate value would flood the whole network along
+   * every path to the g-node. Routing changes are never held. Departs from the Vala code.
+   */
+  readonly ownInfoHoldMs: number
+  /**
+   * Rule (c) of path selection (a path per fingerprint of the destination, §4.5) counts a fingerprint once it has
+   * been reported this long. The passing fingerprints of a g-node still forming would otherwise each earn a path
+   * that is advertised and withdrawn again network-wide; a split g-node's fingerprints persist (the split itself is
+   * signalled after 10 s). 0: every fingerprint counts at once, as in the Vala code.
+   */
+  readonly fingerprintSettleMs: number
 }
 
 export const DEFAULT_QSPN_CONFIG: QspnConfig = {
@@ -23,7 +43,10 @@ export const DEFAULT_QSPN_CONFIG: QspnConfig = {
   arcTimeoutMs: 10_000,
   periodicFullEtpMs: 600_000,
   etpFlushMs: 0,
-  infoFlushMs: 0
+  infoFlushMs: 0,
+  etpPacingMs: 20,
+  ownInfoHoldMs: 100,
+  fingerprintSettleMs: 2_000
 }
 
 export const LAB_QSPN_CONFIG: QspnConfig = { ...DEFAULT_QSPN_CONFIG, arcTimeoutMs: 2_000, periodicFullEtpMs: 30_000 }

@@ -63,6 +63,16 @@ interface Destination {
   readonly hc: HCoord
   /** Selected paths, ascending cost. */
   paths: NodePath[]
+  /** What it adds to my g-node one level up (§4.6): the path with the eldest fingerprint, cheapest among those. */
+  best: NodePath
+}
+
+function bestForOwnInfo (paths: readonly NodePath[]): NodePath {
+  let best = paths[0]
+  for (const p of paths) {
+    if (sameFingerprint(p.fingerprint, best.fingerprint)) { if (p.cost < best.cost) best = p } else if (isElder(p.fingerprint, best.fingerprint)) best = p
+  }
+  return best
 }
 
 /** Pending change of one destination inside a transaction. */
@@ -100,9 +110,27 @@ export class QspnManager {
    */
   readonly #pool = new Map<string, Map<string, NodePath>>()
   readonly #waiters = new Map<string, Waiter[]>()
+  /**
+   * Per destination, since when each fingerprint its candidate paths carry has been reported (virtual or wall ms).
+   * Rule (c) of path selection (a path per fingerprint, §4.5) counts a fingerprint only after `fingerprintSettleMs`:
+   * while a network forms, each g-node shows many passing fingerprints, and a path kept for each of them would be
+   * advertised and withdrawn again everywhere. A split g-node's fingerprints persist, so they are kept then.
+   */
+  readonly #fpSeen = new Map<string, Map<number, number>>()
+  /** Destinations with a re-selection scheduled for when a fingerprint settles, and when. */
+  readonly #fpRecheck = new Map<string, number>()
   /** Own g-node fingerprint and nodes-inside, index = level 0..levels. */
   #fp: Fingerprint[]
   #nn: number[]
+  /**
+   * Own fingerprints and nodes-inside as told to neighbours (ETP headers). They follow #fp/#nn once those have
+   * held still for `ownInfoHoldMs`: while a g-node forms, a member's view of it changes at every step, and every
+   * intermediate value would otherwise flood the whole network along every path to the g-node.
+   */
+  #advFp: Fingerprint[] = []
+  #advNn: number[] = []
+  #holdTimer: CancelTimer | null = null
+  #holdSince = 0
   /** Level still bootstrapping, or null when bootstrap is complete. */
   #bootstrapLevel: number | null
   #stopped = false
@@ -111,6 +139,8 @@ export class QspnManager {
   #batch: Batch | null = null
   /** Changes of nodes-inside or fingerprints only, forwarded on the slower `infoFlushMs` timer. */
   #infoBatch: Batch | null = null
+  #lastFlushAt = Number.NEGATIVE_INFINITY
+  #lastInfoFlushAt = Number.NEGATIVE_INFINITY
 
   private constructor (c: QspnComponents, id: QspnIdentity, cfg: QspnConfig, bootstrapLevel: number | null) {
     if (id.naddr.length !== id.gsizes.length) throw new RangeError(`naddr has ${id.naddr.length} positions, topology has ${id.gsizes.length} levels`)
@@ -125,6 +155,8 @@ export class QspnManager {
     this.#nn = [this.#isConnectivity ? 0 : 1]
     this.#bootstrapLevel = bootstrapLevel
     this.#recomputeOwnInfo()
+    this.#advFp = this.#fp
+    this.#advNn = this.#nn
   }
 
   /** First node of a new network (§4.8 create_net): empty map, bootstrap complete right away. */
@@ -235,6 +267,7 @@ export class QspnManager {
   stop (): void {
     this.#stopped = true
     this.#cancelPeriodic?.()
+    this.#holdTimer?.()
     for (const ws of this.#waiters.values()) for (const w of ws) { w.cancel(); w.reject(new QspnNotAcceptedError('(stopped)')) }
     this.#waiters.clear()
   }
@@ -429,13 +462,15 @@ export class QspnManager {
       for (const p of changes.get(k)?.candidates.values() ?? []) if (best === undefined || byCost(p, best) < 0) best = p
       return best?.nodesInside ?? 0
     }
-    const ctx = { maxPaths: this.#cfg.maxPaths, maxCommonHopsRatio: this.#cfg.maxCommonHopsRatio, neighbourGnodes, isKnown, nodesInside }
+    let settled: (fpId: number) => boolean = () => true
+    const ctx = { maxPaths: this.#cfg.maxPaths, maxCommonHopsRatio: this.#cfg.maxCommonHopsRatio, neighbourGnodes, isKnown, nodesInside, fingerprintCounts: (fpId: number) => settled(fpId) }
     let pending = [...changes.keys()]
     for (let round = 0; pending.length > 0 && round < 4 * this.#levels + 4; round++) {
       const flipped = new Set<string>()
       for (const k of pending) {
         const ch = changes.get(k)!
         const had = (selected.get(k)?.length ?? this.#map.get(k)?.paths.length ?? 0) > 0
+        settled = this.#fingerprintClock(k, ch)
         const s = selectPaths(ch.hc, ch.candidates.values(), ctx)
         selected.set(k, s)
         if ((s.length > 0) !== had) flipped.add(k)
@@ -462,8 +497,8 @@ export class QspnManager {
       const beforeByKey = new Map(before.map(p => [p.key, p]))
       const removed = before.filter(p => !afterKeys.has(p.key))
       if (after.length === 0) this.#map.delete(k)
-      else if (before.length === 0) this.#map.set(k, { hc: ch.hc, paths: after })
-      else this.#map.get(k)!.paths = after
+      else if (before.length === 0) this.#map.set(k, { hc: ch.hc, paths: after, best: bestForOwnInfo(after) })
+      else { const d = this.#map.get(k)!; d.paths = after; d.best = bestForOwnInfo(after) }
       changed.push({ hc: ch.hc, routing: !sameRouting(before, after) })
       if (before.length === 0) this.events.emit('destination_added', { hc: ch.hc })
       for (const p of after) {
@@ -474,9 +509,50 @@ export class QspnManager {
       for (const p of removed) this.events.emit('path_removed', { path: p })
       if (after.length === 0) this.events.emit('destination_removed', { hc: ch.hc })
     }
-    const ownChanged = this.#recomputeOwnInfo()
-    if (changed.length === 0 && !ownChanged) return
+    if (changed.length === 0) return // own info derives from the map alone
+    if (this.#recomputeOwnInfo()) this.#holdOwnInfo()
     this.#queueForward(changed, etpHops, fromArcId)
+  }
+
+  /**
+   * Updates since when each fingerprint of destination `k` has been reported, schedules a re-selection for when the
+   * youngest unsettled one settles, and returns the rule-(c) test for this selection.
+   */
+  #fingerprintClock (k: string, ch: DestChange): (fpId: number) => boolean {
+    const settleMs = this.#cfg.fingerprintSettleMs
+    if (settleMs <= 0) return () => true
+    const now = this.#c.clock.now()
+    const old = this.#fpSeen.get(k)
+    // Usually every candidate carries the same fingerprint, already known: nothing to update.
+    let only: number | null = null
+    let several = false
+    for (const p of ch.candidates.values()) {
+      if (isDead(p.cost)) continue
+      if (only === null) only = p.fingerprint.id
+      else if (p.fingerprint.id !== only) { several = true; break }
+    }
+    if (only === null) { this.#fpSeen.delete(k); return () => true }
+    if (!several && old?.size === 1 && old.has(only)) return fpId => old.get(fpId)! + settleMs <= now
+    const seen = new Map<number, number>()
+    for (const p of ch.candidates.values()) {
+      if (isDead(p.cost) || seen.has(p.fingerprint.id)) continue
+      seen.set(p.fingerprint.id, old?.get(p.fingerprint.id) ?? now)
+    }
+    this.#fpSeen.set(k, seen)
+    let next = Number.POSITIVE_INFINITY
+    if (seen.size > 1) for (const since of seen.values()) if (since + settleMs > now) next = Math.min(next, since + settleMs)
+    if (next !== Number.POSITIVE_INFINITY && (this.#fpRecheck.get(k) ?? Number.POSITIVE_INFINITY) > next) {
+      this.#fpRecheck.set(k, next)
+      this.#c.clock.setTimer(next - now, () => {
+        if (this.#fpRecheck.get(k) !== next) return
+        this.#fpRecheck.delete(k)
+        if (this.#stopped || this.#bootstrapLevel !== null) return
+        const changes = new Map<string, DestChange>()
+        this.#changeOf(changes, ch.hc)
+        this.#commit(changes, [], null)
+      })
+    }
+    return fpId => (seen.get(fpId) ?? now) + settleMs <= now
   }
 
   /**
@@ -494,7 +570,8 @@ export class QspnManager {
       if (b === null) {
         b = { dests: new Map(), hops: etpHops, from: fromArcId }
         this.#batch = b
-        this.#c.clock.setTimer(this.#cfg.etpFlushMs, () => { this.#batch = null; this.#flush(b!, false) })
+        const delay = Math.max(this.#cfg.etpFlushMs, this.#lastFlushAt + this.#cfg.etpPacingMs - this.#c.clock.now())
+        this.#c.clock.setTimer(delay, () => { this.#batch = null; this.#lastFlushAt = this.#c.clock.now(); this.#flush(b!, false) })
       } else if (b.from !== fromArcId || b.hops !== etpHops) {
         b.hops = []
         b.from = null
@@ -505,7 +582,8 @@ export class QspnManager {
     if (ib === null) {
       ib = { dests: new Map(), hops: [], from: null }
       this.#infoBatch = ib
-      this.#c.clock.setTimer(this.#cfg.infoFlushMs, () => { this.#infoBatch = null; this.#flush(ib!, true) })
+      const delay = Math.max(this.#cfg.infoFlushMs, this.#lastInfoFlushAt + this.#cfg.etpPacingMs - this.#c.clock.now())
+      this.#c.clock.setTimer(delay, () => { this.#infoBatch = null; this.#lastInfoFlushAt = this.#c.clock.now(); this.#flush(ib!, true) })
     }
     for (const c of changed) if (!c.routing) ib.dests.set(hcKey(c.hc), c.hc)
   }
@@ -514,10 +592,22 @@ export class QspnManager {
     if (this.#stopped) return
     const dests = [...b.dests.values()].sort((x, y) => x.lvl - y.lvl || x.pos - y.pos)
     for (const t of this.#arcs.values()) {
-      if (t.id === b.from) continue
-      const etp = this.#buildEtp(b.hops, dests, t, withInfo)
+      // A neighbour inside a g-node the batch's ETP already crossed (its sender, at least) would drop the whole ETP
+      // by the acyclic rule, yet it must learn the rest of what changed here (a destination that became known,
+      // estimates of other paths): it gets the batch without the hop list; per-path acyclic checks still hold.
+      const etp = this.#buildEtp(this.#crossed(b.hops, t) ? [] : b.hops, dests, t, withInfo)
       if (etp !== null) this.#send(t, etp, false)
     }
+  }
+
+  /** Would `target` ignore an ETP with this hop list (one of its own g-nodes in it, §4.4 acyclic rule)? */
+  #crossed (hops: readonly HCoord[], target: ArcState): boolean {
+    if (hops.length === 0) return false
+    const peer = target.peerNaddr
+    if (peer === null) return true
+    const v = maxDistinctGnode(peer, this.#naddr)
+    if (v === null) return true
+    return hops.some(h => h.lvl >= v.lvl && peer[h.lvl] === h.pos)
   }
 
   // ---------------------------------------------------------------- own g-node info (§4.6)
@@ -532,14 +622,8 @@ export class QspnManager {
       const sibs: Fingerprint[] = []
       let sum = 0
       for (const d of byLevel[i - 1]) {
-        let best: NodePath | undefined
-        for (const p of d.paths) {
-          if (best === undefined) best = p
-          else if (sameFingerprint(p.fingerprint, best.fingerprint)) { if (p.cost < best.cost) best = p } else if (isElder(p.fingerprint, best.fingerprint)) best = p
-        }
-        if (best === undefined) continue
-        sibs.push(best.fingerprint)
-        sum += best.nodesInside
+        sibs.push(d.best.fingerprint)
+        sum += d.best.nodesInside
       }
       fp.push(constructUp(fp[i - 1], sibs))
       nn.push(nn[i - 1] + sum)
@@ -554,6 +638,27 @@ export class QspnManager {
       if (old.nn[i] !== nn[i]) { changed = true; this.events.emit('changed_nodes_inside', { lvl: i }) }
     }
     return changed
+  }
+
+  /**
+   * Own info changed: tell neighbours once it has not changed for `ownInfoHoldMs` (each change restarts the wait,
+   * up to four times that since the first), then as a header-only ETP where nothing else carries it.
+   */
+  #holdOwnInfo (): void {
+    const hold = this.#cfg.ownInfoHoldMs
+    const now = this.#c.clock.now()
+    if (this.#holdTimer === null) this.#holdSince = now
+    else this.#holdTimer()
+    const publish = (): void => {
+      this.#holdTimer = null
+      if (this.#stopped) return
+      this.#advFp = this.#fp
+      this.#advNn = this.#nn
+      this.#queueForward([], [], null)
+    }
+    const wait = Math.min(hold, this.#holdSince + 4 * hold - now)
+    if (wait <= 0) { publish(); return }
+    this.#holdTimer = this.#c.clock.setTimer(wait, publish)
   }
 
   // ---------------------------------------------------------------- ETP building (§4.3)
@@ -577,8 +682,8 @@ export class QspnManager {
     return {
       kind: 'etp',
       nodeAddress: [...this.#naddr],
-      fingerprints: this.#fp.slice(0, this.#levels),
-      nodesInside: this.#nn.slice(0, this.#levels),
+      fingerprints: this.#advFp.slice(0, this.#levels),
+      nodesInside: this.#advNn.slice(0, this.#levels),
       hops,
       paths
     }
@@ -586,7 +691,7 @@ export class QspnManager {
 
   #headerSignature (): string {
     let s = ''
-    for (let i = 0; i < this.#levels; i++) s += `${this.#fp[i].id}/${this.#nn[i]};`
+    for (let i = 0; i < this.#levels; i++) s += `${this.#advFp[i].id}/${this.#advNn[i]};`
     return s
   }
 
@@ -616,7 +721,8 @@ export class QspnManager {
       const prev = target.advertised.get(k)
       const next = this.#advertisable(hc, target)
       for (const ad of next.values()) {
-        if (prev?.get(ad.path.key)?.signature !== ad.signature) paths.push(toEtpPath(ad.path, ad.path.cost, ad.flags))
+        const pv = prev?.get(ad.path.key)
+        if (pv === undefined || pv.signature !== ad.signature) paths.push(toEtpPath(ad.path, ad.path.cost, ad.flags))
       }
       if (prev !== undefined) {
         // A dead path must not be processed where the live one with the same grouped shape still stands.
@@ -640,7 +746,7 @@ export class QspnManager {
    * The paths of `dest` this neighbour may be told about, with their ignore_outside flags: flag i is true when
    * the destination is inside my level-i g-node, or when a cheaper path leaves my level-i g-node through the same
    * arc (receivers outside it could not tell them apart after the grouping rule). Paths containing the neighbour's
-   * max-distinct g-node are left out: it would discard them.
+   * max-distinct g-node, or flagged at its level, are left out: it would discard them.
    */
   #advertisable (dest: HCoord, target: ArcState): Map<string, Advertised> {
     const out = new Map<string, Advertised>()
@@ -661,6 +767,9 @@ export class QspnManager {
     }
     live.forEach((p, n) => {
       const f = flags[n]
+      // The neighbour would drop a path flagged at its level: it is not told, and one it was told about before
+      // becomes a removal (otherwise the neighbour would keep the old version of it for good).
+      if (ex !== null && ex.lvl > 0 && f[ex.lvl]) return
       out.set(p.key, { path: p, flags: f, signature: `${p.cost}|${p.fingerprint.id}|${p.nodesInside}|${f.map(Number).join('')}` })
     })
     return out

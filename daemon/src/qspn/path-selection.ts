@@ -11,6 +11,11 @@ export interface SelectionContext {
   isKnown (hc: HCoord): boolean
   /** Nodes-inside estimate of a known destination (0 when unknown). */
   nodesInside (hc: HCoord): number
+  /**
+   * Does a path carrying this fingerprint of the destination earn a place of its own (rule c)? Absent: always.
+   * The manager counts only fingerprints reported for a while, not the passing ones of a g-node still forming.
+   */
+  fingerprintCounts? (fpId: number): boolean
 }
 
 export const byCost = (a: NodePath, b: NodePath): number =>
@@ -48,7 +53,7 @@ export function selectPaths (dest: HCoord, candidates: Iterable<NodePath>, ctx: 
   const result: NodePath[] = []
   for (const p1 of sorted) {
     let mandatory = false
-    if (!fps.has(p1.fingerprint.id)) { fps.add(p1.fingerprint.id); mandatory = true }
+    if (!fps.has(p1.fingerprint.id)) { fps.add(p1.fingerprint.id); mandatory = ctx.fingerprintCounts?.(p1.fingerprint.id) ?? true }
     for (const g of vnd) if (hopIndex(p1, g) < 0) { vnd.delete(g); mandatory = true }
     for (const g of z1) if (hopIndex(p1, g) >= 0) { z1.delete(g); mandatory = true }
     if (mandatory) { result.push(p1); continue }

@@ -33,6 +33,14 @@ export function checkMaps (net: SimNetwork, spec: TopologySpec, o: { limit?: num
       if (best.cost !== d.cost) problems.push(`${where}: best cost expected ${d.cost}, got ${best.cost} via ${best.hops.map(hcKey).join(',')}`)
       if (best.fingerprint.id !== fpId(d.eldest)) problems.push(`${where}: fingerprint expected ${fpId(d.eldest)} (${d.eldest}), got ${best.fingerprint.id}`)
       if (best.nodesInside !== d.members.length) problems.push(`${where}: nodes inside expected ${d.members.length}, got ${best.nodesInside}`)
+      // Once converged, no kept path may hold on to an outdated fingerprint or count (a g-node that is whole has
+      // one fingerprint; a path nobody updated any more would show an old one).
+      for (const p of m.getAllPathsTo(d.hc)) {
+        if (p.fingerprint.id !== fpId(d.eldest) || p.nodesInside !== d.members.length) {
+          problems.push(`${where}: path via ${p.hops.map(hcKey).join(',')} holds fingerprint ${p.fingerprint.id} and ${p.nodesInside} nodes inside, expected ${fpId(d.eldest)} and ${d.members.length}`)
+          break
+        }
+      }
       for (let k = 1; k < paths.length; k++) if (paths[k].cost < paths[k - 1].cost) problems.push(`${where}: paths not sorted by cost`)
     }
     for (let lvl = 1; lvl <= levels; lvl++) {
