@@ -8,6 +8,8 @@ export interface KernelSyncStats {
   lastError: string | null
   /** Ops of all applies together. */
   ops: number
+  /** Applies left out because the desired state was the one applied last. */
+  skipped: number
 }
 
 /**
@@ -16,12 +18,13 @@ export interface KernelSyncStats {
  * kernel ready before they go on (Neighborhood's host route before a TCP request). Applies never overlap.
  */
 export class KernelSync {
-  readonly stats: KernelSyncStats = { applies: 0, applyErrors: 0, lastError: null, ops: 0 }
+  readonly stats: KernelSyncStats = { applies: 0, applyErrors: 0, lastError: null, ops: 0, skipped: 0 }
   #chain: Promise<void> = Promise.resolve()
   #timer: CancelTimer | null = null
   #lastApplyAt: Ms = Number.NEGATIVE_INFINITY
   #stopped = false
   #lastDesired: KernelState | undefined
+  #failed = false
 
   constructor (
     private readonly kernel: Kernel,
@@ -46,7 +49,14 @@ export class KernelSync {
   /** Applies the state as it is when the apply starts; resolves after it (errors are counted, not thrown). */
   async applyNow (): Promise<void> {
     if (this.#stopped) return await this.#chain
-    this.#chain = this.#chain.then(async () => { if (!this.#stopped) await this.#apply(this.desired()) })
+    this.#chain = this.#chain.then(async () => {
+      if (this.#stopped) return
+      const state = this.desired()
+      // The very state object applied last, applied without error: the kernel holds it already (a Linux kernel
+      // would plan against its own record of that apply and find nothing to do). Drift is found by a rescan.
+      if (state === this.#lastDesired && !this.#failed) { this.stats.skipped++; return }
+      await this.#apply(state)
+    })
     await this.#chain
   }
 
@@ -64,9 +74,11 @@ export class KernelSync {
     try {
       const s = await this.kernel.apply(state)
       this.#lastDesired = state
+      this.#failed = false
       this.stats.applies++
       this.stats.ops += s.ops
     } catch (e) {
+      this.#failed = true
       this.stats.applyErrors++
       this.stats.lastError = (e as Error).message
       this.log(`kernel apply failed: ${(e as Error).message}`)

@@ -6,7 +6,7 @@ import { Neighborhood, TIMER_PROFILES, registerNeighborhoodMessages, type Arc, t
 import { DEFAULT_QSPN_CONFIG, LAB_QSPN_CONFIG } from '../qspn/config'
 import { QspnManager } from '../qspn/manager'
 import { TransportQspnMessenger, registerQspnMessages } from '../qspn/transport-messenger'
-import { localAddressSet, mainIdentityState, routesInputFromQspn } from '../routes'
+import { localAddressSet, mainIdentityState, routeChoices, routeStateKey, routesInputFromQspn } from '../routes'
 import type { Transport } from '../transport'
 import { MessageRegistry, type WireCounters } from '../wire'
 import type { Clock, Ms } from '../util/clock'
@@ -137,13 +137,20 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     const linkLocal = new Map(contrib.addresses.map(a => [a.dev, a.address]))
     const nics = nicInfos.filter(n => linkLocal.has(n.name)).map(n => ({ name: n.name, mac: n.mac, linkLocal: linkLocal.get(n.name) as string }))
     const endpoints = new Map([...arcs.endpoints()].filter(([, e]) => linkLocal.has(e.dev)))
-    const input = routesInputFromQspn(qspn, topology.levels, endpoints)
-    const ns = mainIdentityState({
+    const input = {
       topology, naddr: identity.naddr, nics, anonymize: config.anonymize, serveAnonymous: config.serveAnonymous,
-      subnetLevel: config.subnetLevel, ...input
-    })
-    return { namespaces: new Map([[SYSTEM_NS, withNeighbourhood(ns, contrib)]]) }
+      subnetLevel: config.subnetLevel, ...routesInputFromQspn(qspn, topology.levels, endpoints)
+    }
+    // Most QSPN changes move no route (an alternative path, a cost): the same state object is then returned, and
+    // KernelSync skips the apply.
+    const choices = routeChoices(input)
+    const key = `${routeStateKey(input, choices)} | ${contrib.addresses.map(a => `${a.dev}/${a.address}`).join(' ')} | ${contrib.hostRoutes.map(r => `${r.dst}/${r.dev}/${r.src}`).join(' ')}`
+    if (lastDesired?.key === key) return lastDesired.state
+    const state = { namespaces: new Map([[SYSTEM_NS, withNeighbourhood(mainIdentityState(input, choices), contrib)]]) }
+    lastDesired = { key, state }
+    return state
   }
+  let lastDesired: { key: string, state: KernelState } | undefined
   const sync = new KernelSync(kernel, desiredState, clock, o.kernelIntervalMs ?? 50, log)
 
   neighborhood = new Neighborhood({
@@ -279,7 +286,7 @@ function withNeighbourhood (ns: NamespaceState, contrib: ReturnType<Neighborhood
     if (!haveAddr.has(keyOf.address(item))) { addresses.push(item); haveAddr.add(keyOf.address(item)) }
   }
   const routes = [...ns.routes]
-  const haveRoute = new Set(routes.map(keyOf.route))
+  const haveRoute = new Set(routes.filter(r => r.table === TABLE_MAIN).map(keyOf.route))
   for (const r of contrib.hostRoutes) {
     const item: RouteItem = { table: TABLE_MAIN, dst: `${r.dst}/32`, type: 'unicast', dev: r.dev, src: r.src }
     if (!haveRoute.has(keyOf.route(item))) { routes.push(item); haveRoute.add(keyOf.route(item)) }

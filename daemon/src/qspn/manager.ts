@@ -56,7 +56,6 @@ interface Batch { dests: Map<string, HCoord>, hops: HCoord[], from: string | nul
 interface Advertised {
   readonly path: NodePath
   readonly flags: boolean[]
-  readonly signature: string
 }
 
 interface Destination {
@@ -110,6 +109,7 @@ export class QspnManager {
    */
   readonly #pool = new Map<string, Map<string, NodePath>>()
   readonly #waiters = new Map<string, Waiter[]>()
+  readonly #hcs = new Map<number, HCoord>()
   /**
    * Per destination, since when each fingerprint its candidate paths carry has been reported (virtual or wall ms).
    * Rule (c) of path selection (a path per fingerprint, §4.5) counts a fingerprint only after `fingerprintSettleMs`:
@@ -395,11 +395,14 @@ export class QspnManager {
       const key = pathKey(hops, arcs)
       listed.add(key)
       const dest = destinationOf({ hops })
+      const known = this.#pool.get(hcKey(dest))?.get(key)
       if (isDead(cost)) {
-        if (this.#pool.get(hcKey(dest))?.has(key) === true) this.#changeOf(changes, dest).candidates.delete(key)
+        if (known !== undefined) this.#changeOf(changes, dest).candidates.delete(key)
         return
       }
-      this.#changeOf(changes, dest).candidates.set(key, { arcId: arc.id, hops, arcs, cost, fingerprint, nodesInside, key })
+      // What the pool holds already (a full ETP repeats it) changes nothing: no new objects, no re-selection.
+      if (known !== undefined && known.arcId === arc.id && known.cost === cost && known.nodesInside === nodesInside && sameFingerprint(known.fingerprint, fingerprint)) return
+      this.#changeOf(changes, dest).candidates.set(key, { arcId: arc.id, hops: hops.map(h => this.#intern(h)), arcs, cost, fingerprint, nodesInside, key })
     }
     // The implicit path to the sender's max-distinct g-node.
     offer([v], [arc.qspnId], arc.cost, m.fingerprints[i], m.nodesInside[i])
@@ -423,6 +426,14 @@ export class QspnManager {
       }
     }
     this.#commit(changes, etpHops, arc.id)
+  }
+
+  /** One HCoord object per g-node: the pool holds thousands of paths, most through the same few g-nodes. */
+  #intern (h: HCoord): HCoord {
+    const n = h.lvl * 0x100000000 + h.pos
+    let c = this.#hcs.get(n)
+    if (c === undefined) { c = { lvl: h.lvl, pos: h.pos }; this.#hcs.set(n, c) }
+    return c
   }
 
   #changeOf (changes: Map<string, DestChange>, hc: HCoord): DestChange {
@@ -533,12 +544,13 @@ export class QspnManager {
     }
     if (only === null) { this.#fpSeen.delete(k); return () => true }
     if (!several && old?.size === 1 && old.has(only)) return fpId => old.get(fpId)! + settleMs <= now
-    const seen = new Map<number, number>()
+    let seen = new Map<number, number>()
     for (const p of ch.candidates.values()) {
       if (isDead(p.cost) || seen.has(p.fingerprint.id)) continue
       seen.set(p.fingerprint.id, old?.get(p.fingerprint.id) ?? now)
     }
-    this.#fpSeen.set(k, seen)
+    if (old !== undefined && old.size === seen.size && [...seen.keys()].every(id => old.has(id))) seen = old
+    else this.#fpSeen.set(k, seen)
     let next = Number.POSITIVE_INFINITY
     if (seen.size > 1) for (const since of seen.values()) if (since + settleMs > now) next = Math.min(next, since + settleMs)
     if (next !== Number.POSITIVE_INFINITY && (this.#fpRecheck.get(k) ?? Number.POSITIVE_INFINITY) > next) {
@@ -722,7 +734,7 @@ export class QspnManager {
       const next = this.#advertisable(hc, target)
       for (const ad of next.values()) {
         const pv = prev?.get(ad.path.key)
-        if (pv === undefined || pv.signature !== ad.signature) paths.push(toEtpPath(ad.path, ad.path.cost, ad.flags))
+        if (pv === undefined || !sameAdvertised(pv, ad)) paths.push(toEtpPath(ad.path, ad.path.cost, ad.flags))
       }
       if (prev !== undefined) {
         // A dead path must not be processed where the live one with the same grouped shape still stands.
@@ -770,7 +782,7 @@ export class QspnManager {
       // The neighbour would drop a path flagged at its level: it is not told, and one it was told about before
       // becomes a removal (otherwise the neighbour would keep the old version of it for good).
       if (ex !== null && ex.lvl > 0 && f[ex.lvl]) return
-      out.set(p.key, { path: p, flags: f, signature: `${p.cost}|${p.fingerprint.id}|${p.nodesInside}|${f.map(Number).join('')}` })
+      out.set(p.key, { path: p, flags: f })
     })
     return out
   }
@@ -797,6 +809,13 @@ export class QspnManager {
       if (!used.has(id)) return id
     }
   }
+}
+
+/** Would the neighbour learn nothing new from `b` after `a` (same cost, fingerprint, nodes-inside and flags)? */
+function sameAdvertised (a: Advertised, b: Advertised): boolean {
+  if (a.path.cost !== b.path.cost || a.path.nodesInside !== b.path.nodesInside || a.path.fingerprint.id !== b.path.fingerprint.id) return false
+  for (let i = 0; i < a.flags.length; i++) if (a.flags[i] !== b.flags[i]) return false
+  return true
 }
 
 function toEtpPath (p: NodePath, cost: Cost, ignoreOutside: boolean[]): EtpPath {

@@ -69,9 +69,15 @@ export function lowestRoutedLevel (id: IdentityAddressing): number {
  * Every destination g-node of an identity, whether it exists in the network or not (spec §2.4): for i = l-1 down to
  * max(subnetLevel, up_to), every real j != n[i] at level i. Order: levels from the top, positions ascending.
  */
-export function destinationSet (id: IdentityAddressing): Destination[] {
+export function destinationSet (id: IdentityAddressing): readonly Destination[] {
   const { topology: topo, naddr: n } = id
   checkNaddr(topo, n)
+  // Pure in (topology, address, routed levels), and asked for on every kernel sync: computed once per address.
+  let perTopology = destinationSets.get(topo)
+  if (perTopology === undefined) { perTopology = new Map(); destinationSets.set(topo, perTopology) }
+  const key = `${n.join('.')}/${lowestRoutedLevel(id)}`
+  const known = perTopology.get(key)
+  if (known !== undefined) return known
   const out: Destination[] = []
   for (let i = topo.levels - 1; i >= lowestRoutedLevel(id); i--) {
     for (let j = 0; j < topo.gsizes[i]; j++) {
@@ -82,8 +88,11 @@ export function destinationSet (id: IdentityAddressing): Destination[] {
       out.push({ hc, global: cidrGlobalOf(topo, n, hc), anonymizing: cidrAnonymizingOf(topo, n, hc), internal })
     }
   }
+  Object.freeze(out)
+  perTopology.set(key, out)
   return out
 }
+const destinationSets = new WeakMap<Topology, Map<string, readonly Destination[]>>()
 
 /** The CIDRs of a destination with the local source address each gets in `ntk` (spec §2.5). */
 export function destinationCidrs (d: Destination, local: LocalAddressSet): Array<{ cidr: Cidr; src: Ipv4 | null }> {

@@ -54,6 +54,74 @@ export function systemSysctls (devs: readonly string[]): Map<string, string> {
 }
 
 /**
+ * Which neighbour each table sends a destination to: all the routes of `mainIdentityState` depend on. `ntk` maps a
+ * destination (`hcKey`) to the arc of its best path; `from` maps each arc's MAC (normalized) to its `ntk_from`
+ * table's choices (best path avoiding the neighbour's maximum distinct g-node; all unreachable until the
+ * neighbour's address is known, spec §2.8-6). `undefined` is unreachable.
+ */
+export interface RouteChoices {
+  readonly ntk: ReadonlyMap<string, NeighbourArc | undefined>
+  readonly from: ReadonlyMap<string, ReadonlyMap<string, NeighbourArc | undefined>>
+}
+
+export function routeChoices (input: MainIdentityInput): RouteChoices {
+  const { topology: topo, naddr: n } = input
+  checkNaddr(topo, n)
+  const id = identityOf(input)
+  const nicNames = new Set(input.nics.map(nic => nic.name))
+  const arcByMac = new Map<string, NeighbourArc>()
+  for (const a of input.arcs ?? []) {
+    if (!nicNames.has(a.dev)) throw new RoutesInputError(`arc to ${a.peerMac} is on ${a.dev}, which is not a managed NIC (${[...nicNames].join(', ')})`)
+    arcByMac.set(normalizeMac(a.peerMac), a)
+  }
+  const dests = destinationSet(id)
+  const pathsTo = (hc: HCoord): readonly Path[] => {
+    const ps = input.paths?.get(hcKey(hc)) ?? []
+    for (const p of ps) {
+      if (!arcByMac.has(normalizeMac(p.viaMac))) throw new RoutesInputError(`path to ${formatHCoord(hc)} goes via ${p.viaMac}, which is not a neighbour arc`)
+    }
+    return ps
+  }
+  const arcOf = (p: Path | undefined): NeighbourArc | undefined => p === undefined ? undefined : arcByMac.get(normalizeMac(p.viaMac))
+  const ntk = new Map<string, NeighbourArc | undefined>()
+  for (const d of dests) ntk.set(hcKey(d.hc), arcOf(pathsTo(d.hc)[0]))
+  const from = new Map<string, Map<string, NeighbourArc | undefined>>()
+  for (const a of input.arcs ?? []) {
+    const excluded = a.peerNaddr === undefined ? null : maxDistinctGnode(n, a.peerNaddr)
+    const table = new Map<string, NeighbourArc | undefined>()
+    for (const d of dests) {
+      const fwd = a.peerNaddr === undefined
+        ? undefined
+        : pathsTo(d.hc).find(p => excluded === null || !p.hops.some(h => h.lvl === excluded.lvl && h.pos === excluded.pos))
+      table.set(hcKey(d.hc), arcOf(fwd))
+    }
+    from.set(normalizeMac(a.peerMac), table)
+  }
+  return { ntk, from }
+}
+
+/**
+ * A string that is equal for two inputs exactly when `mainIdentityState` gives the same state for them (with the
+ * same topology and options): callers recompute the state only when it changes.
+ */
+export function routeStateKey (input: MainIdentityInput, choices: RouteChoices): string {
+  const arcKey = (a: NeighbourArc | undefined): string => a === undefined ? '-' : `${a.dev}>${a.peerLinkLocal}`
+  const parts: string[] = [input.naddr.join('.'), String(input.anonymize ?? true), String(input.serveAnonymous ?? false), String(input.subnetLevel ?? 0)]
+  for (const nic of input.nics) parts.push(`${nic.name}/${nic.mac}/${nic.linkLocal}`)
+  for (const a of input.arcs ?? []) parts.push(`${a.dev}/${normalizeMac(a.peerMac)}/${a.peerLinkLocal}/${a.peerNaddr?.join('.') ?? ''}`)
+  for (const [k, a] of choices.ntk) parts.push(`${k}=${arcKey(a)}`)
+  for (const [mac, table] of choices.from) {
+    parts.push(mac)
+    for (const a of table.values()) parts.push(arcKey(a))
+  }
+  return parts.join(' ')
+}
+
+function identityOf (input: MainIdentityInput): IdentityAddressing {
+  return { topology: input.topology, naddr: input.naddr, main: true, serveAnonymous: input.serveAnonymous ?? false, subnetLevel: input.subnetLevel ?? 0 }
+}
+
+/**
  * The desired state of the default namespace for a main identity (spec §2.1–2.6, §2.8-1, §2.10): link-locals and
  * local addresses, the localhost synonym on lo, every destination pre-created in `ntk` (unreachable, or via the
  * first hop of the best path with the matching `src`), and per qspn-arc the host route in main, the table
@@ -61,19 +129,13 @@ export function systemSysctls (devs: readonly string[]): Map<string, string> {
  * rule (added at once, as ntkd does; the proof's `blackhole` entries are not used). SNAT anonymizer; NETMAP rules
  * for a subnet gateway.
  */
-export function mainIdentityState (input: MainIdentityInput): NamespaceState {
+export function mainIdentityState (input: MainIdentityInput, choices: RouteChoices = routeChoices(input)): NamespaceState {
   const { topology: topo, naddr: n } = input
-  checkNaddr(topo, n)
   const subnetLevel = input.subnetLevel ?? 0
-  const id: IdentityAddressing = { topology: topo, naddr: n, main: true, serveAnonymous: input.serveAnonymous ?? false, subnetLevel }
+  const id = identityOf(input)
   const local = localAddressSet(id)
   const nicByName = new Map(input.nics.map(nic => [nic.name, nic]))
   const arcs = input.arcs ?? []
-  const arcByMac = new Map<string, NeighbourArc>()
-  for (const a of arcs) {
-    if (!nicByName.has(a.dev)) throw new RoutesInputError(`arc to ${a.peerMac} is on ${a.dev}, which is not a managed NIC (${[...nicByName.keys()].join(', ')})`)
-    arcByMac.set(normalizeMac(a.peerMac), a)
-  }
 
   const addresses: AddressItem[] = []
   for (const nic of input.nics) {
@@ -88,34 +150,20 @@ export function mainIdentityState (input: MainIdentityInput): NamespaceState {
     routes.push({ table: TABLE_MAIN, dst: `${a.peerLinkLocal}/32`, type: 'unicast', dev: a.dev, src: nic.linkLocal })
   }
   const dests = destinationSet(id)
-  const pathsTo = (hc: HCoord): readonly Path[] => {
-    const ps = input.paths?.get(hcKey(hc)) ?? []
-    for (const p of ps) {
-      if (!arcByMac.has(normalizeMac(p.viaMac))) throw new RoutesInputError(`path to ${formatHCoord(hc)} goes via ${p.viaMac}, which is not a neighbour arc`)
-    }
-    return ps
-  }
   // while the main identity is virtual (between phase 1 and 2 of a migration) its ntk routes carry no src (spec §2.5)
   const withSrc = local.global !== null
   for (const d of dests) {
-    const best = pathsTo(d.hc)[0]
-    for (const { cidr, src } of destinationCidrs(d, local)) {
-      routes.push(routeVia(TABLE_NTK, cidr, best === undefined ? undefined : arcByMac.get(normalizeMac(best.viaMac)), withSrc ? src : null))
-    }
+    const via = choices.ntk.get(hcKey(d.hc))
+    for (const { cidr, src } of destinationCidrs(d, local)) routes.push(routeVia(TABLE_NTK, cidr, via, withSrc ? src : null))
   }
   const rules: RuleItem[] = [{ table: TABLE_NTK }]
   const marks: MarkItem[] = []
   for (const a of arcs) {
     const table = ntkFromTable(a.peerMac)
-    const excluded = a.peerNaddr === undefined ? null : maxDistinctGnode(n, a.peerNaddr)
+    const chosen = choices.from.get(normalizeMac(a.peerMac))
     for (const d of dests) {
-      // until the neighbour's address is known its table stays all unreachable (spec §2.8-6)
-      const fwd = a.peerNaddr === undefined
-        ? undefined
-        : pathsTo(d.hc).find(p => excluded === null || !p.hops.some(h => h.lvl === excluded.lvl && h.pos === excluded.pos))
-      for (const { cidr } of destinationCidrs(d, local)) {
-        routes.push(routeVia(table, cidr, fwd === undefined ? undefined : arcByMac.get(normalizeMac(fwd.viaMac)), null))
-      }
+      const via = chosen?.get(hcKey(d.hc))
+      for (const { cidr } of destinationCidrs(d, local)) routes.push(routeVia(table, cidr, via, null))
     }
     rules.push({ table, fwmarkOf: table })
     marks.push({ mac: normalizeMac(a.peerMac), markOf: table })

@@ -28,7 +28,8 @@ const key = (e: Endpoint): string => `${e.node}:${e.nic}`
  * wire validation runs exactly as on real sockets.
  */
 export class InMemoryNetwork {
-  readonly #links: Link[] = []
+  /** Links by endpoint key (both ends), so a send does not scan every link of a large network. */
+  readonly #linksAt = new Map<string, Link[]>()
   readonly #transports = new Map<string, InMemoryTransport>()
 
   constructor (readonly clock: Clock, readonly random?: Random) {}
@@ -43,7 +44,11 @@ export class InMemoryNetwork {
 
   link (a: Endpoint, b: Endpoint, o: LinkOptions = {}): void {
     if (this.#find(a, b) !== undefined) throw new Error(`in-memory network: ${key(a)} and ${key(b)} are already linked`)
-    this.#links.push({ a, b, latencyMs: o.latencyMs ?? 0, loss: o.loss ?? 0, up: o.up ?? true })
+    const l: Link = { a, b, latencyMs: o.latencyMs ?? 0, loss: o.loss ?? 0, up: o.up ?? true }
+    for (const k of [key(a), key(b)]) {
+      const list = this.#linksAt.get(k)
+      if (list === undefined) this.#linksAt.set(k, [l]); else list.push(l)
+    }
   }
 
   /** Changes a link's state, latency or loss. */
@@ -67,10 +72,11 @@ export class InMemoryNetwork {
   /** Links leaving `from` whose other end is up; each as [far end, link]. */
   neighbours (from: Endpoint): Array<[Endpoint, Link]> {
     const out: Array<[Endpoint, Link]> = []
-    for (const l of this.#links) {
+    const k = key(from)
+    for (const l of this.#linksAt.get(k) ?? []) {
       if (!l.up) continue
-      if (key(l.a) === key(from)) out.push([l.b, l])
-      else if (key(l.b) === key(from)) out.push([l.a, l])
+      if (key(l.a) === k) out.push([l.b, l])
+      else out.push([l.a, l])
     }
     return out
   }
@@ -81,7 +87,8 @@ export class InMemoryNetwork {
 
   #linklocalOf (e: Endpoint): string { return this.#transports.get(e.node)?.linklocalOf(e.nic) ?? '0.0.0.0' }
   #find (a: Endpoint, b: Endpoint): Link | undefined {
-    return this.#links.find(l => (key(l.a) === key(a) && key(l.b) === key(b)) || (key(l.a) === key(b) && key(l.b) === key(a)))
+    const kb = key(b)
+    return this.#linksAt.get(key(a))?.find(l => key(l.a) === kb || key(l.b) === kb)
   }
 }
 

@@ -1,0 +1,72 @@
+import test from 'ava'
+import { Topology, parseNaddr } from '../src/addressing'
+import { InMemoryKernel, SYSTEM_NS, TableAllocator, canonicalState, type KernelState } from '../src/kernel'
+import { KernelSync } from '../src/node/kernel-sync'
+import { hcKey, mainIdentityState, routeChoices, routeStateKey, type MainIdentityInput } from '../src/routes'
+import { VirtualClock } from '../src/sim/virtual-clock'
+
+const topo = Topology.fromBits([2, 1, 1, 1])
+const nic = { name: 'eth1', mac: '00:16:3E:1A:C4:45', linkLocal: '169.254.253.216' }
+const mu = { dev: 'eth1', peerMac: '00:16:3E:2D:8D:DE', peerLinkLocal: '169.254.119.176', peerNaddr: parseNaddr('3·1·0·0') }
+const nu = { dev: 'eth1', peerMac: '00:16:3E:2D:8D:DF', peerLinkLocal: '169.254.119.177', peerNaddr: parseNaddr('3·1·1·0') }
+const base: MainIdentityInput = { topology: topo, naddr: parseNaddr('3·1·0·1'), nics: [nic], arcs: [mu, nu] }
+const stateOf = (i: MainIdentityInput): KernelState => ({ namespaces: new Map([[SYSTEM_NS, mainIdentityState(i)]]) })
+
+test('KernelSync skips the apply of the very state it applied last, applies any other, and retries after a failure', async t => {
+  const clock = new VirtualClock()
+  const kernel = new InMemoryKernel({ allocator: new TableAllocator(), devices: ['eth1'] })
+  let desired = stateOf(base)
+  const sync = new KernelSync(kernel, () => desired, clock, 50)
+  await sync.applyNow()
+  t.is(sync.stats.applies, 1)
+  t.true(sync.stats.ops > 0)
+  await sync.applyNow()
+  t.deepEqual([sync.stats.applies, sync.stats.skipped], [1, 1], 'same object: nothing to do')
+
+  // an equal but new state is planned (and finds nothing to do); a different one changes the kernel
+  desired = stateOf(base)
+  await sync.applyNow()
+  t.deepEqual([sync.stats.applies, sync.stats.skipped], [2, 1])
+  const opsBefore = sync.stats.ops
+  desired = stateOf({ ...base, paths: new Map([[hcKey({ lvl: 1, pos: 1 }), [{ viaMac: nu.peerMac, hops: [{ lvl: 1, pos: 1 }] }]]]) })
+  await sync.applyNow()
+  t.is(sync.stats.applies, 3)
+  t.true(sync.stats.ops > opsBefore)
+  t.deepEqual(canonicalState(await kernel.read(desired)), canonicalState(desired))
+
+  // a failed apply is not trusted: the same state is applied again
+  const failing = { ...desired, namespaces: new Map([...desired.namespaces, ['ntkv0', { ...desired.namespaces.get(SYSTEM_NS)!, linksUp: ['nosuchdev'] }]]) }
+  desired = failing
+  await sync.applyNow()
+  t.is(sync.stats.applyErrors, 1)
+  const skipped = sync.stats.skipped
+  await sync.applyNow()
+  t.is(sync.stats.applyErrors, 2, 'applied again, not skipped')
+  t.is(sync.stats.skipped, skipped)
+})
+
+test('routeStateKey changes exactly when the routes would: a path nobody chooses leaves it equal', t => {
+  const key = (i: MainIdentityInput): string => routeStateKey(i, routeChoices(i))
+  const same = (x: MainIdentityInput, y: MainIdentityInput): boolean => JSON.stringify(canonicalState(stateOf(x))) === JSON.stringify(canonicalState(stateOf(y)))
+  const h = (lvl: number, pos: number): { lvl: number, pos: number } => ({ lvl, pos })
+  const with1 = (dest: { lvl: number, pos: number }, paths: Array<{ viaMac: string, hops: Array<{ lvl: number, pos: number }> }>): MainIdentityInput => ({ ...base, paths: new Map([[hcKey(dest), paths]]) })
+  // to g-node (1,1), where ν is: via ν; an alternative via μ is in no table (ntk takes ν's, ν's table must avoid
+  // (1,1) altogether, μ's table avoids (0,0) and takes ν's)
+  const direct = with1(h(1, 1), [{ viaMac: nu.peerMac, hops: [h(1, 1)] }])
+  const alternative = with1(h(1, 1), [{ viaMac: nu.peerMac, hops: [h(1, 1)] }, { viaMac: mu.peerMac, hops: [h(0, 0), h(1, 1)] }])
+  t.is(key(direct), key(alternative))
+  t.true(same(direct, alternative))
+  // the alternative becomes the best: ntk moves to μ
+  const swapped = with1(h(1, 1), [{ viaMac: mu.peerMac, hops: [h(0, 0), h(1, 1)] }, { viaMac: nu.peerMac, hops: [h(1, 1)] }])
+  t.not(key(direct), key(swapped))
+  t.false(same(direct, swapped))
+  // to g-node (2,0): a second path via μ moves nothing in ntk, but gives ν's table (which avoids (1,1)) a way
+  const far = with1(h(2, 0), [{ viaMac: nu.peerMac, hops: [h(1, 1), h(2, 0)] }])
+  const farBoth = with1(h(2, 0), [{ viaMac: nu.peerMac, hops: [h(1, 1), h(2, 0)] }, { viaMac: mu.peerMac, hops: [h(0, 0), h(2, 0)] }])
+  t.not(key(far), key(farBoth))
+  t.false(same(far, farBoth))
+  // the neighbour's address, once known, fills its table
+  const unknownMu = { ...far, arcs: [{ dev: mu.dev, peerMac: mu.peerMac, peerLinkLocal: mu.peerLinkLocal }, nu] }
+  t.not(key(far), key(unknownMu))
+  t.false(same(far, unknownMu))
+})
