@@ -19,7 +19,10 @@ export interface NodePath {
 export const destinationOf = (p: { hops: readonly HCoord[] }): HCoord => p.hops[p.hops.length - 1]
 
 export function pathKey (hops: readonly HCoord[], arcs: readonly number[]): string {
-  let s = ''
-  for (let k = 0; k < hops.length; k++) s += `${arcs[k]}>${hops[k].lvl}:${hops[k].pos}/`
-  return s
+  // joined, not built with +=: the pools keep hundreds of thousands of keys, and += leaves each one a chain of
+  // concatenation nodes next to its flat copy
+  const parts = new Array<string>(hops.length + 1)
+  for (let k = 0; k < hops.length; k++) parts[k] = `${arcs[k]}>${hops[k].lvl}:${hops[k].pos}`
+  parts[hops.length] = ''
+  return parts.join('/')
 }
