@@ -50,6 +50,13 @@ const bad: Array<[string, (o: any) => unknown, RegExp]> = [
   ['arcs and hops disagree', o => { o.paths[0].arcs = [1]; return o }, /\$\.paths\[0\]\.arcs: expected 2 entries/],
   ['empty path', o => { o.paths[0].hops = []; o.paths[0].arcs = []; return o }, /needs at least its destination/],
   ['repeated hop', o => { o.paths[0].hops = [{ lvl: 2, pos: 1 }, { lvl: 2, pos: 1 }]; return o }, /appears twice/],
+  ['repeated hop in a long path', o => {
+    o.paths[0].hops = [...Array.from({ length: 20 }, (_, k) => ({ lvl: 0, pos: k })), { lvl: 0, pos: 7 }, { lvl: 2, pos: 1 }]
+    o.paths[0].arcs = o.paths[0].hops.map(() => 1)
+    return o
+  }, /\$\.paths\[0\]\.hops: g-node 0:7 appears twice/],
+  ['bad position deep in a path', o => { o.paths[0].hops[1].pos = -2; return o }, /\$\.paths\[0\]\.hops\[1\]\.pos: expected an integer/],
+  ['bad eldership in a path fingerprint', o => { o.paths[0].fingerprint.elderships[0] = 'x'; return o }, /\$\.paths\[0\]\.fingerprint\.elderships\[0\]: expected an integer/],
   ['ignoreOutside not boolean', o => { o.paths[0].ignoreOutside[1] = 1; return o }, /ignoreOutside\[1\]: expected a boolean/],
   ['path fingerprint level differs from destination', o => { o.paths[0].fingerprint = fp(1); return o }, /fingerprint\.level: expected level 2/],
   ['huge hop list', o => {

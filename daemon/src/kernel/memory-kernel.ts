@@ -219,12 +219,20 @@ export class InMemoryKernel implements Kernel {
     if (r.table !== TABLE_MAIN && this.#allocator.idOf(r.table) === undefined) fail(`table ${r.table} has no id`)
     if (r.type !== 'unicast') return
     if (r.dev === undefined || !n.devices.has(r.dev)) fail(`Cannot find device "${r.dev ?? ''}"`)
-    if (r.src !== undefined && ![...n.addresses.values()].some(a => a.ip === r.src)) fail('Error: Invalid prefsrc address.')
+    if (r.src !== undefined && !someOf(n.addresses.values(), a => a.ip === r.src)) fail('Error: Invalid prefsrc address.')
     if (r.via !== undefined) {
-      const onLink = [...n.routes.values()].some(m => m.table === TABLE_MAIN && m.type === 'unicast' && m.via === undefined && m.dev === r.dev && cidrContains(m.dst, r.via as string))
+      const connected = (m: RouteItem | undefined): boolean => m !== undefined && m.table === TABLE_MAIN && m.type === 'unicast' && m.via === undefined && m.dev === r.dev && cidrContains(m.dst, r.via as string)
+      // the usual case first: a host route to the gateway (ntkd's route to a neighbour's link-local)
+      const onLink = connected(n.routes.get(keyOf.route({ table: TABLE_MAIN, dst: `${r.via}/32`, type: 'unicast' }))) || someOf(n.routes.values(), connected)
       if (!onLink) fail('Error: Nexthop has invalid gateway.')
     }
   }
+}
+
+/** `some` over an iterator, without copying it into an array first (checked for every route op). */
+function someOf<T> (it: Iterable<T>, pred: (x: T) => boolean): boolean {
+  for (const x of it) if (pred(x)) return true
+  return false
 }
 
 function newNamespace (devices: string[]): MutableNamespace {

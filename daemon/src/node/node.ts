@@ -137,6 +137,14 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     const linkLocal = new Map(contrib.addresses.map(a => [a.dev, a.address]))
     const nics = nicInfos.filter(n => linkLocal.has(n.name)).map(n => ({ name: n.name, mac: n.mac, linkLocal: linkLocal.get(n.name) as string }))
     const endpoints = new Map([...arcs.endpoints()].filter(([, e]) => linkLocal.has(e.dev)))
+    // Nothing the routes derive from changed (QSPN's routing, arcs and the neighbours' addresses, link-locals and
+    // host routes): the last state stands, without computing it again (a change of nodes-inside alone, say).
+    const quick = [
+      qspn.routingVersion, identity.naddr.join('.'), nics.map(n => `${n.name}/${n.mac}/${n.linkLocal}`).join(' '),
+      [...endpoints].map(([id, e]) => `${id}/${e.dev}/${e.peerMac}/${e.peerLinkLocal}/${qspn.getNaddrForArc(id)?.join('.') ?? ''}`).join(' '),
+      contrib.addresses.map(a => `${a.dev}/${a.address}`).join(' '), contrib.hostRoutes.map(r => `${r.dst}/${r.dev}/${r.src}`).join(' ')
+    ].join(' | ')
+    if (lastDesired?.quick === quick) return lastDesired.state
     const input = {
       topology, naddr: identity.naddr, nics, anonymize: config.anonymize, serveAnonymous: config.serveAnonymous,
       subnetLevel: config.subnetLevel, ...routesInputFromQspn(qspn, topology.levels, endpoints)
@@ -145,12 +153,12 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     // KernelSync skips the apply.
     const choices = routeChoices(input)
     const key = `${routeStateKey(input, choices)} | ${contrib.addresses.map(a => `${a.dev}/${a.address}`).join(' ')} | ${contrib.hostRoutes.map(r => `${r.dst}/${r.dev}/${r.src}`).join(' ')}`
-    if (lastDesired?.key === key) return lastDesired.state
+    if (lastDesired?.key === key) { lastDesired.quick = quick; return lastDesired.state }
     const state = { namespaces: new Map([[SYSTEM_NS, withNeighbourhood(mainIdentityState(input, choices), contrib)]]) }
-    lastDesired = { key, state }
+    lastDesired = { key, quick, state }
     return state
   }
-  let lastDesired: { key: string, state: KernelState } | undefined
+  let lastDesired: { key: string, quick: string, state: KernelState } | undefined
   const sync = new KernelSync(kernel, desiredState, clock, o.kernelIntervalMs ?? 50, log)
 
   neighborhood = new Neighborhood({

@@ -61,62 +61,99 @@ export function etpLimitsFor (gsizes: readonly number[]): EtpLimits {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v)
 
+/**
+ * Where a field is: a string, or a function giving it. Names are only formatted when a check fails: an ETP holds
+ * hundreds of fields, and formatting each one's name made validation the largest source of garbage.
+ */
+type Where = string | (() => string)
+const at = (w: Where, suffix = ''): string => (typeof w === 'string' ? w : w()) + suffix
+
 class Checker {
   constructor (readonly levels: number, readonly limits: EtpLimits) {}
 
-  fail (where: string, reason: string): never { throw new EtpValidationError(where, reason) }
+  fail (where: Where, reason: string): never { throw new EtpValidationError(at(where), reason) }
 
-  int (v: unknown, where: string, min: number, max: number): number {
-    if (!isInt(v) || v < min || v > max) this.fail(where, `expected an integer in ${min}..${max}, got ${short(v)}`)
+  /** An integer in min..max at `where` + `suffix`. */
+  int (v: unknown, where: Where, suffix: string, min: number, max: number): number {
+    if (!isInt(v) || v < min || v > max) this.fail(at(where, suffix), `expected an integer in ${min}..${max}, got ${short(v)}`)
     return v
   }
 
-  array (v: unknown, where: string, maxLen: number, exactLen?: number): unknown[] {
-    if (!Array.isArray(v)) this.fail(where, `expected an array, got ${short(v)}`)
-    if (exactLen !== undefined && v.length !== exactLen) this.fail(where, `expected ${exactLen} entries, got ${v.length}`)
-    if (v.length > maxLen) this.fail(where, `too many entries (${v.length} > ${maxLen})`)
+  array (v: unknown, where: Where, suffix: string, maxLen: number, exactLen?: number): unknown[] {
+    if (!Array.isArray(v)) this.fail(at(where, suffix), `expected an array, got ${short(v)}`)
+    if (exactLen !== undefined && v.length !== exactLen) this.fail(at(where, suffix), `expected ${exactLen} entries, got ${v.length}`)
+    if (v.length > maxLen) this.fail(at(where, suffix), `too many entries (${v.length} > ${maxLen})`)
     return v
+  }
+
+  /** A copy of an array of integers in min..max. */
+  ints (v: unknown, where: Where, suffix: string, min: number, max: number, maxLen: number, exactLen?: number): number[] {
+    const a = this.array(v, where, suffix, maxLen, exactLen)
+    const out = new Array<number>(a.length)
+    for (let k = 0; k < a.length; k++) {
+      const x = a[k]
+      if (!isInt(x) || x < min || x > max) this.fail(`${at(where, suffix)}[${k}]`, `expected an integer in ${min}..${max}, got ${short(x)}`)
+      out[k] = x
+    }
+    return out
   }
 
   positions (v: unknown, where: string): number[] {
-    return this.array(v, where, this.levels, this.levels).map((p, k) => this.int(p, `${where}[${k}]`, 0, this.limits.maxPosition))
+    return this.ints(v, where, '', 0, this.limits.maxPosition, this.levels, this.levels)
   }
 
-  hcoord (v: unknown, where: string): HCoord {
-    if (!isObj(v)) this.fail(where, `expected {lvl, pos}, got ${short(v)}`)
-    return { lvl: this.int(v.lvl, `${where}.lvl`, 0, this.levels - 1), pos: this.int(v.pos, `${where}.pos`, 0, this.limits.maxPosition) }
+  hcoord (v: unknown, where: Where, suffix: string, k: number): HCoord {
+    const w = (): string => `${at(where, suffix)}[${k}]`
+    if (!isObj(v)) this.fail(w, `expected {lvl, pos}, got ${short(v)}`)
+    const { lvl, pos } = v
+    if (!isInt(lvl) || lvl < 0 || lvl > this.levels - 1) this.int(lvl, w, '.lvl', 0, this.levels - 1)
+    if (!isInt(pos) || pos < 0 || pos > this.limits.maxPosition) this.int(pos, w, '.pos', 0, this.limits.maxPosition)
+    return { lvl: lvl as number, pos: pos as number }
   }
 
-  fingerprint (v: unknown, where: string, level?: number): Fingerprint {
+  hcoords (v: unknown, where: Where, suffix: string, maxLen: number): HCoord[] {
+    const a = this.array(v, where, suffix, maxLen)
+    const out = new Array<HCoord>(a.length)
+    for (let k = 0; k < a.length; k++) out[k] = this.hcoord(a[k], where, suffix, k)
+    return out
+  }
+
+  fingerprint (v: unknown, where: Where, level?: number): Fingerprint {
     if (!isObj(v)) this.fail(where, `expected a fingerprint object, got ${short(v)}`)
-    const lvl = this.int(v.level, `${where}.level`, 0, this.levels)
-    if (level !== undefined && lvl !== level) this.fail(`${where}.level`, `expected level ${level}, got ${lvl}`)
-    const elderships = this.array(v.elderships, `${where}.elderships`, this.levels, this.levels - lvl)
-      .map((e, k) => this.int(e, `${where}.elderships[${k}]`, -1, this.limits.maxPosition))
-    const eldershipsSeed = this.array(v.eldershipsSeed, `${where}.eldershipsSeed`, this.levels, lvl)
-      .map((e, k) => this.int(e, `${where}.eldershipsSeed[${k}]`, -1, this.limits.maxPosition))
-    return { id: this.int(v.id, `${where}.id`, 0, Number.MAX_SAFE_INTEGER), level: lvl, elderships, eldershipsSeed }
+    const lvl = this.int(v.level, where, '.level', 0, this.levels)
+    if (level !== undefined && lvl !== level) this.fail(at(where, '.level'), `expected level ${level}, got ${lvl}`)
+    const elderships = this.ints(v.elderships, where, '.elderships', -1, this.limits.maxPosition, this.levels, this.levels - lvl)
+    const eldershipsSeed = this.ints(v.eldershipsSeed, where, '.eldershipsSeed', -1, this.limits.maxPosition, this.levels, lvl)
+    return { id: this.int(v.id, where, '.id', 0, Number.MAX_SAFE_INTEGER), level: lvl, elderships, eldershipsSeed }
   }
 
-  path (v: unknown, where: string): EtpPath {
+  path (v: unknown, where: Where): EtpPath {
     if (!isObj(v)) this.fail(where, `expected a path object, got ${short(v)}`)
-    const hops = this.array(v.hops, `${where}.hops`, this.limits.maxHops).map((h, k) => this.hcoord(h, `${where}.hops[${k}]`))
-    if (hops.length === 0) this.fail(`${where}.hops`, 'a path needs at least its destination')
-    const arcs = this.array(v.arcs, `${where}.arcs`, this.limits.maxHops, hops.length)
-      .map((a, k) => this.int(a, `${where}.arcs[${k}]`, 0, Number.MAX_SAFE_INTEGER))
-    const cost = v.cost === DEAD ? DEAD : this.int(v.cost, `${where}.cost`, 0, Number.MAX_SAFE_INTEGER)
+    const hops = this.hcoords(v.hops, where, '.hops', this.limits.maxHops)
+    if (hops.length === 0) this.fail(at(where, '.hops'), 'a path needs at least its destination')
+    const arcs = this.ints(v.arcs, where, '.arcs', 0, Number.MAX_SAFE_INTEGER, this.limits.maxHops, hops.length)
+    const cost = v.cost === DEAD ? DEAD : this.int(v.cost, where, '.cost', 0, Number.MAX_SAFE_INTEGER)
     const dest = hops[hops.length - 1]
-    const fingerprint = this.fingerprint(v.fingerprint, `${where}.fingerprint`, dest.lvl)
-    const nodesInside = this.int(v.nodesInside, `${where}.nodesInside`, 0, Number.MAX_SAFE_INTEGER)
-    const ignoreOutside = this.array(v.ignoreOutside, `${where}.ignoreOutside`, this.levels, this.levels).map((b, k) => {
-      if (typeof b !== 'boolean') this.fail(`${where}.ignoreOutside[${k}]`, `expected a boolean, got ${short(b)}`)
-      return b
-    })
-    const seen = new Set<string>()
-    for (const h of hops) {
-      const key = `${h.lvl}:${h.pos}`
-      if (seen.has(key)) this.fail(`${where}.hops`, `g-node ${key} appears twice`)
-      seen.add(key)
+    const fingerprint = this.fingerprint(v.fingerprint, (): string => at(where, '.fingerprint'), dest.lvl)
+    const nodesInside = this.int(v.nodesInside, where, '.nodesInside', 0, Number.MAX_SAFE_INTEGER)
+    const flags = this.array(v.ignoreOutside, where, '.ignoreOutside', this.levels, this.levels)
+    const ignoreOutside = new Array<boolean>(flags.length)
+    for (let k = 0; k < flags.length; k++) {
+      const b = flags[k]
+      if (typeof b !== 'boolean') this.fail(`${at(where, '.ignoreOutside')}[${k}]`, `expected a boolean, got ${short(b)}`)
+      ignoreOutside[k] = b
+    }
+    // a g-node twice in a path (real paths are short: compare pairwise; long ones through a set)
+    const twice = (h: HCoord): never => this.fail(at(where, '.hops'), `g-node ${h.lvl}:${h.pos} appears twice`)
+    if (hops.length <= 16) {
+      for (let k = 1; k < hops.length; k++) for (let j = 0; j < k; j++) if (hops[j].lvl === hops[k].lvl && hops[j].pos === hops[k].pos) twice(hops[k])
+    } else {
+      const seen = new Set<number>()
+      for (const h of hops) {
+        const key = h.lvl * 0x100000000 + h.pos
+        if (seen.has(key)) twice(h)
+        seen.add(key)
+      }
     }
     return { hops, arcs, cost, fingerprint, nodesInside, ignoreOutside }
   }
@@ -138,10 +175,14 @@ export function validateEtp (obj: unknown, gsizes: readonly number[], limits: Et
   if (obj.kind !== 'etp') c.fail('$.kind', `unknown message kind ${short(obj.kind)}`)
   const levels = gsizes.length
   const nodeAddress = c.positions(obj.nodeAddress, '$.nodeAddress')
-  const fingerprints = c.array(obj.fingerprints, '$.fingerprints', levels, levels).map((f, k) => c.fingerprint(f, `$.fingerprints[${k}]`, k))
-  const nodesInside = c.array(obj.nodesInside, '$.nodesInside', levels, levels).map((n, k) => c.int(n, `$.nodesInside[${k}]`, 0, Number.MAX_SAFE_INTEGER))
-  const hops = c.array(obj.hops, '$.hops', limits.maxHops).map((h, k) => c.hcoord(h, `$.hops[${k}]`))
-  const paths = c.array(obj.paths, '$.paths', limits.maxPaths).map((p, k) => c.path(p, `$.paths[${k}]`))
+  const fps = c.array(obj.fingerprints, '$.fingerprints', '', levels, levels)
+  const fingerprints = new Array<Fingerprint>(fps.length)
+  for (let k = 0; k < fps.length; k++) fingerprints[k] = c.fingerprint(fps[k], `$.fingerprints[${k}]`, k)
+  const nodesInside = c.ints(obj.nodesInside, '$.nodesInside', '', 0, Number.MAX_SAFE_INTEGER, levels, levels)
+  const hops = c.hcoords(obj.hops, '$.hops', '', limits.maxHops)
+  const ps = c.array(obj.paths, '$.paths', '', limits.maxPaths)
+  const paths = new Array<EtpPath>(ps.length)
+  for (let k = 0; k < ps.length; k++) paths[k] = c.path(ps[k], (): string => `$.paths[${k}]`)
   return { kind: 'etp', nodeAddress, fingerprints, nodesInside, hops, paths }
 }
 

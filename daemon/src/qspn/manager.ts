@@ -64,6 +64,8 @@ interface Destination {
   paths: NodePath[]
   /** What it adds to my g-node one level up (§4.6): the path with the eldest fingerprint, cheapest among those. */
   best: NodePath
+  /** getPathsTo's answer, kept until the paths change (the kernel sync asks for every destination each time). */
+  primary?: readonly NodePath[]
 }
 
 function bestForOwnInfo (paths: readonly NodePath[]): NodePath {
@@ -110,6 +112,7 @@ export class QspnManager {
   readonly #pool = new Map<string, Map<string, NodePath>>()
   readonly #waiters = new Map<string, Waiter[]>()
   readonly #hcs = new Map<number, HCoord>()
+  #routingVersion = 0
   /**
    * Per destination, since when each fingerprint its candidate paths carry has been reported (virtual or wall ms).
    * Rule (c) of path selection (a path per fingerprint, §4.5) counts a fingerprint only after `fingerprintSettleMs`:
@@ -173,12 +176,21 @@ export class QspnManager {
   get levels (): number { return this.#levels }
   isBootstrapComplete (): boolean { return this.#bootstrapLevel === null }
 
+  /**
+   * Grows whenever a destination appears, disappears, or its paths change in order, hops, cost or fingerprint; a
+   * change of nodes-inside alone leaves it. Whoever derives routes from the map recomputes only when it grew.
+   */
+  get routingVersion (): number { return this.#routingVersion }
+
   /** Paths to `hc` carrying the eldest fingerprint, ascending cost (§4.5 exposed order). */
-  getPathsTo (hc: HCoord): NodePath[] {
+  getPathsTo (hc: HCoord): readonly NodePath[] {
     const d = this.#map.get(hcKey(hc))
     if (d === undefined) return []
-    const fp = eldest(d.paths.map(p => p.fingerprint))
-    return d.paths.filter(p => sameFingerprint(p.fingerprint, fp))
+    if (d.primary === undefined) {
+      const fp = eldest(d.paths.map(p => p.fingerprint))
+      d.primary = Object.freeze(d.paths.filter(p => sameFingerprint(p.fingerprint, fp)))
+    }
+    return d.primary
   }
 
   /** Every path kept for `hc`, whatever its fingerprint (what ETPs advertise). */
@@ -509,7 +521,7 @@ export class QspnManager {
       const removed = before.filter(p => !afterKeys.has(p.key))
       if (after.length === 0) this.#map.delete(k)
       else if (before.length === 0) this.#map.set(k, { hc: ch.hc, paths: after, best: bestForOwnInfo(after) })
-      else { const d = this.#map.get(k)!; d.paths = after; d.best = bestForOwnInfo(after) }
+      else { const d = this.#map.get(k)!; d.paths = after; d.best = bestForOwnInfo(after); d.primary = undefined }
       changed.push({ hc: ch.hc, routing: !sameRouting(before, after) })
       if (before.length === 0) this.events.emit('destination_added', { hc: ch.hc })
       for (const p of after) {
@@ -520,6 +532,7 @@ export class QspnManager {
       for (const p of removed) this.events.emit('path_removed', { path: p })
       if (after.length === 0) this.events.emit('destination_removed', { hc: ch.hc })
     }
+    if (changed.some(c => c.routing)) this.#routingVersion++
     if (changed.length === 0) return // own info derives from the map alone
     if (this.#recomputeOwnInfo()) this.#holdOwnInfo()
     this.#queueForward(changed, etpHops, fromArcId)

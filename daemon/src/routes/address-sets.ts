@@ -32,6 +32,18 @@ export interface LocalAddressSet {
 export function localAddressSet (id: IdentityAddressing): LocalAddressSet {
   const { topology: topo, naddr: n } = id
   checkNaddr(topo, n)
+  // pure in its input and asked for on every kernel sync: one shared object per identity addressing
+  let perTopology = localSets.get(topo)
+  if (perTopology === undefined) { perTopology = new Map(); localSets.set(topo, perTopology) }
+  const key = `${n.join('.')}/${String(id.main)}/${String(id.serveAnonymous === true)}`
+  let set = perTopology.get(key)
+  if (set === undefined) { set = Object.freeze(computeLocalAddressSet(id)); perTopology.set(key, set) }
+  return set
+}
+const localSets = new WeakMap<Topology, Map<string, LocalAddressSet>>()
+
+function computeLocalAddressSet (id: IdentityAddressing): LocalAddressSet {
+  const { topology: topo, naddr: n } = id
   if (!id.main) return { global: null, anonymizing: null, internal: new Map(), localhostSynonym: null, onNic: [] }
   const real = isRealAddress(topo, n)
   const global = real ? ipGlobal(topo, n) : null
@@ -95,7 +107,17 @@ export function destinationSet (id: IdentityAddressing): readonly Destination[] 
 const destinationSets = new WeakMap<Topology, Map<string, readonly Destination[]>>()
 
 /** The CIDRs of a destination with the local source address each gets in `ntk` (spec §2.5). */
-export function destinationCidrs (d: Destination, local: LocalAddressSet): Array<{ cidr: Cidr; src: Ipv4 | null }> {
+export function destinationCidrs (d: Destination, local: LocalAddressSet): ReadonlyArray<{ readonly cidr: Cidr; readonly src: Ipv4 | null }> {
+  // destinations and local sets are shared objects (see above): the pair's answer is kept while both live
+  let perLocal = cidrsOf.get(d)
+  if (perLocal === undefined) { perLocal = new WeakMap(); cidrsOf.set(d, perLocal) }
+  let out = perLocal.get(local)
+  if (out === undefined) { out = Object.freeze(computeDestinationCidrs(d, local)); perLocal.set(local, out) }
+  return out
+}
+const cidrsOf = new WeakMap<Destination, WeakMap<LocalAddressSet, ReadonlyArray<{ readonly cidr: Cidr; readonly src: Ipv4 | null }>>>()
+
+function computeDestinationCidrs (d: Destination, local: LocalAddressSet): Array<{ cidr: Cidr; src: Ipv4 | null }> {
   return [
     { cidr: d.global, src: local.global },
     { cidr: d.anonymizing, src: local.global },

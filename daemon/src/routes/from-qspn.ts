@@ -26,10 +26,12 @@ export function routesInputFromQspn (qspn: QspnMapView, levels: number, arcs: Re
   const paths = new Map<string, Path[]>()
   for (let lvl = 0; lvl < levels; lvl++) {
     for (const hc of qspn.getKnownDestinations(lvl)) {
-      const usable = qspn.getPathsTo(hc).flatMap(p => {
+      const usable: Path[] = []
+      for (const p of qspn.getPathsTo(hc)) {
         const e = arcs.get(p.arcId)
-        return e === undefined ? [] : [{ viaMac: e.peerMac, hops: p.hops }]
-      })
+        if (e === undefined) continue
+        usable.push({ viaMac: e.peerMac, hops: p.hops })
+      }
       if (usable.length > 0) paths.set(hcKey(hc), usable)
     }
   }

@@ -83,18 +83,19 @@ export function routeChoices (input: MainIdentityInput): RouteChoices {
     return ps
   }
   const arcOf = (p: Path | undefined): NeighbourArc | undefined => p === undefined ? undefined : arcByMac.get(normalizeMac(p.viaMac))
+  const keys = dests.map(d => hcKey(d.hc))
   const ntk = new Map<string, NeighbourArc | undefined>()
-  for (const d of dests) ntk.set(hcKey(d.hc), arcOf(pathsTo(d.hc)[0]))
+  dests.forEach((d, k) => ntk.set(keys[k], arcOf(pathsTo(d.hc)[0])))
   const from = new Map<string, Map<string, NeighbourArc | undefined>>()
   for (const a of input.arcs ?? []) {
     const excluded = a.peerNaddr === undefined ? null : maxDistinctGnode(n, a.peerNaddr)
     const table = new Map<string, NeighbourArc | undefined>()
-    for (const d of dests) {
+    dests.forEach((d, k) => {
       const fwd = a.peerNaddr === undefined
         ? undefined
         : pathsTo(d.hc).find(p => excluded === null || !p.hops.some(h => h.lvl === excluded.lvl && h.pos === excluded.pos))
-      table.set(hcKey(d.hc), arcOf(fwd))
-    }
+      table.set(keys[k], arcOf(fwd))
+    })
     from.set(normalizeMac(a.peerMac), table)
   }
   return { ntk, from }
@@ -152,8 +153,10 @@ export function mainIdentityState (input: MainIdentityInput, choices: RouteChoic
   const dests = destinationSet(id)
   // while the main identity is virtual (between phase 1 and 2 of a migration) its ntk routes carry no src (spec §2.5)
   const withSrc = local.global !== null
-  for (const d of dests) {
-    const via = choices.ntk.get(hcKey(d.hc))
+  const keys = dests.map(d => hcKey(d.hc))
+  for (let k = 0; k < dests.length; k++) {
+    const d = dests[k]
+    const via = choices.ntk.get(keys[k])
     for (const { cidr, src } of destinationCidrs(d, local)) routes.push(routeVia(TABLE_NTK, cidr, via, withSrc ? src : null))
   }
   const rules: RuleItem[] = [{ table: TABLE_NTK }]
@@ -161,8 +164,9 @@ export function mainIdentityState (input: MainIdentityInput, choices: RouteChoic
   for (const a of arcs) {
     const table = ntkFromTable(a.peerMac)
     const chosen = choices.from.get(normalizeMac(a.peerMac))
-    for (const d of dests) {
-      const via = chosen?.get(hcKey(d.hc))
+    for (let k = 0; k < dests.length; k++) {
+      const d = dests[k]
+      const via = chosen?.get(keys[k])
       for (const { cidr } of destinationCidrs(d, local)) routes.push(routeVia(table, cidr, via, null))
     }
     rules.push({ table, fwmarkOf: table })
