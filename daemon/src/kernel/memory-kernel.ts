@@ -15,10 +15,34 @@ interface MutableNamespace {
   sysctls: Map<string, string>
   pseudo: Map<string, PseudoInterface>
   addresses: Map<string, AddressItem>
-  routes: Map<string, RouteItem>
+  routes: RouteStore
   rules: Map<string, RuleItem>
   marks: Map<string, MarkItem>
   nat: Map<string, NatItem>
+}
+
+/** Routes by table, then destination: the shape plan() indexes routes in, so it can use this one as it is. */
+class RouteStore {
+  readonly byTable = new Map<string, Map<string, RouteItem>>()
+
+  get (table: string, dst: string): RouteItem | undefined { return this.byTable.get(table)?.get(dst) }
+  set (r: RouteItem): void {
+    let t = this.byTable.get(r.table)
+    if (t === undefined) { t = new Map(); this.byTable.set(r.table, t) }
+    t.set(r.dst, r)
+  }
+
+  delete (table: string, dst: string): boolean {
+    const t = this.byTable.get(table)
+    if (t === undefined || !t.delete(dst)) return false
+    if (t.size === 0) this.byTable.delete(table)
+    return true
+  }
+
+  * values (): IterableIterator<RouteItem> { for (const t of this.byTable.values()) yield * t.values() }
+  deleteWhere (pred: (r: RouteItem) => boolean): void {
+    for (const r of [...this.values()]) if (pred(r)) this.delete(r.table, r.dst)
+  }
 }
 
 export interface InMemoryKernelOptions {
@@ -69,7 +93,7 @@ export class InMemoryKernel implements Kernel {
   }
 
   async plan (desired: KernelState): Promise<Op[]> {
-    return plan(desired, await this.read(desired))
+    return plan(desired, await this.read(desired), { actualRoutes: ns => this.#namespaces.get(ns)?.routes.byTable })
   }
 
   async apply (desired: KernelState): Promise<ApplyStats> {
@@ -140,7 +164,7 @@ export class InMemoryKernel implements Kernel {
           n.devices.delete(op.item.name)
           n.up.delete(op.item.name)
           for (const [k, a] of n.addresses) if (a.dev === op.item.name) n.addresses.delete(k)
-          for (const [k, r] of n.routes) if (r.dev === op.item.name) n.routes.delete(k)
+          n.routes.deleteWhere(r => r.dev === op.item.name)
         }
         return
       }
@@ -168,20 +192,19 @@ export class InMemoryKernel implements Kernel {
           if (!n.addresses.delete(k)) fail('RTNETLINK answers: Cannot assign requested address')
           // Linux flushes the routes that use a vanished address as prefsrc
           const stillLocal = new Set([...n.addresses.values()].map(a => a.ip))
-          for (const [rk, r] of n.routes) if (r.src === op.item.ip && !stillLocal.has(r.src)) n.routes.delete(rk)
+          n.routes.deleteWhere(r => r.src === op.item.ip && !stillLocal.has(r.src))
         }
         return
       }
       case 'route': {
         const n = this.#ns(op)
-        const k = keyOf.route(op.item)
         if (op.op === 'del') {
-          if (!n.routes.delete(k)) fail('RTNETLINK answers: No such process')
+          if (!n.routes.delete(op.item.table, op.item.dst)) fail('RTNETLINK answers: No such process')
           return
         }
-        if (op.op === 'add' && n.routes.has(k)) fail('RTNETLINK answers: File exists')
+        if (op.op === 'add' && n.routes.get(op.item.table, op.item.dst) !== undefined) fail('RTNETLINK answers: File exists')
         this.#checkRoute(n, op.item, fail)
-        n.routes.set(k, op.item)
+        n.routes.set(op.item)
         return
       }
       case 'rule': {
@@ -223,7 +246,7 @@ export class InMemoryKernel implements Kernel {
     if (r.via !== undefined) {
       const connected = (m: RouteItem | undefined): boolean => m !== undefined && m.table === TABLE_MAIN && m.type === 'unicast' && m.via === undefined && m.dev === r.dev && cidrContains(m.dst, r.via as string)
       // the usual case first: a host route to the gateway (ntkd's route to a neighbour's link-local)
-      const onLink = connected(n.routes.get(keyOf.route({ table: TABLE_MAIN, dst: `${r.via}/32`, type: 'unicast' }))) || someOf(n.routes.values(), connected)
+      const onLink = connected(n.routes.get(TABLE_MAIN, `${r.via}/32`)) || someOf(n.routes.values(), connected)
       if (!onLink) fail('Error: Nexthop has invalid gateway.')
     }
   }
@@ -242,7 +265,7 @@ function newNamespace (devices: string[]): MutableNamespace {
     sysctls: new Map(),
     pseudo: new Map(),
     addresses: new Map(),
-    routes: new Map(),
+    routes: new RouteStore(),
     rules: new Map(),
     marks: new Map(),
     nat: new Map()

@@ -41,22 +41,30 @@ function phaseOf (o: Op): number {
  * every actual item not desired is deleted. Sysctls and links-up are only ever set, never reverted.
  * Pure: LinuxKernel renders the ops as commands, InMemoryKernel applies them to its model.
  */
-export function plan (desired: KernelState, actual: KernelState): Op[] {
+export function plan (desired: KernelState, actual: KernelState, o: PlanOptions = {}): Op[] {
   const ops: Op[] = []
   for (const [ns, want] of desired.namespaces) {
     const have = actual.namespaces.get(ns)
     if (have === undefined && ns !== SYSTEM_NS) ops.push({ kind: 'netns', op: 'add', ns, why: 'missing' })
-    diffNamespace(ns, want, have ?? emptyNamespace(), ops)
+    diffNamespace(ns, want, have ?? emptyNamespace(), ops, have === undefined ? undefined : o.actualRoutes?.(ns))
   }
   for (const ns of actual.namespaces.keys()) {
     // a nested namespace goes with everything in it; the system's own namespace is never deleted
     if (!desired.namespaces.has(ns) && ns !== SYSTEM_NS) ops.push({ kind: 'netns', op: 'del', ns, why: 'unwanted' })
-    if (!desired.namespaces.has(ns) && ns === SYSTEM_NS) diffNamespace(ns, emptyNamespace(), actual.namespaces.get(ns) ?? emptyNamespace(), ops)
+    if (!desired.namespaces.has(ns) && ns === SYSTEM_NS) diffNamespace(ns, emptyNamespace(), actual.namespaces.get(ns) ?? emptyNamespace(), ops, o.actualRoutes?.(ns))
   }
   return ops.map((o, i) => ({ o, i })).sort((a, b) => phaseOf(a.o) - phaseOf(b.o) || a.i - b.i).map(x => x.o)
 }
 
-function diffNamespace (ns: string, want: NamespaceState, have: NamespaceState, ops: Op[]): void {
+export interface PlanOptions {
+  /**
+   * The actual routes of a namespace already indexed (by table, then destination), holding exactly the routes of
+   * `actual`: a kernel that keeps its routes so (InMemoryKernel) spares the plan indexing them again.
+   */
+  readonly actualRoutes?: (ns: string) => RouteIndex | undefined
+}
+
+function diffNamespace (ns: string, want: NamespaceState, have: NamespaceState, ops: Op[], haveIndex?: RouteIndex): void {
   const havePseudo = byKey(have.pseudoInterfaces, keyOf.pseudo)
   for (const p of want.pseudoInterfaces) {
     const h = havePseudo.get(keyOf.pseudo(p))
@@ -88,7 +96,7 @@ function diffNamespace (ns: string, want: NamespaceState, have: NamespaceState, 
   const wantMarks = byKey(want.marks, keyOf.mark)
   for (const [k, m] of haveMarks) if (!wantMarks.has(k)) ops.push({ kind: 'mark', op: 'del', ns, item: m, why: 'unwanted' })
 
-  const haveRoutes = routeIndex(have.routes)
+  const haveRoutes = haveIndex ?? routeIndex(have.routes)
   const wantRoutes = routeIndex(want.routes)
   for (const r of want.routes) {
     const h = haveRoutes.get(r.table)?.get(r.dst)
@@ -106,19 +114,19 @@ function diffNamespace (ns: string, want: NamespaceState, have: NamespaceState, 
  * avoids building a composite string key per route, and is kept per routes array: the state a kernel applied
  * last is the `actual` of its next plan, and its index is then already there.
  */
-type RouteIndex = Map<string, Map<string, RouteItem>>
+export type RouteIndex = ReadonlyMap<string, ReadonlyMap<string, RouteItem>>
 const routeIndexes = new WeakMap<readonly RouteItem[], RouteIndex>()
 function routeIndex (routes: readonly RouteItem[]): RouteIndex {
   let idx = routeIndexes.get(routes)
   if (idx !== undefined) return idx
-  idx = new Map()
+  const built = new Map<string, Map<string, RouteItem>>()
   for (const r of routes) {
-    let t = idx.get(r.table)
-    if (t === undefined) { t = new Map(); idx.set(r.table, t) }
+    let t = built.get(r.table)
+    if (t === undefined) { t = new Map(); built.set(r.table, t) }
     t.set(r.dst, r)
   }
-  routeIndexes.set(routes, idx)
-  return idx
+  routeIndexes.set(routes, built)
+  return built
 }
 
 function diffSet<K extends 'address' | 'rule' | 'nat', T extends AddressItem | RuleItem | NatItem> (
