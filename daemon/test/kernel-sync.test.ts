@@ -2,7 +2,7 @@ import test from 'ava'
 import { Topology, parseNaddr } from '../src/addressing'
 import { InMemoryKernel, SYSTEM_NS, TableAllocator, canonicalState, type KernelState } from '../src/kernel'
 import { KernelSync } from '../src/node/kernel-sync'
-import { hcKey, mainIdentityState, routeChoices, routeStateKey, type MainIdentityInput } from '../src/routes'
+import { hcKey, mainIdentityState, routeChoices, routeStateKey, type MainIdentityInput, type RouteChoicesMemo } from '../src/routes'
 import { VirtualClock } from '../src/sim/virtual-clock'
 
 const topo = Topology.fromBits([2, 1, 1, 1])
@@ -69,4 +69,27 @@ test('routeStateKey changes exactly when the routes would: a path nobody chooses
   const unknownMu = { ...far, arcs: [{ dev: mu.dev, peerMac: mu.peerMac, peerLinkLocal: mu.peerLinkLocal }, nu] }
   t.not(key(far), key(unknownMu))
   t.false(same(far, unknownMu))
+})
+
+test('routeChoices with a memo chooses again only for destinations given a new paths array, and for all when arcs change', t => {
+  const h = (lvl: number, pos: number): { lvl: number, pos: number } => ({ lvl, pos })
+  const toG11 = [{ viaMac: nu.peerMac, hops: [h(1, 1)] }]
+  const toG20 = [{ viaMac: nu.peerMac, hops: [h(1, 1), h(2, 0)] }, { viaMac: mu.peerMac, hops: [h(0, 0), h(2, 0)] }]
+  const memo: RouteChoicesMemo = { perDest: new Map() }
+  const first = routeChoices({ ...base, paths: new Map([[hcKey(h(1, 1)), toG11], [hcKey(h(2, 0)), toG20]]) }, memo)
+  const plain = routeChoices({ ...base, paths: new Map([[hcKey(h(1, 1)), toG11], [hcKey(h(2, 0)), toG20]]) })
+  t.deepEqual(first, plain, 'a memo changes no answer')
+  const before = memo.perDest.get(hcKey(h(2, 0)))
+  // (1,1) gets a new array, (2,0) the same one: only (1,1) is chosen again
+  const toG11ViaMu = [{ viaMac: mu.peerMac, hops: [h(0, 0), h(1, 1)] }]
+  const second = routeChoices({ ...base, paths: new Map([[hcKey(h(1, 1)), toG11ViaMu], [hcKey(h(2, 0)), toG20]]) }, memo)
+  t.is(memo.perDest.get(hcKey(h(2, 0))), before)
+  t.is(second.ntk.get(hcKey(h(1, 1)))?.peerMac, mu.peerMac)
+  t.deepEqual(second, routeChoices({ ...base, paths: new Map([[hcKey(h(1, 1)), toG11ViaMu], [hcKey(h(2, 0)), toG20]]) }))
+  // μ's address unknown: its table empties although no paths array changed
+  const arcs = [{ dev: mu.dev, peerMac: mu.peerMac, peerLinkLocal: mu.peerLinkLocal }, nu]
+  const third = routeChoices({ ...base, arcs, paths: new Map([[hcKey(h(1, 1)), toG11ViaMu], [hcKey(h(2, 0)), toG20]]) }, memo)
+  t.not(memo.perDest.get(hcKey(h(2, 0))), before)
+  t.true([...third.from.get(mu.peerMac)!.values()].every(a => a === undefined))
+  t.deepEqual(third, routeChoices({ ...base, arcs, paths: new Map([[hcKey(h(1, 1)), toG11ViaMu], [hcKey(h(2, 0)), toG20]]) }))
 })

@@ -6,7 +6,7 @@ import { Neighborhood, TIMER_PROFILES, registerNeighborhoodMessages, type Arc, t
 import { DEFAULT_QSPN_CONFIG, LAB_QSPN_CONFIG } from '../qspn/config'
 import { QspnManager } from '../qspn/manager'
 import { TransportQspnMessenger, registerQspnMessages } from '../qspn/transport-messenger'
-import { localAddressSet, mainIdentityState, routeChoices, routeStateKey, routesInputFromQspn } from '../routes'
+import { localAddressSet, mainIdentityState, routeChoices, routeStateKey, routesInputFromQspn, type RouteChoicesMemo, type RoutesInputMemo } from '../routes'
 import type { Transport } from '../transport'
 import { MessageRegistry, type WireCounters } from '../wire'
 import type { Clock, Ms } from '../util/clock'
@@ -147,11 +147,11 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     if (lastDesired?.quick === quick) return lastDesired.state
     const input = {
       topology, naddr: identity.naddr, nics, anonymize: config.anonymize, serveAnonymous: config.serveAnonymous,
-      subnetLevel: config.subnetLevel, ...routesInputFromQspn(qspn, topology.levels, endpoints)
+      subnetLevel: config.subnetLevel, ...routesInputFromQspn(qspn, topology.levels, endpoints, inputMemo)
     }
     // Most QSPN changes move no route (an alternative path, a cost): the same state object is then returned, and
-    // KernelSync skips the apply.
-    const choices = routeChoices(input)
+    // KernelSync skips the apply. Only destinations whose paths changed are looked at again.
+    const choices = routeChoices(input, choicesMemo)
     const key = `${routeStateKey(input, choices)} | ${contrib.addresses.map(a => `${a.dev}/${a.address}`).join(' ')} | ${contrib.hostRoutes.map(r => `${r.dst}/${r.dev}/${r.src}`).join(' ')}`
     if (lastDesired?.key === key) { lastDesired.quick = quick; return lastDesired.state }
     const state = { namespaces: new Map([[SYSTEM_NS, withNeighbourhood(mainIdentityState(input, choices), contrib)]]) }
@@ -159,6 +159,8 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     return state
   }
   let lastDesired: { key: string, quick: string, state: KernelState } | undefined
+  const inputMemo: RoutesInputMemo = { perDest: new Map() }
+  const choicesMemo: RouteChoicesMemo = { perDest: new Map() }
   const sync = new KernelSync(kernel, desiredState, clock, o.kernelIntervalMs ?? 50, log)
 
   neighborhood = new Neighborhood({

@@ -64,42 +64,59 @@ export interface RouteChoices {
   readonly from: ReadonlyMap<string, ReadonlyMap<string, NeighbourArc | undefined>>
 }
 
-export function routeChoices (input: MainIdentityInput): RouteChoices {
+/**
+ * What `routeChoices` remembers between calls of one identity: per destination, the paths array it was given and
+ * what it chose from it. A caller that passes the same paths array while a destination's paths stand (as
+ * `routesInputFromQspn` does with its own memo) has only the destinations that changed chosen again.
+ */
+export interface RouteChoicesMemo {
+  arcsKey?: string
+  readonly perDest: Map<string, { readonly paths: readonly Path[], readonly ntk: NeighbourArc | undefined, readonly from: ReadonlyArray<NeighbourArc | undefined> }>
+}
+
+export function routeChoices (input: MainIdentityInput, memo?: RouteChoicesMemo): RouteChoices {
   const { topology: topo, naddr: n } = input
   checkNaddr(topo, n)
   const id = identityOf(input)
   const nicNames = new Set(input.nics.map(nic => nic.name))
+  const arcs = input.arcs ?? []
   const arcByMac = new Map<string, NeighbourArc>()
-  for (const a of input.arcs ?? []) {
+  for (const a of arcs) {
     if (!nicNames.has(a.dev)) throw new RoutesInputError(`arc to ${a.peerMac} is on ${a.dev}, which is not a managed NIC (${[...nicNames].join(', ')})`)
     arcByMac.set(normalizeMac(a.peerMac), a)
   }
-  const dests = destinationSet(id)
-  const pathsTo = (hc: HCoord): readonly Path[] => {
-    const ps = input.paths?.get(hcKey(hc)) ?? []
-    for (const p of ps) {
-      if (!arcByMac.has(normalizeMac(p.viaMac))) throw new RoutesInputError(`path to ${formatHCoord(hc)} goes via ${p.viaMac}, which is not a neighbour arc`)
-    }
-    return ps
+  if (memo !== undefined) {
+    const arcsKey = `${n.join('.')} ${arcs.map(a => `${a.dev}/${a.peerMac}/${a.peerLinkLocal}/${a.peerNaddr?.join('.') ?? ''}`).join(' ')}`
+    if (memo.arcsKey !== arcsKey) { memo.perDest.clear(); memo.arcsKey = arcsKey }
   }
+  const excluded = arcs.map(a => a.peerNaddr === undefined ? undefined : maxDistinctGnode(n, a.peerNaddr))
   const arcOf = (p: Path | undefined): NeighbourArc | undefined => p === undefined ? undefined : arcByMac.get(normalizeMac(p.viaMac))
-  const keys = dests.map(d => hcKey(d.hc))
   const ntk = new Map<string, NeighbourArc | undefined>()
-  dests.forEach((d, k) => ntk.set(keys[k], arcOf(pathsTo(d.hc)[0])))
-  const from = new Map<string, Map<string, NeighbourArc | undefined>>()
-  for (const a of input.arcs ?? []) {
-    const excluded = a.peerNaddr === undefined ? null : maxDistinctGnode(n, a.peerNaddr)
-    const table = new Map<string, NeighbourArc | undefined>()
-    dests.forEach((d, k) => {
-      const fwd = a.peerNaddr === undefined
-        ? undefined
-        : pathsTo(d.hc).find(p => excluded === null || !p.hops.some(h => h.lvl === excluded.lvl && h.pos === excluded.pos))
-      table.set(keys[k], arcOf(fwd))
-    })
-    from.set(normalizeMac(a.peerMac), table)
+  const from = arcs.map(() => new Map<string, NeighbourArc | undefined>())
+  for (const d of destinationSet(id)) {
+    const key = hcKey(d.hc)
+    const ps = input.paths?.get(key) ?? NO_PATHS
+    let chosen = memo?.perDest.get(key)
+    if (chosen === undefined || chosen.paths !== ps) {
+      for (const p of ps) {
+        if (!arcByMac.has(normalizeMac(p.viaMac))) throw new RoutesInputError(`path to ${formatHCoord(d.hc)} goes via ${p.viaMac}, which is not a neighbour arc`)
+      }
+      chosen = {
+        paths: ps,
+        ntk: arcOf(ps[0]),
+        // until the neighbour's address is known its table stays all unreachable (spec §2.8-6)
+        from: excluded.map(ex => ex === undefined
+          ? undefined
+          : arcOf(ps.find(p => ex === null || !p.hops.some(h => h.lvl === ex.lvl && h.pos === ex.pos))))
+      }
+      memo?.perDest.set(key, chosen)
+    }
+    ntk.set(key, chosen.ntk)
+    for (let k = 0; k < arcs.length; k++) from[k].set(key, chosen.from[k])
   }
-  return { ntk, from }
+  return { ntk, from: new Map(arcs.map((a, k) => [normalizeMac(a.peerMac), from[k]])) }
 }
+const NO_PATHS: readonly Path[] = Object.freeze([])
 
 /**
  * A string that is equal for two inputs exactly when `mainIdentityState` gives the same state for them (with the
