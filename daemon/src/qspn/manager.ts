@@ -511,17 +511,23 @@ export class QspnManager {
     }
 
     const changed: Array<{ hc: HCoord, routing: boolean }> = []
+    // Own info (§4.6) derives from each destination's best path for it: recomputed only when one of those moved.
+    let ownInfoInputs = false
     for (const [k, ch] of changes) {
       if (ch.candidates.size === 0) this.#pool.delete(k)
       const before = this.#map.get(k)?.paths ?? []
       const after = selected.get(k) ?? before
       if (samePaths(before, after)) continue
+      const bestBefore = this.#map.get(k)?.best
       const afterKeys = new Set(after.map(p => p.key))
       const beforeByKey = new Map(before.map(p => [p.key, p]))
       const removed = before.filter(p => !afterKeys.has(p.key))
       if (after.length === 0) this.#map.delete(k)
       else if (before.length === 0) this.#map.set(k, { hc: ch.hc, paths: after, best: bestForOwnInfo(after) })
       else { const d = this.#map.get(k)!; d.paths = after; d.best = bestForOwnInfo(after); d.primary = undefined }
+      const bestAfter = this.#map.get(k)?.best
+      if (bestBefore === undefined || bestAfter === undefined || bestBefore.nodesInside !== bestAfter.nodesInside ||
+        !identicalFingerprint(bestBefore.fingerprint, bestAfter.fingerprint)) ownInfoInputs = true
       changed.push({ hc: ch.hc, routing: !sameRouting(before, after) })
       if (before.length === 0) this.events.emit('destination_added', { hc: ch.hc })
       for (const p of after) {
@@ -534,7 +540,7 @@ export class QspnManager {
     }
     if (changed.some(c => c.routing)) this.#routingVersion++
     if (changed.length === 0) return // own info derives from the map alone
-    if (this.#recomputeOwnInfo()) this.#holdOwnInfo()
+    if (ownInfoInputs && this.#recomputeOwnInfo()) this.#holdOwnInfo()
     this.#queueForward(changed, etpHops, fromArcId)
   }
 
@@ -751,11 +757,16 @@ export class QspnManager {
       }
       if (prev !== undefined) {
         // A dead path must not be processed where the live one with the same grouped shape still stands.
-        const liveShapes: Array<Set<string>> = Array.from({ length: this.#levels }, () => new Set())
-        for (const ad of next.values()) for (let i = 1; i < this.#levels; i++) if (!ad.flags[i]) liveShapes[i].add(groupedShape(ad.path, i))
+        let liveShapes: Array<Set<string>> | undefined
         for (const [key, old] of prev) {
           if (next.has(key)) continue
-          const flags = old.flags.map((f, i) => i > 0 && (f || liveShapes[i].has(groupedShape(old.path, i))))
+          if (liveShapes === undefined) { // built only when some path is gone
+            const shapes: Array<Set<string>> = Array.from({ length: this.#levels }, () => new Set())
+            for (const ad of next.values()) for (let i = 1; i < this.#levels; i++) if (!ad.flags[i]) shapes[i].add(groupedShape(ad.path, i))
+            liveShapes = shapes
+          }
+          const live = liveShapes
+          const flags = old.flags.map((f, i) => i > 0 && (f || live[i].has(groupedShape(old.path, i))))
           paths.push(toEtpPath(old.path, DEAD, flags))
         }
       }
@@ -850,6 +861,15 @@ function samePath (a: NodePath, b: NodePath): boolean {
  * Same paths in the same order at the same costs and fingerprints (what routing and path selection care about;
  * a fingerprint decides mandatory paths and which paths are exposed). Nodes-inside alone is an estimate.
  */
+/** Same fingerprint in every field (isElder looks at the elderships too, not only at the id). */
+function identicalFingerprint (a: Fingerprint, b: Fingerprint): boolean {
+  if (a === b) return true
+  if (a.id !== b.id || a.level !== b.level || a.elderships.length !== b.elderships.length || a.eldershipsSeed.length !== b.eldershipsSeed.length) return false
+  for (let k = 0; k < a.elderships.length; k++) if (a.elderships[k] !== b.elderships[k]) return false
+  for (let k = 0; k < a.eldershipsSeed.length; k++) if (a.eldershipsSeed[k] !== b.eldershipsSeed[k]) return false
+  return true
+}
+
 function sameRouting (a: readonly NodePath[], b: readonly NodePath[]): boolean {
   if (a.length !== b.length) return false
   for (let k = 0; k < a.length; k++) {
