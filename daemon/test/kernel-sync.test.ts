@@ -93,3 +93,20 @@ test('routeChoices with a memo chooses again only for destinations given a new p
   t.true([...third.from.get(mu.peerMac)!.values()].every(a => a === undefined))
   t.deepEqual(third, routeChoices({ ...base, arcs, paths: new Map([[hcKey(h(1, 1)), toG11ViaMu], [hcKey(h(2, 0)), toG20]]) }))
 })
+
+test('mainIdentityState given the previous state reuses its unchanged routes as they are, and builds the changed ones', t => {
+  const h = (lvl: number, pos: number): { lvl: number, pos: number } => ({ lvl, pos })
+  const one = { ...base, paths: new Map([[hcKey(h(1, 1)), [{ viaMac: nu.peerMac, hops: [h(1, 1)] }]]]) }
+  const two = { ...base, paths: new Map([[hcKey(h(1, 1)), [{ viaMac: mu.peerMac, hops: [h(0, 0), h(1, 1)] }]]]) }
+  const prev = mainIdentityState(one)
+  const next = mainIdentityState(two, undefined, prev)
+  t.deepEqual(canonicalState({ namespaces: new Map([[SYSTEM_NS, next]]) }), canonicalState(stateOf(two)), 'same state as without a previous one')
+  const old = new Map(prev.routes.map(r => [`${r.table} ${r.dst}`, r]))
+  const changed = next.routes.filter(r => old.get(`${r.table} ${r.dst}`) !== r)
+  t.true(changed.length > 0)
+  t.true(changed.every(r => r.table === 'ntk' || r.table.startsWith('ntk_from_')))
+  // only the routes to g-node (1,1) (whose ntk gateway and μ's table changed) are new objects
+  const g11 = new Set(next.routes.filter(r => r !== old.get(`${r.table} ${r.dst}`)).map(r => r.dst))
+  t.true(g11.size >= 1 && g11.size <= 4, `${[...g11].join(', ')}`)
+  t.is(next.routes.length, prev.routes.length)
+})

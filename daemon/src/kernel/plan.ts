@@ -116,7 +116,7 @@ function diffNamespace (ns: string, want: NamespaceState, have: NamespaceState, 
  */
 export type RouteIndex = ReadonlyMap<string, ReadonlyMap<string, RouteItem>>
 const routeIndexes = new WeakMap<readonly RouteItem[], RouteIndex>()
-function routeIndex (routes: readonly RouteItem[]): RouteIndex {
+export function routeIndex (routes: readonly RouteItem[]): RouteIndex {
   let idx = routeIndexes.get(routes)
   if (idx !== undefined) return idx
   const built = new Map<string, Map<string, RouteItem>>()

@@ -154,7 +154,7 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     const choices = routeChoices(input, choicesMemo)
     const key = `${routeStateKey(input, choices)} | ${contrib.addresses.map(a => `${a.dev}/${a.address}`).join(' ')} | ${contrib.hostRoutes.map(r => `${r.dst}/${r.dev}/${r.src}`).join(' ')}`
     if (lastDesired?.key === key) { lastDesired.quick = quick; return lastDesired.state }
-    const state = { namespaces: new Map([[SYSTEM_NS, withNeighbourhood(mainIdentityState(input, choices), contrib)]]) }
+    const state = { namespaces: new Map([[SYSTEM_NS, withNeighbourhood(mainIdentityState(input, choices, lastDesired?.state.namespaces.get(SYSTEM_NS)), contrib)]]) }
     lastDesired = { key, quick, state }
     return state
   }

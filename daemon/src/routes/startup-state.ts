@@ -3,8 +3,9 @@ import {
 } from '../addressing'
 import {
   type AddressItem, type MarkItem, type NamespaceState, type NatItem, type RouteItem, type RuleItem,
-  TABLE_MAIN, TABLE_NTK, normalizeMac, ntkFromTable
+  TABLE_MAIN, TABLE_NTK, normalizeMac, ntkFromTable, sameRoute
 } from '../kernel/state'
+import { routeIndex } from '../kernel/plan'
 import { type IdentityAddressing, destinationCidrs, destinationSet, localAddressSet } from './address-sets'
 
 /** A managed NIC as Neighborhood reports it (spec §1.6). */
@@ -147,7 +148,7 @@ function identityOf (input: MainIdentityInput): IdentityAddressing {
  * rule (added at once, as ntkd does; the proof's `blackhole` entries are not used). SNAT anonymizer; NETMAP rules
  * for a subnet gateway.
  */
-export function mainIdentityState (input: MainIdentityInput, choices: RouteChoices = routeChoices(input)): NamespaceState {
+export function mainIdentityState (input: MainIdentityInput, choices: RouteChoices = routeChoices(input), previous?: NamespaceState): NamespaceState {
   const { topology: topo, naddr: n } = input
   const subnetLevel = input.subnetLevel ?? 0
   const id = identityOf(input)
@@ -162,10 +163,22 @@ export function mainIdentityState (input: MainIdentityInput, choices: RouteChoic
   }
   if (local.localhostSynonym !== null) addresses.push({ dev: 'lo', ip: local.localhostSynonym })
 
+  // A route equal to one of `previous` (the state applied last) is that very object: the kernel's plan then sees at
+  // a glance that it stands, and a state differing in a few routes costs a few new objects.
+  const before = previous === undefined ? undefined : routeIndex(previous.routes)
+  const routeVia = (table: string, dst: string, arc: NeighbourArc | undefined, src: string | null): RouteItem => {
+    const old = before?.get(table)?.get(dst)
+    if (old !== undefined && (arc === undefined
+      ? old.type === 'unreachable' && old.via === undefined && old.dev === undefined && old.src === undefined
+      : old.type === 'unicast' && old.via === arc.peerLinkLocal && old.dev === arc.dev && (old.src ?? null) === src)) return old
+    return newRouteVia(table, dst, arc, src)
+  }
   const routes: RouteItem[] = []
   for (const a of arcs) {
     const nic = nicByName.get(a.dev) as Nic
-    routes.push({ table: TABLE_MAIN, dst: `${a.peerLinkLocal}/32`, type: 'unicast', dev: a.dev, src: nic.linkLocal })
+    const r: RouteItem = { table: TABLE_MAIN, dst: `${a.peerLinkLocal}/32`, type: 'unicast', dev: a.dev, src: nic.linkLocal }
+    const old = before?.get(r.table)?.get(r.dst)
+    routes.push(old !== undefined && sameRoute(old, r) ? old : r)
   }
   const dests = destinationSet(id)
   // while the main identity is virtual (between phase 1 and 2 of a migration) its ntk routes carry no src (spec §2.5)
@@ -210,7 +223,7 @@ export function mainIdentityState (input: MainIdentityInput, choices: RouteChoic
   return { sysctls: systemSysctls(devs), linksUp: ['lo', ...devs], pseudoInterfaces: [], addresses, routes, rules, marks, nat }
 }
 
-function routeVia (table: string, dst: string, arc: NeighbourArc | undefined, src: string | null): RouteItem {
+function newRouteVia (table: string, dst: string, arc: NeighbourArc | undefined, src: string | null): RouteItem {
   if (arc === undefined) return { table, dst, type: 'unreachable' }
   const r: RouteItem = { table, dst, type: 'unicast', via: arc.peerLinkLocal, dev: arc.dev }
   return src === null ? r : { ...r, src }
