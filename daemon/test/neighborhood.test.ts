@@ -20,7 +20,7 @@ class World {
   readonly nodes = new Map<string, Node>()
   #seed = 100
 
-  async add (name: string, nics: NicInfo[], o: { fixedCosts?: FixedCosts, maxArcs?: number, nicCarrier?: NicCarrier, timers?: NeighborhoodTimers } = {}): Promise<Node> {
+  async add (name: string, nics: NicInfo[], o: { fixedCosts?: FixedCosts, maxArcs?: number, nicCarrier?: NicCarrier, timers?: NeighborhoodTimers, syncKernel?: () => Promise<void> } = {}): Promise<Node> {
     const registry = new MessageRegistry()
     registerNeighborhoodMessages(registry)
     const transport = this.net.transport(name, new WireCodec({ registry }))
@@ -31,9 +31,9 @@ class World {
       if (m.kind === 'nop') { node.nops.push(this.clock.now()); node.onNop?.() }
       return await unicast(peer, m, uo)
     }
-    const { nicCarrier, ...init } = o
+    const { nicCarrier, syncKernel, ...init } = o
     node.nb = new Neighborhood(
-      { transport, clock: this.clock, random: new SeededRandom(this.#seed++), syncKernel: async () => { node.syncs++ }, nicCarrier },
+      { transport, clock: this.clock, random: new SeededRandom(this.#seed++), syncKernel: async () => { node.syncs++; await syncKernel?.() }, nicCarrier },
       { nics, timers: TIMER_PROFILES.lab, ...init })
     for (const ev of ['nic_address_set', 'arc_added', 'arc_changed', 'arc_removing', 'arc_removed'] as const) {
       node.nb.on(ev, p => node.events.push([ev, p]))
@@ -210,6 +210,26 @@ test('a graceful stop tells every neighbour, which drops its arc at once instead
   await w.run(10)
   t.deepEqual(b.nb.arcs(), [], 'b dropped its arc within 10 ms (a probe timeout is ' + String(TIMER_PROFILES.lab.unicastTimeoutMs) + ' ms)')
   t.deepEqual(c.nb.arcs(), [])
+})
+
+test('while it stops a system makes no new arc: a neighbour told remove_arc does not get the arc back', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  // a's kernel applies take 1.5 s from the moment it stops, so neighbours hear from it (and it from them) while
+  // it is still telling them: here_i_am goes every second
+  let slow = false
+  const { a, b, c } = await star(w, { syncKernel: async () => { if (slow) await new Promise<void>(resolve => w.clock.setTimer(1500, resolve)) } })
+  t.is(b.nb.arcs().length + c.nb.arcs().length, 2)
+  slow = true
+  let stopped = false
+  const stopping = a.nb.stop().then(() => { stopped = true })
+  for (let k = 0; k < 40 && !stopped; k++) await w.run(500)
+  await stopping
+  await w.run(100)
+  t.deepEqual(b.nb.arcs(), [], 'b has no arc with a stopped system')
+  t.deepEqual(c.nb.arcs(), [])
+  for (const n of [b, c]) t.is(n.events.filter(([e]) => e === 'arc_added').length, 1, 'only the arc made before the stop')
+  t.deepEqual(a.nb.arcs(), [])
 })
 
 test('a second arc to the same system is allowed only over two other NICs', async t => {

@@ -81,6 +81,7 @@ export class Neighborhood {
   readonly #pending = new Map<string, PendingArc>()
   #unsubscribe: (() => void) | undefined
   #cancelCarrierPoll: CancelTimer = () => {}
+  #stopping = false
   #carrierPolling = false
 
   constructor (components: NeighborhoodComponents, init: NeighborhoodInit) {
@@ -110,10 +111,16 @@ export class Neighborhood {
   }
 
   async stop (): Promise<void> {
+    // From now on no arc is made: a neighbour that got our remove_arc and then heard us (here_i_am, or its own
+    // here_i_am answered) would make a new arc with a system about to vanish, and keep it until its probes failed.
+    this.#stopping = true
+    for (const m of this.#nics.values()) m.cancelHereIAm()
+    for (const p of this.#pending.values()) p.cancelExpiry()
+    this.#pending.clear()
     this.#cancelCarrierPoll()
     this.#cancelCarrierPoll = () => {}
     // a graceful stop tells each neighbour (remove_arc), so it drops the arc now instead of after its probes fail
-    for (const arc of [...this.#arcs.values()]) await this.#removeArc(arc, true)
+    while (this.#arcs.size > 0) await this.#removeArc(this.#arcs.values().next().value as LiveArc, true)
     for (const name of [...this.#nics.keys()]) await this.stopMonitor(name)
     for (const p of this.#pending.values()) p.cancelExpiry()
     this.#pending.clear()
@@ -135,7 +142,7 @@ export class Neighborhood {
     this.events.emit('nic_address_set', { dev: nic.name, address: linklocal })
     await this.#sync()
     const announce = (): void => {
-      if (this.#nics.get(nic.name) !== monitored) return
+      if (this.#nics.get(nic.name) !== monitored || this.#stopping) return
       this.#c.transport.broadcast(nic.name, { v: 1, kind: hereIAm.kind, from: this.#me(nic.name) }).catch(() => {})
       monitored.cancelHereIAm = this.#c.clock.setTimer(this.#timers.hereIAmMs, announce)
     }
@@ -177,6 +184,8 @@ export class Neighborhood {
 
   #receive (m: WireMessage, caller: CallerInfo): WireMessage | undefined | Promise<WireMessage | undefined> {
     if (!this.#nics.has(caller.nic)) return undefined
+    if (this.#stopping && canYouExport.is(m)) return { v: 1, kind: canYouExportReply.kind, accept: false }
+    if (this.#stopping && (hereIAm.is(m) || requestArc.is(m))) return undefined
     if (hereIAm.is(m) && caller.via === 'broadcast') void this.#onHereIAm(caller.nic, m.from)
     else if (requestArc.is(m) && caller.via === 'broadcast' && this.#isMe(caller.nic, m.to)) void this.#onRequestArc(caller.nic, m.from)
     else if (canYouExport.is(m) && caller.via === 'unicast' && this.#isMe(caller.nic, m.to)) return this.#onCanYouExport(caller.nic, m.from, m.iCanExport)
@@ -194,6 +203,7 @@ export class Neighborhood {
     if (peer.nodeId === this.nodeId || this.#arcs.has(id) || this.#pending.has(id) || !this.#acceptable(nic, peer)) return
     this.#addPending(nic, peer)
     await this.#sync()
+    if (this.#stopping) return
     await this.#c.transport.broadcast(nic, { v: 1, kind: requestArc.kind, from: this.#me(nic), to: peer }).catch(() => {})
   }
 
@@ -210,8 +220,8 @@ export class Neighborhood {
         { timeoutMs: this.#timers.unicastTimeoutMs })
     } catch { reply = undefined }
     if (reply !== undefined && canYouExportReply.is(reply) && (reply as CanYouExportReply).accept) {
-      // other negotiations may have filled max_arcs meanwhile: then tell the peer to drop its side
-      if (this.#arcs.has(id) || this.#acceptable(nic, peer)) {
+      // other negotiations may have filled max_arcs meanwhile, or we began to stop: then tell the peer to drop its side
+      if (!this.#stopping && (this.#arcs.has(id) || this.#acceptable(nic, peer))) {
         this.#createArc(nic, peer)
         return
       }
@@ -231,6 +241,7 @@ export class Neighborhood {
     if (existing !== undefined) return answer(existing.peer.nodeId === peer.nodeId)
     if (!theyCan || !this.#acceptable(nic, peer)) return answer(false)
     if (!this.#pending.has(id)) { this.#addPending(nic, peer); await this.#sync() }
+    if (this.#stopping) return answer(false)
     this.#createArc(nic, peer)
     return answer(true)
   }

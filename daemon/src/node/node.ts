@@ -274,12 +274,16 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
         for (const u of unsubscribe) u()
         detachQspn()
         try {
-          // spec §2.8-10: everything the daemon added goes (sysctls stay: they are enforced, not owned)
-          await sync.final({ namespaces: new Map([[SYSTEM_NS, emptyNamespace()]]) })
-        } finally {
+          // neighbours first (remove_arc): they route around us at once, while our own routes still stand
           await nb.stop().catch(e => { log(`neighborhood stop: ${(e as Error).message}`) })
-          await transport.close().catch(() => {})
-          await kernel.close().catch(() => {})
+        } finally {
+          try {
+            // spec §2.8-10: everything the daemon added goes (sysctls stay: they are enforced, not owned)
+            await sync.final({ namespaces: new Map([[SYSTEM_NS, emptyNamespace()]]) })
+          } finally {
+            await transport.close().catch(() => {})
+            await kernel.close().catch(() => {})
+          }
         }
       })()
       await stopped
