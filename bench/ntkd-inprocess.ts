@@ -100,7 +100,7 @@ async function run (size: number, kernelIntervalMs: number | undefined): Promise
     wallAt.set(now, (performance.now() - t0) / 1000)
     if (mapsCompleteMs === null) {
       for (const name of [...incomplete]) {
-        const got = new Set(GSIZES.map((_, l) => l).flatMap(l => dn.get(name).node.map().filter(x => x.hc.lvl === l).map(x => hcKey(x.hc))))
+        const got = new Set(dn.get(name).node.map().map(x => hcKey(x.hc)))
         const w = want.get(name) as Set<string>
         if (got.size === w.size && [...w].every(k => got.has(k))) incomplete.delete(name)
       }

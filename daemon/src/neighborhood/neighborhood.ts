@@ -122,8 +122,6 @@ export class Neighborhood {
     // a graceful stop tells each neighbour (remove_arc), so it drops the arc now instead of after its probes fail
     while (this.#arcs.size > 0) await this.#removeArc(this.#arcs.values().next().value as LiveArc, true)
     for (const name of [...this.#nics.keys()]) await this.stopMonitor(name)
-    for (const p of this.#pending.values()) p.cancelExpiry()
-    this.#pending.clear()
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
   }

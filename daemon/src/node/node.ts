@@ -139,10 +139,11 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     const endpoints = new Map([...arcs.endpoints()].filter(([, e]) => linkLocal.has(e.dev)))
     // Nothing the routes derive from changed (QSPN's routing, arcs and the neighbours' addresses, link-locals and
     // host routes): the last state stands, without computing it again (a change of nodes-inside alone, say).
+    const contribKey = `${contrib.addresses.map(a => `${a.dev}/${a.address}`).join(' ')} | ${contrib.hostRoutes.map(r => `${r.dst}/${r.dev}/${r.src}`).join(' ')}`
     const quick = [
       qspn.routingVersion, identity.naddr.join('.'), nics.map(n => `${n.name}/${n.mac}/${n.linkLocal}`).join(' '),
       [...endpoints].map(([id, e]) => `${id}/${e.dev}/${e.peerMac}/${e.peerLinkLocal}/${qspn.getNaddrForArc(id)?.join('.') ?? ''}`).join(' '),
-      contrib.addresses.map(a => `${a.dev}/${a.address}`).join(' '), contrib.hostRoutes.map(r => `${r.dst}/${r.dev}/${r.src}`).join(' ')
+      contribKey
     ].join(' | ')
     if (lastDesired?.quick === quick) return lastDesired.state
     const input = {
@@ -152,7 +153,7 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     // Most QSPN changes move no route (an alternative path, a cost): the same state object is then returned, and
     // KernelSync skips the apply. Only destinations whose paths changed are looked at again.
     const choices = routeChoices(input, choicesMemo)
-    const key = `${routeStateKey(input, choices)} | ${contrib.addresses.map(a => `${a.dev}/${a.address}`).join(' ')} | ${contrib.hostRoutes.map(r => `${r.dst}/${r.dev}/${r.src}`).join(' ')}`
+    const key = `${routeStateKey(input, choices)} | ${contribKey}`
     if (lastDesired?.key === key) { lastDesired.quick = quick; return lastDesired.state }
     const state = { namespaces: new Map([[SYSTEM_NS, withNeighbourhood(mainIdentityState(input, choices, lastDesired?.state.namespaces.get(SYSTEM_NS)), contrib)]]) }
     lastDesired = { key, quick, state }

@@ -1,4 +1,4 @@
-import { DEAD, type HCoord } from './types'
+import { DEAD, hcNum, type HCoord } from './types'
 import type { Fingerprint } from './fingerprint'
 
 /*
@@ -60,6 +60,7 @@ export function etpLimitsFor (gsizes: readonly number[]): EtpLimits {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v)
+const inRange = (v: unknown, min: number, max: number): v is number => isInt(v) && v >= min && v <= max
 
 /**
  * Where a field is: a string, or a function giving it. Names are only formatted when a check fails: an ETP holds
@@ -75,7 +76,7 @@ class Checker {
 
   /** An integer in min..max at `where` + `suffix`. */
   int (v: unknown, where: Where, suffix: string, min: number, max: number): number {
-    if (!isInt(v) || v < min || v > max) this.fail(at(where, suffix), `expected an integer in ${min}..${max}, got ${short(v)}`)
+    if (!inRange(v, min, max)) this.fail(at(where, suffix), `expected an integer in ${min}..${max}, got ${short(v)}`)
     return v
   }
 
@@ -92,7 +93,7 @@ class Checker {
     const out = new Array<number>(a.length)
     for (let k = 0; k < a.length; k++) {
       const x = a[k]
-      if (!isInt(x) || x < min || x > max) this.fail(`${at(where, suffix)}[${k}]`, `expected an integer in ${min}..${max}, got ${short(x)}`)
+      if (!inRange(x, min, max)) this.fail(`${at(where, suffix)}[${k}]`, `expected an integer in ${min}..${max}, got ${short(x)}`)
       out[k] = x
     }
     return out
@@ -103,12 +104,12 @@ class Checker {
   }
 
   hcoord (v: unknown, where: Where, suffix: string, k: number): HCoord {
-    const w = (): string => `${at(where, suffix)}[${k}]`
+    if (isObj(v) && inRange(v.lvl, 0, this.levels - 1) && inRange(v.pos, 0, this.limits.maxPosition)) return { lvl: v.lvl, pos: v.pos }
+    const w = `${at(where, suffix)}[${k}]`
     if (!isObj(v)) this.fail(w, `expected {lvl, pos}, got ${short(v)}`)
-    const { lvl, pos } = v
-    if (!isInt(lvl) || lvl < 0 || lvl > this.levels - 1) this.int(lvl, w, '.lvl', 0, this.levels - 1)
-    if (!isInt(pos) || pos < 0 || pos > this.limits.maxPosition) this.int(pos, w, '.pos', 0, this.limits.maxPosition)
-    return { lvl: lvl as number, pos: pos as number }
+    this.int(v.lvl, w, '.lvl', 0, this.levels - 1)
+    this.int(v.pos, w, '.pos', 0, this.limits.maxPosition)
+    throw new Error('unreachable: one of the checks above failed')
   }
 
   hcoords (v: unknown, where: Where, suffix: string, maxLen: number): HCoord[] {
@@ -150,7 +151,7 @@ class Checker {
     } else {
       const seen = new Set<number>()
       for (const h of hops) {
-        const key = h.lvl * 0x100000000 + h.pos
+        const key = hcNum(h)
         if (seen.has(key)) twice(h)
         seen.add(key)
       }

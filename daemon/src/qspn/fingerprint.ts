@@ -29,6 +29,15 @@ export function isElder (a: Fingerprint, b: Fingerprint): boolean {
 export const sameFingerprint = (a: Fingerprint, b: Fingerprint): boolean =>
   a.id === b.id && a.level === b.level
 
+/** Same fingerprint in every field (isElder looks at the elderships too, not only at the id). */
+export function identicalFingerprint (a: Fingerprint, b: Fingerprint): boolean {
+  if (a === b) return true
+  if (a.id !== b.id || a.level !== b.level || a.elderships.length !== b.elderships.length || a.eldershipsSeed.length !== b.eldershipsSeed.length) return false
+  for (let k = 0; k < a.elderships.length; k++) if (a.elderships[k] !== b.elderships[k]) return false
+  for (let k = 0; k < a.eldershipsSeed.length; k++) if (a.eldershipsSeed[k] !== b.eldershipsSeed[k]) return false
+  return true
+}
+
 /** The eldest of a non-empty list (stable: the first wins a full tie). */
 export function eldest (fps: readonly Fingerprint[]): Fingerprint {
   let best = fps[0]

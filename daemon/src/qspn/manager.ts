@@ -1,7 +1,7 @@
 import type { Clock, CancelTimer } from '../util/clock'
 import type { Random } from '../util/random'
-import { DEAD, hcKey, isDead, isMyGnode, maxDistinctGnode, type Cost, type HCoord, type Positions } from './types'
-import { constructUp, eldest, isElder, sameFingerprint, type Fingerprint } from './fingerprint'
+import { DEAD, hcKey, hcNum, isDead, isMyGnode, maxDistinctGnode, type Cost, type HCoord, type Positions } from './types'
+import { constructUp, eldest, identicalFingerprint, isElder, sameFingerprint, type Fingerprint } from './fingerprint'
 import { decodeEtp, validateEtp, validateFullEtpRequest, EtpValidationError, type EtpMessage, type EtpPath, type FullEtpRequest } from './etp'
 import { QspnBootstrapInProgressError, QspnNotAcceptedError, QspnUnknownArcError } from './errors'
 import { QspnEventEmitter } from './events'
@@ -413,7 +413,7 @@ export class QspnManager {
         return
       }
       // What the pool holds already (a full ETP repeats it) changes nothing: no new objects, no re-selection.
-      if (known !== undefined && known.arcId === arc.id && known.cost === cost && known.nodesInside === nodesInside && sameFingerprint(known.fingerprint, fingerprint)) return
+      if (known !== undefined && known.arcId === arc.id && known.cost === cost && known.nodesInside === nodesInside && identicalFingerprint(known.fingerprint, fingerprint)) return
       this.#changeOf(changes, dest).candidates.set(key, { arcId: arc.id, hops: hops.map(h => this.#intern(h)), arcs, cost, fingerprint, nodesInside, key })
     }
     // The implicit path to the sender's max-distinct g-node.
@@ -442,7 +442,7 @@ export class QspnManager {
 
   /** One HCoord object per g-node: the pool holds thousands of paths, most through the same few g-nodes. */
   #intern (h: HCoord): HCoord {
-    const n = h.lvl * 0x100000000 + h.pos
+    const n = hcNum(h)
     let c = this.#hcs.get(n)
     if (c === undefined) { c = { lvl: h.lvl, pos: h.pos }; this.#hcs.set(n, c) }
     return c
@@ -861,15 +861,6 @@ function samePath (a: NodePath, b: NodePath): boolean {
  * Same paths in the same order at the same costs and fingerprints (what routing and path selection care about;
  * a fingerprint decides mandatory paths and which paths are exposed). Nodes-inside alone is an estimate.
  */
-/** Same fingerprint in every field (isElder looks at the elderships too, not only at the id). */
-function identicalFingerprint (a: Fingerprint, b: Fingerprint): boolean {
-  if (a === b) return true
-  if (a.id !== b.id || a.level !== b.level || a.elderships.length !== b.elderships.length || a.eldershipsSeed.length !== b.eldershipsSeed.length) return false
-  for (let k = 0; k < a.elderships.length; k++) if (a.elderships[k] !== b.elderships[k]) return false
-  for (let k = 0; k < a.eldershipsSeed.length; k++) if (a.eldershipsSeed[k] !== b.eldershipsSeed[k]) return false
-  return true
-}
-
 function sameRouting (a: readonly NodePath[], b: readonly NodePath[]): boolean {
   if (a.length !== b.length) return false
   for (let k = 0; k < a.length; k++) {

@@ -1,4 +1,4 @@
-import { isDead, type HCoord } from './types'
+import { hcNum, isDead, type HCoord } from './types'
 import type { NodePath } from './node-path'
 
 /** What path selection needs from the rest of the map (§4.5). */
@@ -20,9 +20,6 @@ export interface SelectionContext {
 
 export const byCost = (a: NodePath, b: NodePath): number =>
   a.cost - b.cost || a.hops.length - b.hops.length || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
-
-/** A number naming an HCoord (positions are below 2^31), cheaper than hcKey in the hot loops below. */
-const hcNum = (h: HCoord): number => h.lvl * 0x100000000 + h.pos
 
 /** Index of g-node `n` (hcNum) among the hops of `p`, or -1. Paths are short: a scan beats building a map. */
 function hopIndex (p: NodePath, n: number): number {

@@ -16,5 +16,8 @@ export const isDead = (c: Cost): boolean => c === DEAD
 
 export const sameHc = (a: HCoord, b: HCoord): boolean => a.lvl === b.lvl && a.pos === b.pos
 
+/** A number naming an HCoord (positions are below 2^31), cheaper than hcKey in hot loops and as a map key. */
+export const hcNum = (h: HCoord): number => h.lvl * 0x100000000 + h.pos
+
 /** True when `h` (relative to me) is one of my own g-nodes, which no path of mine may contain (acyclic rule). */
 export const isMyGnode = (me: Positions, h: HCoord): boolean => me[h.lvl] === h.pos
