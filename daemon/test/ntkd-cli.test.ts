@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseNtkdArgs, DEFAULT_CONTROL_SOCKET } from '../src/node'
-import { runBin } from './helpers/bin'
+import { runBin, startBin } from './helpers/bin'
 
 // The ntkd program's command line: parsing (pure), exit codes and messages of the real program, and
 // `ntkd --cleanup` run inside a namespace holding what a crashed daemon leaves behind.
@@ -103,3 +103,43 @@ test('ntkd --cleanup removes what a crashed daemon left in its namespace and not
   t.notRegex(names, /ntk_from_02/, 'the table of the gone neighbour is no longer named')
   t.regex(names, /^250 reserved_ntk_from_250$/m, 'its number is reserved again (spec §2.2)')
 })
+
+test('the daemon starts when the kernel would hand its protocol port to an ephemeral socket, and reserves the port while it runs', async t => {
+  // Issue: one daemon of 25 died with "bind EADDRINUSE ff02::1%e1:60269": its own sending socket, bound to an
+  // ephemeral port, had been given 60269. Here the namespace's ephemeral range is that one port, so any socket of
+  // the daemon bound to port 0 takes it for sure.
+  const ns = `ntkport${process.pid}`
+  sh('ip', 'netns', 'add', ns)
+  const sock = `/run/ntkd/${ns}.sock`
+  let daemon: ReturnType<typeof startBin> | undefined
+  t.teardown(async () => {
+    daemon?.kill('SIGKILL')
+    await daemon?.exited
+    try { sh('ip', 'netns', 'del', ns) } catch { /* gone */ }
+  })
+  const inNs = (...argv: string[]): string => sh('ip', 'netns', 'exec', ns, ...argv)
+  sh('ip', '-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1')
+  inNs('sysctl', '-qw', 'net.ipv4.ip_local_port_range=60269 60269')
+  daemon = startBin('ntkd', ['-i', 'v0', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--timers', 'lab', '--control', sock], ns)
+  const running = await waitUntil(15_000, async () => /running: address/.test(daemon!.stderr()) || await Promise.race([daemon!.exited.then(() => true), delay(100).then(() => false)]))
+  t.true(running && /running: address/.test(daemon.stderr()), `the daemon runs: ${daemon.stderr()}`)
+  t.notRegex(daemon.stderr(), /EADDRINUSE/)
+  t.is(inNs('cat', '/proc/sys/net/ipv4/ip_local_reserved_ports').trim(), '60269', 'the protocol port is reserved while the daemon runs')
+  const status = await runBin('ntkctl', ['--control', sock, 'status', '--json'], ns)
+  t.is(status.code, 0, status.stderr)
+  daemon.kill('SIGTERM')
+  t.is(await daemon.exited, 0, daemon.stderr())
+  t.is(inNs('cat', '/proc/sys/net/ipv4/ip_local_reserved_ports').trim(), '', 'and no longer once it stopped')
+})
+
+async function delay (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+/** Polls `cond` every 100 ms until it holds or `budgetMs` passed; returns whether it held. */
+async function waitUntil (budgetMs: number, cond: () => Promise<boolean> | boolean): Promise<boolean> {
+  const end = Date.now() + budgetMs
+  while (Date.now() < end) {
+    if (await cond()) return true
+    await delay(100)
+  }
+  return await cond()
+}

@@ -96,3 +96,28 @@ async function netnsHarness (): Promise<TransportHarness> {
 
 if (canRun) transportCompliance(test, 'UdpTcpTransport in namespaces', netnsHarness)
 else test('UdpTcpTransport in namespaces (needs root)', t => { t.pass('skipped: not root') })
+
+test('a protocol port held by another socket is waited for, with a log line per try, then refused with a clear error', async t => {
+  // The loopback NIC stands in for a managed one: only the bind is under test.
+  const { createSocket } = await import('node:dgram')
+  const { WireCodec, MessageRegistry } = await import('../src/wire')
+  const { UdpTcpTransport, PortBindError } = await import('../src/transport/udp-tcp-transport')
+  const blocker = createSocket({ type: 'udp6' })
+  await new Promise<void>(resolve => blocker.bind({ port: 0, address: '::' }, resolve))
+  const port = blocker.address().port
+  const lines: string[] = []
+  const held = new UdpTcpTransport({ codec: new WireCodec({ registry: new MessageRegistry() }), port, bindRetryMs: 1500, log: l => lines.push(l) })
+  await held.start()
+  const err = await t.throwsAsync(held.attachNic({ name: 'lo', linklocal: '127.0.0.1' }))
+  t.true(err instanceof PortBindError)
+  t.regex(err?.message ?? '', new RegExp(`cannot bind UDP \\[ff02::1%lo\\]:${port}: .*EADDRINUSE.* \\(still taken after 2 s\\)`))
+  t.true(lines.length >= 1 && lines.every(l => l.includes('is taken by another socket (EADDRINUSE); trying again in 1 s')), lines.join('\n'))
+  await held.close()
+
+  // freed while the daemon waits: the bind goes through
+  const later = new UdpTcpTransport({ codec: new WireCodec({ registry: new MessageRegistry() }), port, bindRetryMs: 5000 })
+  await later.start()
+  setTimeout(() => blocker.close(), 300)
+  await t.notThrowsAsync(later.attachNic({ name: 'lo', linklocal: '127.0.0.1' }))
+  await later.close()
+})

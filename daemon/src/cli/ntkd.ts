@@ -29,13 +29,36 @@ function enableIpv6 (nic: string): void {
   }
 }
 
+const RESERVED_PORTS = '/proc/sys/net/ipv4/ip_local_reserved_ports'
+
+/**
+ * Keeps the kernel from handing the protocol port to anybody's ephemeral socket in this namespace (it lies inside
+ * Linux's default ephemeral range): adds it to ip_local_reserved_ports. Returns what undoes it. Best effort.
+ */
+function reserveProtocolPort (port: number): () => void {
+  try {
+    const before = readFileSync(RESERVED_PORTS, 'utf8').trim()
+    const listed = before === '' ? [] : before.split(',')
+    const covered = listed.some(r => { const [a, b] = r.split('-').map(Number); return port >= a && port <= (b ?? a) })
+    if (covered) return () => {}
+    writeFileSync(RESERVED_PORTS, [...listed, String(port)].join(','))
+    return () => { try { writeFileSync(RESERVED_PORTS, before === '' ? '\n' : before) } catch { /* namespace gone */ } }
+  } catch (e) {
+    log(`cannot reserve port ${port} in ${RESERVED_PORTS}: ${(e as Error).message}`)
+    return () => {}
+  }
+}
+
 async function run (config: NodeConfig): Promise<void> {
+  // the protocols' timers are unref'd: keep the process alive until a signal (also while a bind waits for its port)
+  setInterval(() => {}, 1 << 30)
   const macs = new Map(config.interfaces.map(nic => [nic, macOf(nic)]))
   for (const nic of config.interfaces) enableIpv6(nic)
+  const unreservePort = reserveProtocolPort(config.port)
   const counters = new WireCounters()
   const codec = new WireCodec({ registry: ntkdMessageRegistry(), counters, ...(config.networkKey === undefined ? {} : { networkKey: config.networkKey }) })
   const clock = new SystemClock()
-  const transport = new UdpTcpTransport({ codec, port: config.port, clock })
+  const transport = new UdpTcpTransport({ codec, port: config.port, clock, log })
   await transport.start()
   const kernel = new LinuxKernel({ allocator: new TableAllocator(), rtTablesPath: config.rtTables })
   const node = await startNode(config, {
@@ -55,14 +78,13 @@ async function run (config: NodeConfig): Promise<void> {
       let code = 0
       await closeControl().catch(() => {})
       try { await node.stop() } catch (e) { log(`stop: ${(e as Error).message}`); code = 1 }
+      unreservePort()
       log('stopped')
       process.exit(code)
     })()
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
-  // the protocols' timers are unref'd: keep the process alive until a signal
-  setInterval(() => {}, 1 << 30)
 }
 
 async function main (argv: string[]): Promise<number> {

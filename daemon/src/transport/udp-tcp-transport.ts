@@ -19,8 +19,13 @@ import {
  *
  * What we do: IPv6 link-local all-nodes multicast. Per NIC one UDP socket bound to `[ff02::1%<nic>]:<port>`; binding
  * a scoped (link-local) address sets the socket's bound device in the kernel (inet6_bind), which is exactly
- * SO_BINDTODEVICE: it only receives datagrams that arrived on that NIC. Sending goes to `[ff02::1%<nic>]`, whose
- * scope id selects the outgoing NIC. Every IPv6-enabled interface is in ff02::1, so no group join and no route is
+ * SO_BINDTODEVICE: it only receives datagrams that arrived on that NIC. Sending goes to `[ff02::1%<nic>]` from that
+ * same socket (a socket bound to a multicast address sends with a source the kernel picks, port <port>).
+ *
+ * No UDP socket of the daemon ever takes an ephemeral port: one did (the sending socket, bound to port 0), and when
+ * the kernel handed it the protocol port itself (60269 lies inside Linux's default ephemeral range 32768-60999) every
+ * NIC's bind failed with EADDRINUSE and the daemon died at start. A port taken by someone else is waited for
+ * (`bindRetryMs`, logged) instead of being fatal at once. Every IPv6-enabled interface is in ff02::1, so no group join and no route is
  * needed. Requirement on the host: IPv6 enabled on managed NICs (`net.ipv6.conf.<nic>.disable_ipv6=0`); the first
  * sends fail with EADDRNOTAVAIL while the NIC's fe80 address is still tentative (DAD), so the daemon should set
  * `net.ipv6.conf.<nic>.accept_dad=0`, and `broadcast` retries for a short while anyway.
@@ -35,6 +40,9 @@ export interface UdpTcpTransportInit {
   readonly clock?: Clock
   /** How long `broadcast` keeps retrying while the NIC's IPv6 link-local is not usable yet. */
   readonly broadcastRetryMs?: number
+  /** How long a bind of the protocol port keeps retrying while another socket holds it (EADDRINUSE). */
+  readonly bindRetryMs?: number
+  readonly log?: (line: string) => void
 }
 
 const ALL_NODES = 'ff02::1'
@@ -46,16 +54,26 @@ export class BroadcastFailedError extends Error {
   }
 }
 
+/** The protocol port could not be bound (held by another socket past the retry window, or another error). */
+export class PortBindError extends Error {
+  constructor (readonly what: string, cause: Error, waitedMs: number) {
+    super(`cannot bind ${what}: ${cause.message}${waitedMs > 0 ? ` (still taken after ${Math.round(waitedMs / 1000)} s)` : ''}`, { cause })
+    this.name = 'PortBindError'
+  }
+}
+
 export class UdpTcpTransport implements Transport {
   readonly port: number
   readonly #codec: WireCodec
   readonly #clock: Clock
   readonly #retryMs: number
+  readonly #bindRetryMs: number
+  readonly #log: (line: string) => void
   readonly #nics = new Map<string, { nic: TransportNic, rx: UdpSocket }>()
   readonly #handlers = new Set<MessageHandler>()
   readonly #connections = new Set<TcpSocket>()
-  #tx: UdpSocket | undefined
   #server: Server | undefined
+  #started = false
   #closed = false
 
   constructor (init: UdpTcpTransportInit) {
@@ -63,36 +81,66 @@ export class UdpTcpTransport implements Transport {
     this.port = init.port ?? DEFAULT_PORT
     this.#clock = init.clock ?? new SystemClock()
     this.#retryMs = init.broadcastRetryMs ?? 3000
+    this.#bindRetryMs = init.bindRetryMs ?? 30_000
+    this.#log = init.log ?? (() => {})
   }
 
-  /** Opens the TCP server and the sending socket. Call once before anything else. */
+  /** Opens the TCP server on the protocol port. Call once before anything else. */
   async start (): Promise<void> {
     this.#live('start')
-    const tx = createSocket({ type: 'udp6' })
-    await new Promise<void>((resolve, reject) => { tx.once('error', reject); tx.bind({ port: 0, address: '::' }, resolve) })
-    tx.removeAllListeners('error')
-    tx.on('error', () => {})
-    tx.setMulticastLoopback(false)
-    this.#tx = tx
     const server = createServer(sock => this.#accept(sock))
-    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(this.port, '0.0.0.0', resolve) })
+    await this.#bindWithRetry(`TCP 0.0.0.0:${this.port}`, async () => await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.port, '0.0.0.0', () => { server.removeListener('error', reject); resolve() })
+    }))
     server.removeAllListeners('error')
     server.on('error', () => {})
     this.#server = server
+    this.#started = true
   }
 
   async attachNic (nic: TransportNic): Promise<void> {
     this.#live('attachNic')
     if (this.#nics.has(nic.name)) await this.detachNic(nic.name)
-    const rx = createSocket({ type: 'udp6', reuseAddr: true })
-    await new Promise<void>((resolve, reject) => {
-      rx.once('error', reject)
-      rx.bind({ port: this.port, address: `${ALL_NODES}%${nic.name}` }, resolve)
+    let rx: UdpSocket | undefined
+    await this.#bindWithRetry(`UDP [${ALL_NODES}%${nic.name}]:${this.port}`, async () => {
+      const s = createSocket({ type: 'udp6', reuseAddr: true })
+      try {
+        await new Promise<void>((resolve, reject) => {
+          s.once('error', reject)
+          s.bind({ port: this.port, address: `${ALL_NODES}%${nic.name}` }, () => { s.removeListener('error', reject); resolve() })
+        })
+      } catch (e) {
+        s.close()
+        throw e
+      }
+      rx = s
     })
-    rx.removeAllListeners('error')
-    rx.on('error', () => {})
-    rx.on('message', (bytes, remote) => { void this.#deliver(nic.name, remote.address, bytes) })
-    this.#nics.set(nic.name, { nic, rx })
+    const sock = rx as UdpSocket
+    sock.removeAllListeners('error')
+    sock.on('error', () => {})
+    sock.setMulticastLoopback(false)
+    sock.on('message', (bytes, remote) => { void this.#deliver(nic.name, remote.address, bytes) })
+    this.#nics.set(nic.name, { nic, rx: sock })
+  }
+
+  /** Binds the protocol port; while another socket holds it (EADDRINUSE) tries again each second, saying so. */
+  async #bindWithRetry (what: string, bind: () => Promise<void>): Promise<void> {
+    const deadline = this.#clock.now() + this.#bindRetryMs
+    for (;;) {
+      try {
+        await bind()
+        return
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code
+        const left = deadline - this.#clock.now()
+        if (code !== 'EADDRINUSE' || left <= 0 || this.#closed) {
+          throw new PortBindError(what, e as Error, code === 'EADDRINUSE' ? this.#bindRetryMs : 0)
+        }
+        this.#log(`${what} is taken by another socket (EADDRINUSE); trying again in 1 s (${Math.ceil(left / 1000)} s left)`)
+        await new Promise<void>(resolve => this.#clock.setTimer(Math.min(1000, left), resolve))
+      }
+    }
   }
 
   async detachNic (name: string): Promise<void> {
@@ -109,9 +157,9 @@ export class UdpTcpTransport implements Transport {
 
   async broadcast (nic: string, message: WireMessage): Promise<void> {
     this.#live('broadcast')
-    if (!this.#nics.has(nic)) throw new UnknownNicError(nic, 'broadcast')
-    const tx = this.#tx
-    if (tx === undefined) throw new TransportClosedError('broadcast before start()')
+    const tx = this.#nics.get(nic)?.rx
+    if (tx === undefined) throw new UnknownNicError(nic, 'broadcast')
+    if (!this.#started) throw new TransportClosedError('broadcast before start()')
     const bytes = this.#codec.encode(message)
     const deadline = this.#clock.now() + this.#retryMs
     for (;;) {
@@ -175,7 +223,6 @@ export class UdpTcpTransport implements Transport {
     for (const name of [...this.#nics.keys()]) await this.detachNic(name)
     for (const c of this.#connections) c.destroy()
     this.#connections.clear()
-    this.#tx?.close()
     const server = this.#server
     if (server !== undefined) await new Promise<void>(resolve => server.close(() => resolve()))
   }
