@@ -35,6 +35,12 @@ export interface QspnConfig {
    * signalled after 10 s). 0: every fingerprint counts at once, as in the Vala code.
    */
   readonly fingerprintSettleMs: number
+  /**
+   * How long a new identity (enter_net, migration) waits in bootstrap for a full ETP from outside before it ends the
+   * bootstrap anyway (a member of the moving g-node with no arc out of it waits for one from a member that has one;
+   * 10 s in the Vala code).
+   */
+  readonly bootstrapTimeoutMs: number
 }
 
 export const DEFAULT_QSPN_CONFIG: QspnConfig = {
@@ -46,7 +52,8 @@ export const DEFAULT_QSPN_CONFIG: QspnConfig = {
   infoFlushMs: 0,
   etpPacingMs: 20,
   ownInfoHoldMs: 100,
-  fingerprintSettleMs: 2_000
+  fingerprintSettleMs: 2_000,
+  bootstrapTimeoutMs: 10_000
 }
 
-export const LAB_QSPN_CONFIG: QspnConfig = { ...DEFAULT_QSPN_CONFIG, arcTimeoutMs: 2_000, periodicFullEtpMs: 30_000 }
+export const LAB_QSPN_CONFIG: QspnConfig = { ...DEFAULT_QSPN_CONFIG, arcTimeoutMs: 2_000, periodicFullEtpMs: 30_000, bootstrapTimeoutMs: 3_000 }
