@@ -26,12 +26,12 @@ test('control commands answer with the node\'s state, and the human formats show
 
   const status = await answerControl(a, '{"cmd":"status"}')
   t.like(status, { ok: true, result: { address: '3.1.0.1', global: '10.0.0.29', arcs: 1, bootstrapComplete: true } })
-  t.regex(formatReply('status', (status as { result: unknown }).result), /^address 3\.1\.0\.1 \(10\.0\.0\.29\) topology .* bootstrap complete\nidentity main main 3\.1\.0\.1 netns default/)
+  t.regex(formatReply('status', (status as { result: unknown }).result), /^address 3\.1\.0\.1 \(10\.0\.0\.29\) topology .* bootstrap complete\nidentity 0 [0-9a-f]{16} main 3\.1\.0\.1 netns default/)
 
   const ids = await answerControl(a, '{"cmd":"identities"}')
   t.true(ids.ok)
   const idText = formatReply('identities', (ids as { result: unknown }).result)
-  t.regex(idText, /^main main 3\.1\.0\.1 netns default fingerprint \d+ elderships 0,0,0,0\n {2}arc eth1\/02:00:00:02:00:00 dev eth1 peer 169\.254\.\d+\.\d+ 3\.1\.0\.0 cost 1000us$/i)
+  t.regex(idText, /^0 [0-9a-f]{16} main 3\.1\.0\.1 netns default fingerprint \d+ elderships 0,0,0,0\n {2}arc 0 eth1\/02:00:00:02:00:00#[0-9a-f]{16} dev eth1 peer 02:00:00:02:00:00 169\.254\.\d+\.\d+ qspn 3\.1\.0\.0 cost 1000us$/i)
 
   const map = await answerControl(a, '{"cmd":"map"}')
   t.regex(formatReply('map', (map as { result: unknown }).result), /^\(0,0\) 10\.0\.0\.28\/32\n {2}via eth1\/\S+ cost 1000us hops \(0,0\)$/im)
@@ -48,7 +48,12 @@ test('control commands answer with the node\'s state, and the human formats show
   t.regex(cText, /^wire\.accepted [1-9]\d*$/m)
   t.regex(cText, /^kernel\.applyErrors 0$/m)
 
-  t.deepEqual(await answerControl(a, '{"cmd":"reboot"}'), { ok: false, error: 'unknown command "reboot" (known: status, arcs, identities, map, kernel, counters)' })
+  t.like(await answerControl(a, '{"cmd":"reboot"}'), { ok: false, error: 'unknown command "reboot" (known: status, arcs, identities, map, kernel, counters, prepare-enter-net, enter-net-phase-1, enter-net-phase-2, prepare-migrate, migrate-phase-1, migrate-phase-2, add-qspn-arc, add-identity-arc, remove-outer-arcs, check-connectivity, remove-identity)' })
+  t.like(await answerControl(a, '{"cmd":"enter-net-phase-1","args":["0"]}'), { ok: false, error: 'enter-net-phase-1 takes <id> <op_id>; got 0' })
+  t.like(await answerControl(a, '{"cmd":"enter-net-phase-1","args":["0","7"]}'), { ok: false, error: 'no enter_net operation 7 prepared for identity 0' })
+  t.like(await answerControl(a, '{"cmd":"remove-identity","args":["0"]}'), { ok: false, error: 'identity 0 is the main identity: it cannot be removed' })
+  t.like(await answerControl(a, '{"cmd":"map","args":["9"]}'), { ok: false, error: 'no identity 9 (give its index, NodeID or namespace)' })
+  t.like(await answerControl(a, '{"cmd":"prepare-migrate","args":["0","0","1","3.0.1","0.0.0","2","1","1","1","1","1","5","null"]}'), { ok: false, error: 'prepare migrate: connectivity position 1 at level 0 is not virtual (gsize 2)' })
   t.like(await answerControl(a, 'status'), { ok: false, error: 'not JSON: status' })
 })
 

@@ -4,17 +4,21 @@ import { InMemoryNetwork, type Transport } from '../src/transport'
 import { VirtualClock } from '../src/sim/virtual-clock'
 import { SeededRandom } from '../src/util/random'
 import { QspnManager } from '../src/qspn/manager'
-import { TransportQspnMessenger, registerQspnMessages } from '../src/qspn/transport-messenger'
+import { TransportQspnMessenger, registerQspnMessages, type MessengerArc } from '../src/qspn/transport-messenger'
+import { IdentityDemux } from '../src/identities'
 
-// QSPN over the Transport port, as the daemon runs it: ETPs and full-ETP requests travel as
-// encoded, schema-checked wire messages between three nodes a - b - c of 4·2·2·2.
+// QSPN over the Transport port, as the daemon runs it: ETPs and full-ETP requests travel as encoded,
+// schema-checked wire messages addressed from one identity to another (src/dst), between three nodes a - b - c of
+// 4·2·2·2, each with one identity behind the system's demultiplexer.
 const GSIZES = [2, 2, 2, 4]
 
 async function flush (): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>(resolve => setImmediate(resolve))
 }
 
-interface Node { manager: QspnManager, messenger: TransportQspnMessenger, transport: Transport }
+interface Node { manager: QspnManager, messenger: TransportQspnMessenger, transport: Transport, demux: IdentityDemux, arcs: Map<string, MessengerArc & { dev: string }> }
+
+const idOf = (name: string): string => `${name.charCodeAt(0).toString(16)}`.padStart(16, '0')
 
 async function threeNodes (): Promise<{ clock: VirtualClock, nodes: Record<'a' | 'b' | 'c', Node> }> {
   const clock = new VirtualClock()
@@ -30,18 +34,25 @@ async function threeNodes (): Promise<{ clock: VirtualClock, nodes: Record<'a' |
     registerQspnMessages(registry)
     const transport = net.transport(name, new WireCodec({ registry }))
     for (const [nic, linklocal] of Object.entries(p.nics)) await transport.attachNic({ name: nic, linklocal })
-    const messenger = new TransportQspnMessenger(transport, { timeoutMs: 1000 })
+    const arcs = new Map<string, MessengerArc & { dev: string }>()
+    const messenger = new TransportQspnMessenger(transport, () => idOf(name), id => arcs.get(id), { timeoutMs: 1000 })
     const manager = QspnManager.createNet({ clock, random: new SeededRandom(name.charCodeAt(0)), messenger },
       { gsizes: GSIZES, naddr: p.naddr, fingerprint: { id: name.charCodeAt(0), level: 0, elderships: [0, 0, 0, 0], eldershipsSeed: [] } })
     messenger.attach(manager)
-    nodes[name] = { manager, messenger, transport }
+    const demux = new IdentityDemux(transport)
+    demux.register(idOf(name), {
+      arcFrom: (dev, peerId) => [...arcs].find(([, a]) => a.dev === dev && a.peerId === peerId)?.[0],
+      handle: async (arcId, m) => await messenger.handle(arcId, m)
+    })
+    nodes[name] = { manager, messenger, transport, demux, arcs }
   }
   net.link({ node: 'a', nic: 'a1' }, { node: 'b', nic: 'b1' }, { latencyMs: 1 })
   net.link({ node: 'b', nic: 'b2' }, { node: 'c', nic: 'c1' }, { latencyMs: 1 })
-  nodes.a.messenger.setArc('a-b', { nic: 'a1', linklocal: '169.254.0.2' })
-  nodes.b.messenger.setArc('b-a', { nic: 'b1', linklocal: '169.254.0.1' })
-  nodes.b.messenger.setArc('b-c', { nic: 'b2', linklocal: '169.254.0.4' })
-  nodes.c.messenger.setArc('c-b', { nic: 'c1', linklocal: '169.254.0.3' })
+  const arc = (dev: string, linklocal: string, peer: string): MessengerArc & { dev: string } => ({ dev, peer: { nic: dev, linklocal }, peerId: idOf(peer) })
+  nodes.a.arcs.set('a-b', arc('a1', '169.254.0.2', 'b'))
+  nodes.b.arcs.set('b-a', arc('b1', '169.254.0.1', 'a'))
+  nodes.b.arcs.set('b-c', arc('b2', '169.254.0.4', 'c'))
+  nodes.c.arcs.set('c-b', arc('c1', '169.254.0.3', 'b'))
   for (const [n, id] of [['a', 'a-b'], ['b', 'b-a'], ['b', 'b-c'], ['c', 'c-b']] as const) nodes[n].manager.arcAdd({ id, cost: 1000 })
   return { clock, nodes }
 }
@@ -82,16 +93,28 @@ test('a malformed ETP on the wire is rejected and counted, and changes no map', 
   await runFor(clock, 5000)
   const before = JSON.stringify(nodes.b.manager.getPathsTo({ lvl: 1, pos: 1 }))
   const rejected = nodes.b.manager.stats.etpRejected
-  await settle(clock, nodes.c.transport.unicast({ nic: 'c1', linklocal: '169.254.0.3' }, { v: 1, kind: 'qspn_etp', etp: { naddr: 'nonsense', paths: 7 }, full: true }))
+  await settle(clock, nodes.c.transport.unicast({ nic: 'c1', linklocal: '169.254.0.3' }, { v: 1, kind: 'qspn_etp', src: idOf('c'), dst: idOf('b'), etp: { naddr: 'nonsense', paths: 7 }, full: true }))
   t.is(nodes.b.manager.stats.etpRejected, rejected + 1)
   t.is(JSON.stringify(nodes.b.manager.getPathsTo({ lvl: 1, pos: 1 })), before)
 })
 
-test('QSPN messages from a link-local that is no arc are refused and counted', async t => {
+test('QSPN messages for an identity the system does not have, or over no identity-arc, are dropped and counted', async t => {
   const { clock, nodes } = await threeNodes()
   await runFor(clock, 5000)
-  nodes.b.messenger.removeArc('b-c')
-  const reply = await settle(clock, nodes.c.transport.unicast({ nic: 'c1', linklocal: '169.254.0.3' }, { v: 1, kind: 'qspn_get_full_etp', request: {} }))
-  t.deepEqual(reply, { v: 1, kind: 'qspn_refused', reason: 'not-accepted' })
-  t.true(nodes.b.messenger.stats.fromUnknownArc >= 1)
+  const b = nodes.b
+  const before = JSON.stringify(b.manager.getPathsTo({ lvl: 1, pos: 1 }))
+  const request = { kind: 'get_full_etp', requesterAddress: [0, 1, 0, 0] }
+  // to an identity b does not have
+  const unknown = await settle(clock, nodes.c.transport.unicast({ nic: 'c1', linklocal: '169.254.0.3' }, { v: 1, kind: 'qspn_get_full_etp', src: idOf('c'), dst: idOf('z'), request }))
+  t.is(unknown, undefined, 'no QSPN answer')
+  t.is(b.demux.stats.unknownIdentity, 1)
+  // from an identity b has no identity-arc with on that NIC (a's id claimed from c's side)
+  const spoofed = await settle(clock, nodes.c.transport.unicast({ nic: 'c1', linklocal: '169.254.0.3' }, { v: 1, kind: 'qspn_etp', src: idOf('a'), dst: idOf('b'), etp: {}, full: true }))
+  t.is(spoofed, undefined)
+  t.is(b.demux.stats.unknownArc, 1)
+  // without identities at all: the schema rejects it before anything else
+  const bare = nodes.c.transport.unicast({ nic: 'c1', linklocal: '169.254.0.3' }, { v: 1, kind: 'qspn_get_full_etp', request })
+  await t.throwsAsync(settle(clock, bare))
+  t.is(JSON.stringify(b.manager.getPathsTo({ lvl: 1, pos: 1 })), before, 'the map did not change')
+  t.is(b.manager.stats.etpRejected, 0)
 })

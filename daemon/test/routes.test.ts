@@ -32,9 +32,23 @@ test("destination set of δ (§2.4): 6 HCoords, 18 CIDRs in the docs' order", t 
   t.deepEqual(dests.flatMap(d => destinationCidrs(d, local).map(c => c.cidr)), DELTA_DESTS)
 })
 
-test('destination set of a connectivity identity stops at up_to; subnet level stops the loop', t => {
+test('an identity with a virtual position routes only the CIDRs that do not hold it (the proof\'s rule); subnet level stops the loop', t => {
+  // connectivity identity 3·2·0·1, virtual at level 2: below it only internal CIDRs inside levels 1 and 2 exist
   const conn = destinationSet({ topology: topo, naddr: parseNaddr('3·2·0·1'), main: false })
-  t.deepEqual(conn.map(d => hcKey(d.hc)), ['3:0', '3:1', '3:2', '2:0', '2:1'])
+  const shown = conn.map(d => [hcKey(d.hc), d.global, [...d.internal].map(([k, c]) => `${k}:${c}`).join(' ')])
+  t.deepEqual(shown, [
+    ['3:0', '10.0.0.0/29', ''], ['3:1', '10.0.0.8/29', ''], ['3:2', '10.0.0.16/29', ''],
+    ['2:0', '10.0.0.24/30', '3:10.0.0.56/30'], ['2:1', '10.0.0.28/30', '3:10.0.0.60/30'],
+    ['1:1', null, '2:10.0.0.50/31'],
+    ['0:0', null, '2:10.0.0.48/32 1:10.0.0.40/32']
+  ])
+  // δ entering as 2·1·2·1 (virtual at level 1, between phase 1 and 2): the members of its level-1 g-node keep
+  // their internal level-1 routes, and the level-1 g-nodes of the host are routed in full
+  const transit = destinationSet({ topology: topo, naddr: parseNaddr('2·1·2·1'), main: true })
+  t.deepEqual(transit.filter(d => d.hc.lvl <= 1).map(d => [hcKey(d.hc), d.global, [...d.internal].map(([k, c]) => `${k}:${c}`).join(' ')]), [
+    ['1:0', '10.0.0.20/31', '3:10.0.0.60/31 2:10.0.0.48/31'], ['1:1', '10.0.0.22/31', '3:10.0.0.62/31 2:10.0.0.50/31'],
+    ['0:0', null, '1:10.0.0.40/32']
+  ])
   const sub = destinationSet({ topology: topo, naddr: parseNaddr('1·1·0·0'), main: true, subnetLevel: 1 })
   t.deepEqual(sub.map(d => hcKey(d.hc)), ['3:0', '3:2', '3:3', '2:0', '1:1'])
   const largest = destinationSet({ topology: Topology.fromBits([2, 4, 8, 8]), naddr: [0, 0, 0, 0], main: true })

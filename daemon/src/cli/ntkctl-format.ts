@@ -64,20 +64,23 @@ export function formatReply (cmd: string, r: unknown): string {
       const s = r as NodeStatus
       return [
         `address ${s.address} (${s.global ?? 'virtual'}) topology ${s.topology} bootstrap ${s.bootstrapComplete ? 'complete' : 'in progress'}`,
-        ...s.identities.map(i => `identity ${i.id} ${i.kind} ${i.address} netns ${i.netns === '' ? 'default' : i.netns} fp ${i.fingerprint}`),
+        ...s.identities.map(i => `identity ${i.index} ${i.id} ${i.kind} ${i.address} netns ${i.netns === '' ? 'default' : i.netns} fp ${i.fingerprint}`),
         ...s.nics.map(n => `nic ${n.name} ${n.mac} ${n.linkLocal ?? '-'}`),
         `arcs ${s.arcs} destinations ${s.destinations}`
       ].join('\n')
     }
     case 'arcs':
-      return (r as ArcView[]).map(a => `${a.id} dev ${a.dev} peer ${a.peerLinkLocal} ${a.peerAddress ?? '?'} cost ${a.cost}us`).join('\n') || '(no arcs)'
+      return (r as ArcView[]).map(a => `${a.id} dev ${a.dev} peer ${a.peerMac} ${a.peerLinkLocal}${a.qspn ? ` qspn ${a.peerAddress ?? '?'}` : ''} cost ${a.cost}us`).join('\n') || '(no arcs)'
     case 'identities':
       return (r as IdentityView[]).map(i => [
-        `${i.id} ${i.kind} ${i.address} netns ${i.netns === '' ? 'default' : i.netns} fingerprint ${i.fingerprint.id} elderships ${i.fingerprint.elderships.join(',')}`,
-        ...i.arcs.map(a => `  arc ${a.id} dev ${a.dev} peer ${a.peerLinkLocal} ${a.peerAddress ?? '?'} cost ${a.cost}us`)
+        `${i.index} ${i.id} ${i.kind} ${i.address} netns ${i.netns === '' ? 'default' : i.netns} fingerprint ${i.fingerprint.id} elderships ${i.fingerprint.elderships.join(',')}` +
+          (i.kind === 'connectivity' ? ` connectivity ${i.connectivityLevels[0]}..${i.connectivityLevels[1]}` : '') +
+          (i.virtualLevels.length > 0 ? ` virtual at ${i.virtualLevels.join(',')}` : '') + (i.bootstrapComplete ? '' : ' bootstrapping'),
+        ...i.nics.filter(n => n.dev !== n.realDev).map(n => `  pseudo ${n.dev} on ${n.realDev} ${n.mac} ${n.linkLocal}`),
+        ...i.arcs.map((a, k) => `  arc ${k} ${a.id} dev ${a.dev} peer ${a.peerMac} ${a.peerLinkLocal}${a.qspn ? ` qspn ${a.peerAddress ?? '?'}` : ''} cost ${a.cost}us`)
       ].join('\n')).join('\n')
     case 'map':
-      return (r as DestinationView[]).map(d => `${d.name} ${d.cidr}\n` + d.paths.map(p => `  via ${p.arc} cost ${p.cost}us hops ${p.hops.join(' ')}`).join('\n')).join('\n') || '(no destinations)'
+      return (r as DestinationView[]).map(d => `${d.name} ${d.cidr ?? '(virtual)'}\n` + d.paths.map(p => `  via ${p.arc} cost ${p.cost}us hops ${p.hops.join(' ')}`).join('\n')).join('\n') || '(no destinations)'
     case 'kernel':
       return formatKernel(r as { desired: unknown, actual: unknown })
     case 'counters':

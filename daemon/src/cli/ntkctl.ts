@@ -1,28 +1,39 @@
 #!/usr/bin/env node
 // ntkctl: asks a running ntkd over its control socket. Exit codes: 0 ok, 1 daemon error or unreachable, 2 usage.
-import { CONTROL_COMMANDS, DEFAULT_CONTROL_SOCKET, controlRequest } from '../node'
+import { CONTROL_COMMANDS, CONTROL_USAGE, DEFAULT_CONTROL_SOCKET, controlRequest } from '../node'
 import { formatReply } from './ntkctl-format'
 
-const USAGE = `usage: ntkctl [--control PATH] [--json] ${CONTROL_COMMANDS.join('|')}`
+const USAGE = `usage: ntkctl [--control PATH] [--json] COMMAND [ARGS]
+commands (<id>: an identity's index, NodeID or namespace):
+${CONTROL_COMMANDS.map(c => `  ${c}${CONTROL_USAGE[c] === '' ? '' : ' ' + CONTROL_USAGE[c]}`).join('\n')}`
 
 async function main (argv: string[]): Promise<number> {
   let control = DEFAULT_CONTROL_SOCKET
   let json = false
   let cmd: string | undefined
+  const args: string[] = []
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k]
     if (a === '--json') json = true
     else if (a === '--control') control = argv[++k] ?? ''
     else if (a.startsWith('--control=')) control = a.slice('--control='.length)
     else if (a === '-h' || a === '--help') { process.stdout.write(USAGE + '\n'); return 0 } else if (cmd === undefined && !a.startsWith('-')) cmd = a
+    else if (cmd !== undefined) args.push(a)
     else { process.stderr.write(`ntkctl: unexpected argument ${a}\n${USAGE}\n`); return 2 }
   }
-  if (cmd === undefined || !(CONTROL_COMMANDS as readonly string[]).includes(cmd) || control === '') {
+  if (cmd === undefined || !CONTROL_COMMANDS.includes(cmd) || control === '') {
     process.stderr.write(`ntkctl: ${cmd === undefined ? 'no command' : `unknown command ${cmd}`}\n${USAGE}\n`)
     return 2
   }
+  const usage = CONTROL_USAGE[cmd]
+  const least = usage === '' ? 0 : usage.split(' ').filter(w => !w.startsWith('[')).length
+  const most = usage === '' ? 0 : usage.split(' ').length
+  if (args.length < least || args.length > most) {
+    process.stderr.write(`ntkctl: ${cmd} takes ${usage === '' ? 'no arguments' : usage}\n`)
+    return 2
+  }
   try {
-    const r = await controlRequest(control, cmd)
+    const r = await controlRequest(control, cmd, { args })
     process.stdout.write((json ? JSON.stringify(r, null, 2) : formatReply(cmd, r)) + '\n')
     return 0
   } catch (e) {

@@ -1,2 +1,4 @@
 export * from './identity'
-export * from './identity-arcs'
+export * from './identity-manager'
+export * from './demux'
+export * from './messages'

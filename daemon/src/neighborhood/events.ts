@@ -1,3 +1,4 @@
+import { defaultListenerErrorHandler, runListeners, type ListenerErrorHandler } from '../util/listener-errors'
 import type { Arc } from './arc'
 
 export interface NeighborhoodEvents {
@@ -14,9 +15,13 @@ export interface NeighborhoodEvents {
 
 type Listener<T> = (payload: T) => void
 
-/** A tiny typed event emitter, one per Neighborhood (no globals). A throwing listener does not stop the others. */
+/**
+ * A tiny typed event emitter (no globals). A throwing listener does not stop the others; its error goes to
+ * `onError` (logged and counted by the owner; rethrown in tests), never swallowed.
+ */
 export class TypedEvents<E> {
   readonly #listeners = new Map<keyof E, Set<Listener<never>>>()
+  onError: ListenerErrorHandler = defaultListenerErrorHandler
   on<K extends keyof E> (event: K, fn: Listener<E[K]>): () => void {
     let set = this.#listeners.get(event)
     if (set === undefined) { set = new Set(); this.#listeners.set(event, set) }
@@ -25,8 +30,8 @@ export class TypedEvents<E> {
   }
 
   emit<K extends keyof E> (event: K, payload: E[K]): void {
-    for (const fn of [...(this.#listeners.get(event) ?? [])]) {
-      try { (fn as Listener<E[K]>)(payload) } catch { /* a listener's bug must not break the protocol */ }
-    }
+    const set = this.#listeners.get(event)
+    if (set === undefined || set.size === 0) return
+    runListeners(String(event), set as Set<Listener<E[K]>>, payload, this.onError)
   }
 }

@@ -29,7 +29,14 @@ export interface NodeConfig {
   readonly port: number
   /** Shared network key: messages are signed and foreign ones dropped. */
   readonly networkKey?: string
+  /**
+   * Which identity-arcs become qspn-arcs: `auto`, every identity-arc of the main identity (the network is one by
+   * configuration); `manual`, only those an operator adds (`ntkctl add-qspn-arc`), as in the proof of concept.
+   */
+  readonly qspnArcs: QspnArcsMode
 }
+
+export type QspnArcsMode = 'auto' | 'manual'
 
 export const DEFAULT_CONTROL_SOCKET = '/run/ntkd/ntkd.sock'
 export const DEFAULT_RT_TABLES = '/etc/iproute2/rt_tables'
@@ -63,6 +70,8 @@ options:
   --rt-tables PATH           rt_tables file (default ${DEFAULT_RT_TABLES})
   --port N                   protocol port (default 60269)
   --network-key KEY          shared key: sign messages, drop unsigned ones
+  --qspn-arcs auto|manual    auto (default): every arc of the main identity is a qspn-arc; manual: only those
+                             added with ntkctl add-qspn-arc (replaying the documented use cases)
   --cleanup                  remove every kernel object a daemon may have left, then exit`
 
 interface RawConfig {
@@ -78,8 +87,9 @@ interface RawConfig {
   rtTables?: unknown
   port?: unknown
   networkKey?: unknown
+  qspnArcs?: unknown
 }
-const FILE_KEYS = ['interfaces', 'topology', 'address', 'anonymize', 'serveAnonymous', 'subnetLevel', 'timers', 'costs', 'control', 'rtTables', 'port', 'networkKey']
+const FILE_KEYS = ['interfaces', 'topology', 'address', 'anonymize', 'serveAnonymous', 'subnetLevel', 'timers', 'costs', 'control', 'rtTables', 'port', 'networkKey', 'qspnArcs']
 
 /** Parses ntkd's arguments (without node and script). Throws ConfigError. */
 export function parseNtkdArgs (argv: readonly string[], readText: (path: string) => string = p => readFileSync(p, 'utf8')): NtkdCommand {
@@ -118,6 +128,7 @@ export function parseNtkdArgs (argv: readonly string[], readText: (path: string)
       case '--rt-tables': flags.rtTables = value(); break
       case '--port': flags.port = intArg(name, value()); break
       case '--network-key': flags.networkKey = value(); break
+      case '--qspn-arcs': flags.qspnArcs = value(); break
       case '--cleanup': cleanup = true; break
       default: throw new ConfigError(`unknown option ${arg}\n${NTKD_USAGE}`)
     }
@@ -167,6 +178,8 @@ export function validateConfig (raw: RawConfig): NodeConfig {
       costs[nic] = c
     }
   }
+  const qspnArcs = raw.qspnArcs ?? 'auto'
+  if (qspnArcs !== 'auto' && qspnArcs !== 'manual') throw new ConfigError(`qspnArcs: "${String(qspnArcs)}" is neither auto nor manual`)
   const port = raw.port ?? 60269
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`port: ${String(port)} is not a TCP/UDP port`)
   return {
@@ -181,6 +194,7 @@ export function validateConfig (raw: RawConfig): NodeConfig {
     control: str('control', raw.control) ?? DEFAULT_CONTROL_SOCKET,
     rtTables: str('rtTables', raw.rtTables) ?? DEFAULT_RT_TABLES,
     port,
+    qspnArcs,
     ...(raw.networkKey === undefined ? {} : { networkKey: str('networkKey', raw.networkKey) })
   }
 }

@@ -2,10 +2,11 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { mkdir, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { RunningNode } from './node'
+import { runControlCommand } from './control-commands'
 
-/** Commands of the control socket (one JSON object per line: {"cmd": "status"}). */
-export const CONTROL_COMMANDS = ['status', 'arcs', 'identities', 'map', 'kernel', 'counters'] as const
-export type ControlCommand = typeof CONTROL_COMMANDS[number]
+export { CONTROL_COMMANDS, CONTROL_USAGE } from './control-commands'
+
+/* The control socket: one JSON object per line, {"cmd": "status"} or {"cmd": "map", "args": ["1"]}. */
 
 /** One reply line: {"ok": true, "result": ...} or {"ok": false, "error": "..."}. */
 export type ControlReply = { ok: true, result: unknown } | { ok: false, error: string }
@@ -19,16 +20,11 @@ export async function answerControl (node: RunningNode, line: string): Promise<C
   let req: unknown
   try { req = JSON.parse(line) } catch { return { ok: false, error: `not JSON: ${line.slice(0, 80)}` } }
   const cmd = typeof req === 'object' && req !== null ? (req as { cmd?: unknown }).cmd : undefined
+  const args = typeof req === 'object' && req !== null ? (req as { args?: unknown }).args ?? [] : []
+  if (typeof cmd !== 'string') return { ok: false, error: `no command in ${line.slice(0, 80)}` }
+  if (!Array.isArray(args) || !args.every(a => typeof a === 'string')) return { ok: false, error: `${cmd}: args must be a list of strings` }
   try {
-    switch (cmd) {
-      case 'status': return { ok: true, result: node.status() }
-      case 'arcs': return { ok: true, result: node.arcs() }
-      case 'identities': return { ok: true, result: node.identities() }
-      case 'map': return { ok: true, result: node.map() }
-      case 'kernel': return { ok: true, result: await node.kernel() }
-      case 'counters': return { ok: true, result: node.counters() }
-      default: return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (known: ${CONTROL_COMMANDS.join(', ')})` }
-    }
+    return { ok: true, result: await runControlCommand(node, cmd, args as string[]) }
   } catch (e) {
     return { ok: false, error: (e as Error).message }
   }
@@ -64,13 +60,14 @@ export async function startControlServer (path: string, node: RunningNode): Prom
 }
 
 /** Sends one command to a daemon's control socket and returns its result (ntkctl, tests). */
-export async function controlRequest (path: string, cmd: string, o: { timeoutMs?: number } = {}): Promise<unknown> {
+export async function controlRequest (path: string, cmd: string, o: { timeoutMs?: number, args?: readonly string[] } = {}): Promise<unknown> {
   return await new Promise<unknown>((resolve, reject) => {
     const socket = createConnection(path)
     let buf = ''
-    const timer = setTimeout(() => { socket.destroy(); reject(new ControlError(`no answer from ${path} to ${cmd} within ${o.timeoutMs ?? 5000} ms`)) }, o.timeoutMs ?? 5000)
+    const timeoutMs = o.timeoutMs ?? 30_000
+    const timer = setTimeout(() => { socket.destroy(); reject(new ControlError(`no answer from ${path} to ${cmd} within ${timeoutMs} ms`)) }, timeoutMs)
     socket.on('error', e => { clearTimeout(timer); reject(new ControlError(`cannot talk to ntkd at ${path}: ${e.message}`)) })
-    socket.on('connect', () => socket.write(JSON.stringify({ cmd }) + '\n'))
+    socket.on('connect', () => socket.write(JSON.stringify(o.args === undefined || o.args.length === 0 ? { cmd } : { cmd, args: o.args }) + '\n'))
     socket.on('data', chunk => {
       buf += chunk.toString('utf8')
       const nl = buf.indexOf('\n')

@@ -1,23 +1,27 @@
-import { type HCoord, type Naddr, formatHCoord, formatNaddr, cidrGlobalOf } from '../addressing'
-import { firstMainIdentity, IdentityArcs, type Identity } from '../identities'
+import { IdentityDemux, IdentityManager, firstFingerprint, registerIdentityMessages, type HandledNic, type IdentityArc } from '../identities'
 import type { Kernel } from '../kernel/kernel'
-import { type KernelState, type NamespaceState, type RouteItem, SYSTEM_NS, TABLE_MAIN, canonicalState, emptyNamespace, keyOf } from '../kernel/state'
+import { type KernelState, type NamespaceState, type RouteItem, SYSTEM_NS, TABLE_MAIN, emptyNamespace, keyOf } from '../kernel/state'
 import { Neighborhood, TIMER_PROFILES, registerNeighborhoodMessages, type Arc, type NicCarrier, type NicInfo } from '../neighborhood'
 import { DEFAULT_QSPN_CONFIG, LAB_QSPN_CONFIG } from '../qspn/config'
-import { QspnManager } from '../qspn/manager'
-import { TransportQspnMessenger, registerQspnMessages } from '../qspn/transport-messenger'
-import { localAddressSet, mainIdentityState, routeChoices, routeStateKey, routesInputFromQspn, type RouteChoicesMemo, type RoutesInputMemo } from '../routes'
+import { registerQspnMessages } from '../qspn/transport-messenger'
 import type { Transport } from '../transport'
 import { MessageRegistry, type WireCounters } from '../wire'
 import type { Clock, Ms } from '../util/clock'
+import { RETHROW_LISTENER_ERRORS, type ListenerErrorHandler } from '../util/listener-errors'
 import type { Random } from '../util/random'
 import type { NodeConfig } from './config'
+import { IdentityRuntime, type RuntimeContext } from './identity-runtime'
 import { KernelSync } from './kernel-sync'
+import { NodeOperations } from './operations'
+import { nodeViews, type ArcView, type DestinationView, type IdentityView, type NodeCounters, type NodeStatus } from './views'
+
+export type { ArcView, DestinationView, IdentityView, NodeCounters, NodeStatus } from './views'
 
 /** Every message kind ntkd speaks, with its schema (a codec built on it rejects anything else). */
 export function ntkdMessageRegistry (): MessageRegistry {
   const r = new MessageRegistry()
   registerNeighborhoodMessages(r)
+  registerIdentityMessages(r)
   registerQspnMessages(r)
   return r
 }
@@ -44,61 +48,13 @@ export interface NodeOptions {
   readonly kernelIntervalMs?: Ms
 }
 
-export interface ArcView {
-  readonly id: string
-  readonly dev: string
-  readonly peerMac: string
-  readonly peerLinkLocal: string
-  readonly cost: number
-  /** The neighbour's address, top level first, once its first ETP arrived. */
-  readonly peerAddress: string | null
-}
-
-export interface DestinationView {
-  readonly hc: HCoord
-  /** "(lvl,pos)" */
-  readonly name: string
-  readonly cidr: string
-  readonly paths: ReadonlyArray<{ readonly arc: string, readonly cost: number, readonly hops: string[] }>
-}
-
-export interface NodeStatus {
-  readonly address: string
-  readonly topology: string
-  readonly global: string | null
-  readonly bootstrapComplete: boolean
-  readonly identities: ReadonlyArray<{ readonly id: string, readonly kind: string, readonly netns: string, readonly address: string, readonly fingerprint: number }>
-  readonly nics: ReadonlyArray<{ readonly name: string, readonly mac: string, readonly linkLocal: string | null }>
-  readonly arcs: number
-  readonly destinations: number
-  readonly counters: NodeCounters
-}
-
-/** One identity with its identity-arcs (ntkctl identities). */
-export interface IdentityView {
-  readonly id: string
-  readonly kind: string
-  /** '' for the default namespace. */
-  readonly netns: string
-  readonly address: string
-  readonly fingerprint: { readonly id: number, readonly elderships: readonly number[] }
-  readonly arcs: ReadonlyArray<{ readonly id: string, readonly dev: string, readonly peerLinkLocal: string, readonly cost: number, readonly peerAddress: string | null }>
-}
-
-export interface NodeCounters {
-  readonly wire: unknown
-  readonly qspn: unknown
-  readonly qspnTransport: unknown
-  readonly kernel: unknown
-}
-
-/** A running ntkd: queries for ntkctl, and stop. */
+/** A running ntkd: queries for ntkctl, the operator's operations, and stop. */
 export interface RunningNode {
-  readonly identity: Identity
   status (): NodeStatus
   arcs (): ArcView[]
   identities (): IdentityView[]
-  map (): DestinationView[]
+  /** The map of one identity (the main one by default): every known destination with its paths. */
+  map (identity?: string): DestinationView[]
   /** The desired state of the last apply and what the kernel holds now, both canonical. */
   kernel (): Promise<{ desired: unknown, actual: unknown }>
   counters (): NodeCounters
@@ -106,190 +62,240 @@ export interface RunningNode {
   desiredState (): KernelState
   /** Applies now what is pending (tests; the daemon coalesces on its own). */
   syncKernel (): Promise<void>
+  /** The proof of concept's operations on identities (entries, migrations, qspn-arcs, dismissal). */
+  readonly ops: NodeOperations
+  /** The system's parts, for tests and the operations. */
+  readonly system: NodeSystem
   /** Graceful stop: kernel state removed, sockets closed. */
   stop (): Promise<void>
 }
 
 /**
- * Starts one ntkd (spec §11) for a configured address (create_net semantics: bootstrap is immediate):
- * Neighborhood (link-locals, host routes, arcs), QSPN of the main identity carried over the Transport, and the
- * kernel kept equal to neighbourhood contribution + main identity state (addresses, ntk and ntk_from tables).
+ * The system part of a running ntkd (spec §11, DESIGN "a system of identities"): NICs, Transport, Neighborhood,
+ * Identities with its demultiplexer, the kernel sync, and the runtime of each identity. The desired kernel state is
+ * the fold of every identity's namespace state plus the Neighborhood's contribution to the default namespace.
  */
-export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOptions = {}): Promise<RunningNode> {
-  const { transport, kernel, clock, random } = ports
-  const log = ports.log ?? (() => {})
-  const topology = config.topology
-  const identity = firstMainIdentity(topology, config.naddr, random)
-  const nicInfos: NicInfo[] = config.interfaces.map(name => ({ name, mac: ports.macOf(name).toUpperCase() }))
-  const arcs = new IdentityArcs()
-  const lab = config.timers === 'lab'
-  const neighbourTimers = TIMER_PROFILES[config.timers]
+export class NodeSystem {
+  readonly runtimes = new Map<string, IdentityRuntime>()
+  readonly neighborhood: Neighborhood
+  readonly identities: IdentityManager
+  readonly demux: IdentityDemux
+  readonly sync: KernelSync
+  readonly ctx: RuntimeContext
+  readonly listenerErrors = { count: 0, last: null as string | null }
+  /** Namespaces whose state holds still while an identity in them is being replaced (duplication in progress). */
+  readonly #frozen = new Set<string>()
+  readonly #costs = new Map<string, number>()
+  #last: { key: string, state: KernelState } | undefined
 
-  const messenger = new TransportQspnMessenger(transport, { timeoutMs: neighbourTimers.unicastTimeoutMs * 4 })
-  const qspn = QspnManager.createNet({ clock, random, messenger },
-    { gsizes: topology.gsizes, naddr: identity.naddr, fingerprint: identity.fingerprint },
-    lab ? LAB_QSPN_CONFIG : DEFAULT_QSPN_CONFIG)
-  const detachQspn = messenger.attach(qspn)
-
-  let neighborhood: Neighborhood | undefined
-  const desiredState = (): KernelState => {
-    const contrib = neighborhood?.desiredKernelContribution() ?? { addresses: [], hostRoutes: [] }
-    const linkLocal = new Map(contrib.addresses.map(a => [a.dev, a.address]))
-    const nics = nicInfos.filter(n => linkLocal.has(n.name)).map(n => ({ name: n.name, mac: n.mac, linkLocal: linkLocal.get(n.name) as string }))
-    const endpoints = new Map([...arcs.endpoints()].filter(([, e]) => linkLocal.has(e.dev)))
-    // Nothing the routes derive from changed (QSPN's routing, arcs and the neighbours' addresses, link-locals and
-    // host routes): the last state stands, without computing it again (a change of nodes-inside alone, say).
-    const contribKey = `${contrib.addresses.map(a => `${a.dev}/${a.address}`).join(' ')} | ${contrib.hostRoutes.map(r => `${r.dst}/${r.dev}/${r.src}`).join(' ')}`
-    const quick = [
-      qspn.routingVersion, identity.naddr.join('.'), nics.map(n => `${n.name}/${n.mac}/${n.linkLocal}`).join(' '),
-      [...endpoints].map(([id, e]) => `${id}/${e.dev}/${e.peerMac}/${e.peerLinkLocal}/${qspn.getNaddrForArc(id)?.join('.') ?? ''}`).join(' '),
-      contribKey
-    ].join(' | ')
-    if (lastDesired?.quick === quick) return lastDesired.state
-    const input = {
-      topology, naddr: identity.naddr, nics, anonymize: config.anonymize, serveAnonymous: config.serveAnonymous,
-      subnetLevel: config.subnetLevel, ...routesInputFromQspn(qspn, topology.levels, endpoints, inputMemo)
+  constructor (readonly config: NodeConfig, readonly ports: NodePorts, o: NodeOptions) {
+    const { transport, kernel, clock, random } = ports
+    const log = this.log
+    const nicInfos: NicInfo[] = config.interfaces.map(name => ({ name, mac: ports.macOf(name).toUpperCase() }))
+    const onListenerError: ListenerErrorHandler = (event, error) => {
+      this.listenerErrors.count++
+      this.listenerErrors.last = `${event}: ${error instanceof Error ? error.message : String(error)}`
+      log(`listener of ${event} threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+      if (RETHROW_LISTENER_ERRORS) throw error
     }
-    // Most QSPN changes move no route (an alternative path, a cost): the same state object is then returned, and
-    // KernelSync skips the apply. Only destinations whose paths changed are looked at again.
-    const choices = routeChoices(input, choicesMemo)
-    const key = `${routeStateKey(input, choices)} | ${contribKey}`
-    if (lastDesired?.key === key) { lastDesired.quick = quick; return lastDesired.state }
-    const state = { namespaces: new Map([[SYSTEM_NS, withNeighbourhood(mainIdentityState(input, choices, lastDesired?.state.namespaces.get(SYSTEM_NS)), contrib)]]) }
-    lastDesired = { key, quick, state }
+    this.sync = new KernelSync(kernel, () => this.desiredState(), clock, o.kernelIntervalMs ?? 50, log)
+    const neighbourTimers = TIMER_PROFILES[config.timers]
+    this.neighborhood = new Neighborhood({
+      transport, clock, random, syncKernel: async () => await this.sync.applyNow(), ...(ports.nicCarrier === undefined ? {} : { nicCarrier: ports.nicCarrier })
+    }, { nics: nicInfos, timers: neighbourTimers, fixedCosts: { byNic: config.costs } })
+    this.neighborhood.events.onError = onListenerError
+    const realNic = (dev: string): HandledNic | undefined => {
+      const ll = this.neighborhood.desiredKernelContribution().addresses.find(a => a.dev === dev)?.address
+      const info = nicInfos.find(n => n.name === dev)
+      return ll === undefined || info === undefined ? undefined : { dev, realDev: dev, mac: info.mac, linkLocal: ll }
+    }
+    const unicastTimeoutMs = neighbourTimers.unicastTimeoutMs * 4
+    this.identities = new IdentityManager({
+      transport, clock, random, realNic, realNics: () => [...config.interfaces], syncKernel: async () => await this.sync.applyNow(), log, timeoutMs: unicastTimeoutMs
+    })
+    this.identities.events.onError = onListenerError
+    this.demux = new IdentityDemux(transport, log)
+    this.ctx = {
+      config,
+      topology: config.topology,
+      identities: this.identities,
+      transport,
+      clock,
+      random,
+      qspnConfig: config.timers === 'lab' ? LAB_QSPN_CONFIG : DEFAULT_QSPN_CONFIG,
+      unicastTimeoutMs,
+      arcCost: arcId => this.#costs.get(arcId) ?? 1,
+      scheduleSync: () => this.sync.schedule(),
+      onListenerError
+    }
+  }
+
+  readonly log = (line: string): void => { this.ports.log?.(line) }
+
+  get main (): IdentityRuntime {
+    const r = this.runtimes.get(this.identities.mainId)
+    if (r === undefined) throw new Error('the main identity has no runtime')
+    return r
+  }
+
+  /** Registers a runtime with the demultiplexer and wires its QSPN signals to the system. */
+  addRuntime (r: IdentityRuntime): void {
+    this.runtimes.set(r.identity.id, r)
+    this.demux.register(r.identity.id, {
+      arcFrom: (dev, peerId) => this.identities.arcFrom(r.identity.id, dev, peerId)?.id,
+      handle: async (arcId, m) => await r.messenger.handle(arcId, m)
+    })
+    // communication over the arc failed (or a connectivity identity dropped it): QSPN dropped it already; the
+    // identity-arc goes (telling the neighbour), or the physical arc when the link itself looks broken (§4.9)
+    r.qspn.events.on('arc_removed', ({ arcId, badLink }) => {
+      r.dropQspnArc(arcId, true)
+      const ia = this.identities.arcOf(r.identity.id, arcId)
+      this.log(`identity ${r.identity.index}: QSPN dropped arc ${arcId}${badLink ? ' (bad link)' : ''}`)
+      if (ia === undefined) return
+      if (badLink) void this.neighborhood.removeArc(ia.arcId).catch(e => { this.log(`remove arc ${ia.arcId}: ${(e as Error).message}`) })
+      else void this.identities.removeIdentityArc(r.identity.id, arcId).catch(e => { this.log(`remove identity-arc ${arcId}: ${(e as Error).message}`) })
+    })
+    r.qspn.events.on('remove_identity', () => { void this.ops().removeIdentity(String(r.identity.index)).catch(e => { this.log(`remove identity ${r.identity.index}: ${(e as Error).message}`) }) })
+  }
+
+  removeRuntime (id: string): void {
+    const r = this.runtimes.get(id)
+    if (r === undefined) return
+    r.stop()
+    this.runtimes.delete(id)
+  }
+
+  /** While frozen, a namespace keeps the state applied last (its identity is being replaced). */
+  freeze (netns: string): void { this.#frozen.add(netns) }
+  unfreeze (netns: string): void { this.#frozen.delete(netns); this.sync.schedule() }
+
+  /** The fold of every identity's namespace, plus the Neighborhood's link-locals and host routes in the default one. */
+  desiredState (): KernelState {
+    const contrib = this.neighborhood.desiredKernelContribution()
+    const byNs = new Map<string, NamespaceState>()
+    const applied = this.sync.lastDesired
+    for (const r of this.runtimes.values()) {
+      const ns = r.local.netns
+      if (this.#frozen.has(ns)) continue
+      byNs.set(ns, r.namespaceState())
+    }
+    for (const ns of this.#frozen) {
+      const held = applied?.namespaces.get(ns)
+      if (held !== undefined) byNs.set(ns, held)
+    }
+    // the same object while every namespace's state is the same object: KernelSync then skips the apply
+    const key = [...byNs].map(([ns, s]) => `${ns}:${objectId(s)}`).join(' ') + ` | ${contribKey(contrib)}`
+    if (this.#last?.key === key) return this.#last.state
+    const base = byNs.get(SYSTEM_NS) ?? emptyNamespace()
+    byNs.set(SYSTEM_NS, this.#frozen.has(SYSTEM_NS) ? base : withNeighbourhood(base, contrib))
+    const state: KernelState = { namespaces: byNs }
+    this.#last = { key, state }
     return state
   }
-  let lastDesired: { key: string, quick: string, state: KernelState } | undefined
-  const inputMemo: RoutesInputMemo = { perDest: new Map() }
-  const choicesMemo: RouteChoicesMemo = { perDest: new Map() }
-  const sync = new KernelSync(kernel, desiredState, clock, o.kernelIntervalMs ?? 50, log)
 
-  neighborhood = new Neighborhood({
-    transport, clock, random, syncKernel: async () => await sync.applyNow(), ...(ports.nicCarrier === undefined ? {} : { nicCarrier: ports.nicCarrier })
-  }, {
-    nics: nicInfos, timers: neighbourTimers, fixedCosts: { byNic: config.costs }
-  })
-  const nb = neighborhood
+  #ops: NodeOperations | undefined
+  ops (): NodeOperations { return (this.#ops ??= new NodeOperations(this)) }
 
-  const identityArc = (a: Arc): { id: string, dev: string, peerMac: string, peerLinkLocal: string, cost: number } =>
-    ({ id: a.id, dev: a.nic, peerMac: a.peerMac.toUpperCase(), peerLinkLocal: a.peerLinklocal, cost: a.cost ?? 1 })
-  const unsubscribe = [
+  /** Wires the Neighborhood and Identities events, then starts. */
+  async start (): Promise<void> {
+    const nb = this.neighborhood
+    const ids = this.identities
+    const physical = (a: Arc): { id: string, nic: string, peerMac: string, peerLinkLocal: string } => ({ id: a.id, nic: a.nic, peerMac: a.peerMac.toUpperCase(), peerLinkLocal: a.peerLinklocal })
     nb.on('arc_added', a => {
-      const ia = identityArc(a)
-      arcs.upsert(ia)
-      messenger.setArc(ia.id, { nic: ia.dev, linklocal: ia.peerLinkLocal })
-      qspn.arcAdd({ id: ia.id, cost: ia.cost })
-      log(`arc added ${ia.id} ${ia.peerLinkLocal} cost ${ia.cost}`)
-      sync.schedule()
-    }),
+      this.#costs.set(a.id, a.cost ?? 1)
+      this.log(`arc added ${a.id} ${a.peerLinklocal} cost ${a.cost ?? 1}`)
+      void ids.addArc(physical(a))
+      this.sync.schedule()
+    })
     nb.on('arc_changed', a => {
-      const ia = identityArc(a)
-      if (arcs.get(ia.id) === undefined) return
-      arcs.upsert(ia)
-      messenger.setArc(ia.id, { nic: ia.dev, linklocal: ia.peerLinkLocal })
-      qspn.arcIsChanged({ id: ia.id, cost: ia.cost })
-      sync.schedule()
-    }),
+      this.#costs.set(a.id, a.cost ?? 1)
+      for (const r of this.runtimes.values()) r.arcCostChanged(a.id, a.cost ?? 1)
+      this.sync.schedule()
+    })
     nb.on('arc_removing', ({ arc }) => {
-      // spec §2.8-8: QSPN first (routes over the arc go), then the arc and its host route
-      if (arcs.remove(arc.id) === undefined) return
-      qspn.arcRemove(arc.id)
-      messenger.removeArc(arc.id)
-      log(`arc removed ${arc.id}`)
-      sync.schedule()
-    }),
-    qspn.events.on('path_added', () => { sync.schedule() }),
-    qspn.events.on('path_changed', () => { sync.schedule() }),
-    qspn.events.on('path_removed', () => { sync.schedule() }),
-    qspn.events.on('destination_added', () => { sync.schedule() }),
-    qspn.events.on('destination_removed', () => { sync.schedule() }),
-    // communication over the arc failed: QSPN dropped it; drop the physical arc too (§4.9)
-    qspn.events.on('arc_removed', ({ arcId }) => { void nb.removeArc(arcId) })
-  ]
+      // spec §2.8-8: QSPN first (routes over the arc go), then the identity-arcs and the host route
+      this.#costs.delete(arc.id)
+      ids.removeArc(arc.id)
+      this.log(`arc removed ${arc.id}`)
+      this.sync.schedule()
+    })
+    ids.on('identity_arc_added', ({ arc }) => {
+      this.log(`identity-arc added ${describeArc(arc)}`)
+      const r = this.runtimes.get(arc.identityId)
+      if (this.config.qspnArcs === 'auto' && r !== undefined && r.isMain && !r.qspnArcs.has(arc.id)) r.addQspnArc(arc.id)
+      this.sync.schedule()
+    })
+    ids.on('identity_arc_changed', ({ arc }) => {
+      this.log(`identity-arc changed ${describeArc(arc)} (was ${arc.prevPeerMac ?? '?'} ${arc.prevPeerLinkLocal ?? '?'})`)
+      this.sync.schedule()
+    })
+    ids.on('identity_arc_removing', ({ arc }) => { this.runtimes.get(arc.identityId)?.dropQspnArc(arc.id, false) })
+    ids.on('identity_arc_removed', ({ arc }) => { this.log(`identity-arc removed ${describeArc(arc)}`); this.sync.schedule() })
 
-  await nb.start()
-  await sync.applyNow()
-
-  let stopped: Promise<void> | undefined
-  const counters = (): NodeCounters => ({
-    wire: ports.wireCounters?.snapshot() ?? null,
-    qspn: { ...qspn.stats },
-    qspnTransport: { ...messenger.stats },
-    kernel: { ...sync.stats }
-  })
-  const nicView = (): NodeStatus['nics'] => {
-    const ll = new Map(nb.desiredKernelContribution().addresses.map(a => [a.dev, a.address]))
-    return nicInfos.map(n => ({ name: n.name, mac: n.mac, linkLocal: ll.get(n.name) ?? null }))
+    const main = ids.identity(ids.mainId)
+    if (main === undefined) throw new Error('no main identity')
+    this.addRuntime(new IdentityRuntime(this.ctx, main, this.config.naddr, firstFingerprint(this.config.topology, this.config.naddr, this.ports.random), { kind: 'create' }))
+    await nb.start()
+    await this.sync.applyNow()
   }
-  // the main identity's address is configured: it never changes while the daemon runs
-  const mainView = { id: identity.id, kind: identity.kind, netns: identity.netns, address: formatNaddr(identity.naddr, '.') }
-  const addr = (n: Naddr | null): string | null => n === null ? null : formatNaddr(n, '.')
-  const arcViews = (): ArcView[] => arcs.list().map(a => ({ ...a, peerAddress: addr(qspn.getNaddrForArc(a.id)) }))
-  const map = (): DestinationView[] => {
-    const out: DestinationView[] = []
-    for (let lvl = topology.levels - 1; lvl >= 0; lvl--) {
-      for (const hc of qspn.getKnownDestinations(lvl)) {
-        out.push({
-          hc,
-          name: formatHCoord(hc),
-          cidr: cidrGlobalOf(topology, identity.naddr, hc),
-          paths: qspn.getPathsTo(hc).map(p => ({ arc: p.arcId, cost: p.cost, hops: p.hops.map(formatHCoord) }))
-        })
+
+  async stop (): Promise<void> {
+    for (const r of this.runtimes.values()) r.stop()
+    this.demux.stop()
+    this.identities.stop()
+    try {
+      // neighbours first (remove_arc): they route around us at once, while our own routes still stand
+      await this.neighborhood.stop().catch(e => { this.log(`neighborhood stop: ${(e as Error).message}`) })
+    } finally {
+      try {
+        // spec §2.8-10: everything the daemon added goes, nested namespaces too (sysctls stay: enforced, not owned)
+        await this.sync.final({ namespaces: new Map([[SYSTEM_NS, emptyNamespace()]]) })
+      } finally {
+        await this.ports.transport.close().catch(() => {})
+        await this.ports.kernel.close().catch(() => {})
       }
     }
-    return out
   }
+}
+
+/**
+ * Starts one ntkd (spec §11) for a configured address (create_net semantics: bootstrap is immediate):
+ * Neighborhood, Identities, the main identity's QSPN carried over the Transport, and the kernel kept equal to the
+ * fold of the identities' states and the Neighborhood's contribution.
+ */
+export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOptions = {}): Promise<RunningNode> {
+  const system = new NodeSystem(config, ports, o)
+  await system.start()
+  const views = nodeViews(system)
+  let stopped: Promise<void> | undefined
   return {
-    identity,
-    status: () => {
-      const local = localAddressSet({ topology, naddr: identity.naddr, main: true, serveAnonymous: config.serveAnonymous, subnetLevel: config.subnetLevel })
-      return {
-        address: mainView.address,
-        topology: topology.toString(),
-        global: local.global,
-        bootstrapComplete: qspn.isBootstrapComplete(),
-        identities: [{ ...mainView, fingerprint: identity.fingerprint.id }],
-        nics: nicView(),
-        arcs: arcs.list().length,
-        destinations: Array.from({ length: topology.levels }, (_, lvl) => qspn.getKnownDestinations(lvl).length).reduce((a, b) => a + b, 0),
-        counters: counters()
-      }
-    },
-    arcs: () => arcViews(),
-    identities: () => [{
-      ...mainView,
-      fingerprint: { id: identity.fingerprint.id, elderships: [...identity.fingerprint.elderships] },
-      arcs: arcViews().map(a => ({ id: a.id, dev: a.dev, peerLinkLocal: a.peerLinkLocal, cost: a.cost, peerAddress: a.peerAddress }))
-    }],
-    map,
-    kernel: async () => {
-      const desired = sync.lastDesired ?? desiredState()
-      return { desired: canonicalState(desired), actual: canonicalState(await kernel.read(desired)) }
-    },
-    counters,
-    desiredState,
-    syncKernel: async () => await sync.applyNow(),
+    ...views,
+    desiredState: () => system.desiredState(),
+    syncKernel: async () => await system.sync.applyNow(),
+    ops: system.ops(),
+    system,
     stop: async () => {
-      stopped ??= (async () => {
-        qspn.stop()
-        for (const u of unsubscribe) u()
-        detachQspn()
-        try {
-          // neighbours first (remove_arc): they route around us at once, while our own routes still stand
-          await nb.stop().catch(e => { log(`neighborhood stop: ${(e as Error).message}`) })
-        } finally {
-          try {
-            // spec §2.8-10: everything the daemon added goes (sysctls stay: they are enforced, not owned)
-            await sync.final({ namespaces: new Map([[SYSTEM_NS, emptyNamespace()]]) })
-          } finally {
-            await transport.close().catch(() => {})
-            await kernel.close().catch(() => {})
-          }
-        }
-      })()
+      stopped ??= system.stop()
       await stopped
     }
   }
+}
+
+function describeArc (a: IdentityArc): string {
+  return `${a.id} of identity ${a.identityId.slice(0, 6)} → ${a.peerId.slice(0, 6)} at ${a.peerMac} ${a.peerLinkLocal}`
+}
+
+function contribKey (c: ReturnType<Neighborhood['desiredKernelContribution']>): string {
+  return `${c.addresses.map(a => `${a.dev}/${a.address}`).join(' ')} | ${c.hostRoutes.map(r => `${r.dst}/${r.dev}/${r.src}`).join(' ')}`
+}
+
+const objectIds = new WeakMap<object, number>()
+let nextObjectId = 0
+/** A number naming an object for as long as it lives (to notice that a state is the very same object). */
+function objectId (o: object): number {
+  let n = objectIds.get(o)
+  if (n === undefined) { n = ++nextObjectId; objectIds.set(o, n) }
+  return n
 }
 
 /** Adds the Neighborhood's link-locals and host routes (also those of arcs still being negotiated) to a namespace. */

@@ -41,6 +41,8 @@ export interface QspnConfig {
    * 10 s in the Vala code).
    */
   readonly bootstrapTimeoutMs: number
+  /** How long a member of a connectivity g-node told to go (got_prepare_destroy) waits before it asks to be removed. */
+  readonly destroyWaitMs: number
 }
 
 export const DEFAULT_QSPN_CONFIG: QspnConfig = {
@@ -53,7 +55,8 @@ export const DEFAULT_QSPN_CONFIG: QspnConfig = {
   etpPacingMs: 20,
   ownInfoHoldMs: 100,
   fingerprintSettleMs: 2_000,
-  bootstrapTimeoutMs: 10_000
+  bootstrapTimeoutMs: 10_000,
+  destroyWaitMs: 10_000
 }
 
-export const LAB_QSPN_CONFIG: QspnConfig = { ...DEFAULT_QSPN_CONFIG, arcTimeoutMs: 2_000, periodicFullEtpMs: 30_000, bootstrapTimeoutMs: 3_000 }
+export const LAB_QSPN_CONFIG: QspnConfig = { ...DEFAULT_QSPN_CONFIG, arcTimeoutMs: 2_000, periodicFullEtpMs: 30_000, bootstrapTimeoutMs: 3_000, destroyWaitMs: 1_000 }

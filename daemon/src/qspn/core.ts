@@ -74,6 +74,19 @@ export class QspnCore {
   readonly #hcs = new Map<number, HCoord>()
   /** Level still bootstrapping, or null when bootstrap is complete. */
   bootstrapLevel: number | null
+  /**
+   * Level of the g-node this identity moved with (enter_net, migration; the "hooking" g-node): neighbours inside it
+   * moved too. null for an identity made by create_net.
+   */
+  guestLevel: number | null = null
+  /** Level of the g-node it entered (its new position is at hostLevel - 1). */
+  hostLevel: number | null = null
+  /**
+   * Levels of the g-nodes whose internal connectivity this identity supports (§1.3): 0/0 for a main identity;
+   * from = guest level + 1, to = level where its old and new addresses part, for a connectivity one.
+   */
+  connectivityFrom = 0
+  connectivityTo = 0
   stopped = false
   routingVersion = 0
 

@@ -14,13 +14,10 @@ interface Waiter { resolve: (m: EtpMessage) => void, reject: (e: Error) => void,
 export interface IntakeHooks {
   /** Communication over the arc failed: drop it (badLink: the link itself looks broken). */
   dropFailedArc (st: ArcState, badLink: boolean): void
-  /**
-   * A full ETP from `st` was processed (asked for, or spontaneous). While bootstrapping, this ends the bootstrap.
-   * Returns false when the ETP must not be processed at all (spontaneous partial ETPs during bootstrap).
-   */
-  admits (st: ArcState, isFull: boolean): boolean
-  /** Called after a processed full ETP (bootstrap bookkeeping). */
-  fullEtpProcessed (st: ArcState): void
+  /** Whether a spontaneous ETP is processed at all (bootstrap rules, §4.8). */
+  admitsSpontaneous (m: EtpMessage): boolean
+  /** An ETP from `st` was processed (asked for or spontaneous): bootstrap bookkeeping. */
+  processed (st: ArcState): void
 }
 
 /**
@@ -110,10 +107,11 @@ export class EtpIntake {
   }
 
   /**
-   * Asks the neighbour on `st` for its full ETP and processes it; on success calls `then` (e.g. send it ours).
-   * A neighbour still bootstrapping refuses: `onRefused` (default: nothing, it sends its full ETP when done).
+   * Asks the neighbour on `st` for its full ETP and processes it (unless `accept` says no); on success calls
+   * `then` (e.g. send it ours). A neighbour still bootstrapping refuses: `onRefused` (default: nothing, it sends
+   * its full ETP when done).
    */
-  requestFull (st: ArcState, then: (() => void) | null, onRefused?: () => void): void {
+  requestFull (st: ArcState, then: (() => void) | null, onRefused?: () => void, accept?: (m: EtpMessage) => boolean): void {
     const q = this.q
     q.stats.fullEtpRequests++
     const req: FullEtpRequest = { kind: 'get_full_etp', requesterAddress: [...q.naddr] }
@@ -128,8 +126,12 @@ export class EtpIntake {
         return
       }
       q.stats.etpReceived++
-      this.#process(st, m, true)
-      this.hooks.fullEtpProcessed(st)
+      if (accept === undefined || accept(m)) {
+        this.#process(st, m, true)
+        this.hooks.processed(st)
+      } else {
+        q.stats.etpIgnored++
+      }
       if (then !== null && q.arcs.get(st.id) === st) then()
     }, (e: unknown) => {
       if (q.stopped || q.arcs.get(st.id) !== st) return
@@ -152,10 +154,10 @@ export class EtpIntake {
     if (q.stopped) return
     q.stats.etpReceived++
     const st = q.arcs.get(arcId)
-    // ETPs over arcs we do not (yet) know are ignored, and so are spontaneous partial ETPs during bootstrap.
-    if (st === undefined || !this.hooks.admits(st, isFull)) { q.stats.etpIgnored++; return }
+    // ETPs over arcs we do not (yet) know are ignored, and so are most during bootstrap.
+    if (st === undefined || !this.hooks.admitsSpontaneous(m)) { q.stats.etpIgnored++; return }
     this.#process(st, m, isFull)
-    if (isFull) this.hooks.fullEtpProcessed(st)
+    this.hooks.processed(st)
   }
 
   // ---------------------------------------------------------------- ETP processing (§4.4)
@@ -165,6 +167,10 @@ export class EtpIntake {
     const v = maxDistinctGnode(q.naddr, m.nodeAddress)
     if (v === null) { this.reject(new EtpValidationError('$.nodeAddress', `sender claims my own address ${m.nodeAddress.join('·')}`)); return }
     const i = v.lvl
+    // The neighbour's position at that level changed (it took a new one, or became a connectivity identity): the
+    // implicit path to its old g-node goes (the other paths over the arc follow with its next full ETP).
+    const oldV = arc.peerNaddr === null ? null : maxDistinctGnode(q.naddr, arc.peerNaddr)
+    const movedFrom = oldV !== null && (oldV.lvl !== v.lvl || oldV.pos !== v.pos) ? oldV : null
     arc.peerNaddr = m.nodeAddress
     // Grouping rule on the ETP's hop list, then the acyclic rule: an ETP that crossed one of my g-nodes is ignored.
     const etpHops: HCoord[] = [v, ...m.hops.filter(h => h.lvl >= i)]
@@ -187,6 +193,7 @@ export class EtpIntake {
     }
     // The implicit path to the sender's max-distinct g-node.
     offer([v], [arc.qspnId], arc.cost, m.fingerprints[i], m.nodesInside[i])
+    if (movedFrom !== null) offer([movedFrom], [arc.qspnId], DEAD, m.fingerprints[i], m.nodesInside[i])
     for (const p of m.paths) {
       if (i > 0 && p.ignoreOutside[i]) continue
       const hops: HCoord[] = [v]

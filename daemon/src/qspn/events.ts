@@ -1,3 +1,4 @@
+import { defaultListenerErrorHandler, runListeners, type ListenerErrorHandler } from '../util/listener-errors'
 import type { HCoord } from './types'
 import type { NodePath } from './node-path'
 
@@ -11,6 +12,10 @@ export interface QspnEvents {
   changed_fp: { lvl: number }
   changed_nodes_inside: { lvl: number }
   bootstrap_complete: Record<string, never>
+  /** A second after the first full ETP went out at the end of a bootstrap (§4.8). */
+  presence_notified: Record<string, never>
+  /** A member of my connectivity g-node started its dismissal and the wait passed: remove this identity (§4.9). */
+  remove_identity: Record<string, never>
   /** Communication over the arc failed; QSPN dropped it (badLink: the link itself looks broken). */
   arc_removed: { arcId: string, badLink: boolean }
 }
@@ -18,9 +23,13 @@ export interface QspnEvents {
 export type QspnEventName = keyof QspnEvents
 type Listener<K extends QspnEventName> = (e: QspnEvents[K]) => void
 
-/** A minimal typed emitter; listeners run synchronously in registration order. */
+/**
+ * A minimal typed emitter; listeners run synchronously in registration order. A listener that throws does not stop
+ * the others nor QSPN: its error goes to `onError` (logged and counted by the owner, rethrown in tests).
+ */
 export class QspnEventEmitter {
   readonly #listeners = new Map<QspnEventName, Array<Listener<any>>>()
+  onError: ListenerErrorHandler = defaultListenerErrorHandler
 
   on<K extends QspnEventName> (name: K, fn: Listener<K>): () => void {
     const list = this.#listeners.get(name) ?? []
@@ -33,7 +42,7 @@ export class QspnEventEmitter {
 
   emit<K extends QspnEventName> (name: K, e: QspnEvents[K]): void {
     const list = this.#listeners.get(name)
-    if (list === undefined) return
-    for (const fn of [...list]) fn(e)
+    if (list === undefined || list.length === 0) return
+    runListeners(name, list as Array<Listener<K>>, e, this.onError)
   }
 }

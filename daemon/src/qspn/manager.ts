@@ -12,9 +12,18 @@ import { MapUpdater } from './map-update'
 import type { QspnArc } from './messenger'
 import { destinationOf, type NodePath } from './node-path'
 import { OwnInfo } from './own-info'
-import { hcKey, isMyGnode, type HCoord, type Positions } from './types'
+import { hcKey, isMyGnode, maxDistinctGnode, type HCoord, type Positions } from './types'
 
 export type { QspnComponents, QspnStats } from './core'
+
+/**
+ * A fingerprint of a destination inside my g-node of level `k`, with the elderships of levels >= k taken from my own
+ * level-0 fingerprint (the whole g-node moved: its upper elderships are mine).
+ */
+function withUpperElderships (fp: Fingerprint, mine: Fingerprint, k: number): Fingerprint {
+  const elderships = fp.elderships.map((e, n) => fp.level + n >= k ? (mine.elderships[fp.level + n] ?? e) : e)
+  return elderships.every((e, n) => e === fp.elderships[n]) ? fp : { ...fp, elderships }
+}
 
 /** Who this identity is: topology, address (virtual positions allowed) and its level-0 fingerprint. */
 export interface QspnIdentity {
@@ -57,8 +66,9 @@ export interface EntryArgs {
  *
  * Lifecycle: `createNet` (bootstrap completes at once), or `enterNet` / `migration` (paths inside the moving
  * g-node copied from the previous identity, bootstrap at the guest level until the first full ETP from outside);
- * `makeConnectivity` turns the previous identity into a connectivity one, `takePosition` changes a position (virtual
- * to real in phase 2), `prepareDestroy`/`destroy` end a connectivity identity, `stop()` ends all timers and
+ * `makeConnectivity` turns the previous identity into a connectivity one, `makeReal` turns the virtual position of
+ * phase 1 into the real one (phase 2), `removeOuterArcs`, `checkConnectivity`, `prepareDestroy`/`destroy` end a
+ * connectivity identity, `stop()` ends all timers and
  * ignores further input. All inputs are processed synchronously to completion, so the state is consistent
  * between calls.
  */
@@ -76,6 +86,7 @@ export class QspnManager {
   #bootstrapQueue: ArcState[] = []
   #bootstrapAsking = false
   #cancelBootstrapTimeout: CancelTimer | null = null
+  #destroyPending = false
 
   private constructor (c: QspnComponents, id: QspnIdentity, cfg: QspnConfig, bootstrapLevel: number | null) {
     if (id.naddr.length !== id.gsizes.length) throw new RangeError(`naddr has ${id.naddr.length} positions, topology has ${id.gsizes.length} levels`)
@@ -92,8 +103,8 @@ export class QspnManager {
         this.arcRemove(st.id)
         this.events.emit('arc_removed', { arcId: st.id, badLink })
       },
-      admits: (_st, isFull) => q.bootstrapLevel === null || isFull,
-      fullEtpProcessed: () => { if (q.bootstrapLevel !== null) this.#completeBootstrap() }
+      admitsSpontaneous: m => this.#admitsDuringBootstrap(m),
+      processed: () => { if (q.bootstrapLevel !== null) this.#completeBootstrap() }
     })
   }
 
@@ -123,6 +134,11 @@ export class QspnManager {
     const m = new QspnManager(c, a.identity, cfg, k)
     const q = m.#q
     const prev = a.previous.#q
+    q.guestLevel = k
+    q.hostLevel = a.hostLevel
+    // A copy of a connectivity identity stays one (§4.8), supporting at most the levels below the guest g-node.
+    q.connectivityFrom = prev.connectivityFrom
+    q.connectivityTo = Math.min(prev.connectivityTo, k)
     // Internal arcs keep the previous identity's QSPN arc ids, so copied paths stay valid word for word.
     const arcOf = new Map<string, ArcState>()
     for (const ia of a.internalArcs) {
@@ -134,21 +150,20 @@ export class QspnManager {
       q.arcs.set(st.id, st)
       arcOf.set(old.id, st)
     }
-    // Paths to destinations inside the moving g-node (levels below k) never leave it: copied over internal arcs.
+    // Paths to destinations inside the moving g-node (levels below k) never leave it: copied over internal arcs,
+    // their fingerprints taking the elderships the g-node has now above k.
     const changes = new Map<string, DestChange>()
     for (const pool of prev.pool.values()) {
       for (const p of pool.values()) {
         const dest = destinationOf(p)
         const st = arcOf.get(p.arcId)
         if (dest.lvl >= k || st === undefined) continue
-        m.#map.changeOf(changes, dest).candidates.set(p.key, { ...p, arcId: st.id, hops: p.hops.map(h => q.intern(h)) })
+        const fingerprint = withUpperElderships(p.fingerprint, a.identity.fingerprint, k)
+        m.#map.changeOf(changes, dest).candidates.set(p.key, { ...p, arcId: st.id, fingerprint, hops: p.hops.map(h => q.intern(h)) })
       }
     }
     m.#map.commit(changes, [], null)
-    for (const arc of a.externalArcs) {
-      const st = m.#newArc(arc)
-      m.#bootstrapQueue.push(st)
-    }
+    for (const arc of a.externalArcs) m.#bootstrapQueue.push(m.#newArc(arc))
     m.#bootstrapNext()
     m.#cancelBootstrapTimeout = c.clock.setTimer(cfg.bootstrapTimeoutMs, () => { if (q.bootstrapLevel !== null) m.#completeBootstrap() })
     m.#schedulePeriodic()
@@ -160,6 +175,8 @@ export class QspnManager {
   get naddr (): Positions { return this.#q.naddr }
   get levels (): number { return this.#q.levels }
   get isConnectivity (): boolean { return this.#q.isConnectivity }
+  /** Levels whose g-nodes this identity keeps connected: [0, 0] for a main identity (§1.3). */
+  get connectivityLevels (): readonly [number, number] { return [this.#q.connectivityFrom, this.#q.connectivityTo] }
   isBootstrapComplete (): boolean { return this.#q.bootstrapLevel === null }
   /** Level still bootstrapping, or null. */
   get bootstrapLevel (): number | null { return this.#q.bootstrapLevel }
@@ -280,42 +297,163 @@ export class QspnManager {
   // ---------------------------------------------------------------- own position changes (§4.9, phase 2)
 
   /**
-   * This identity becomes a connectivity identity (§4.9 make_connectivity): its position at `level` becomes the
-   * virtual `virtualPos` (and its fingerprint `fingerprint`), it no longer counts in nodes-inside, and every
-   * neighbour gets a full ETP whose hop list already holds the old position, so that it withdraws the paths to
-   * the old g-node and cannot carry the news back into the g-node that moves.
+   * This identity becomes a connectivity identity (§4.9 make_connectivity) supporting the internal connectivity
+   * of its g-nodes of levels `fromLevel`..`toLevel`: its position at level fromLevel − 1 becomes the virtual
+   * `virtualPos` (fingerprint `fingerprint`), it counts no node in nodes-inside, and neighbours outside the g-node
+   * that moves learn (a full ETP whose hop list holds the old position, so that the news cannot re-enter the g-node
+   * that moves) that the old position is gone from here.
    */
-  makeConnectivity (level: number, virtualPos: number, fingerprint: Fingerprint): void {
-    this.#q.isConnectivity = true
-    this.takePosition(level, virtualPos, fingerprint)
+  makeConnectivity (fromLevel: number, toLevel: number, virtualPos: number, fingerprint: Fingerprint): void {
+    const q = this.#q
+    if (!Number.isInteger(fromLevel) || fromLevel < 1 || toLevel < fromLevel || toLevel > q.levels) throw new RangeError(`connectivity levels ${fromLevel}..${toLevel} must satisfy 1 <= from <= to <= ${q.levels}`)
+    const k = fromLevel - 1
+    if (virtualPos < q.gsizes[k]) throw new RangeError(`connectivity position ${virtualPos} at level ${k} is not virtual (gsize ${q.gsizes[k]})`)
+    q.isConnectivity = true
+    q.connectivityFrom = fromLevel
+    q.connectivityTo = toLevel
+    const old = this.#changePosition(k, virtualPos, fingerprint, k)
+    q.c.clock.setTimer(50, () => { this.#announcePosition(old, a => a.lvl > k || (a.lvl === k && a.pos !== old.pos)) })
   }
 
   /**
-   * The identity's position at `level` becomes `pos` (phase 2 of an entry or migration: virtual to real; or the
-   * virtual position of make_connectivity), with level-0 fingerprint `fingerprint`. Paths that now lead to one of
-   * my own g-nodes are dropped, and every neighbour gets a full ETP (hop list: the old position).
+   * Phase 2 of an entry or migration (the proof's make_real): the position at level `level` (hostLevel − 1), virtual
+   * until now, becomes the real `pos` with level-0 fingerprint `fingerprint`. Neighbours that moved with us take the
+   * same position; the others get a full ETP whose hop list holds the old one.
    */
-  takePosition (level: number, pos: number, fingerprint: Fingerprint): void {
+  makeReal (level: number, pos: number, fingerprint: Fingerprint): void {
     const q = this.#q
-    if (q.stopped) return
     if (!Number.isInteger(level) || level < 0 || level >= q.levels) throw new RangeError(`level ${level} outside 0..${q.levels - 1}`)
-    if (!Number.isInteger(pos) || pos < 0) throw new RangeError(`position ${pos} is not a position`)
+    if (!Number.isInteger(pos) || pos < 0 || pos >= q.gsizes[level]) throw new RangeError(`position ${pos} at level ${level} is not real (gsize ${q.gsizes[level]})`)
+    const inner = q.guestLevel ?? 0
+    const old = this.#changePosition(level, pos, fingerprint, inner)
+    if (q.bootstrapLevel === null) this.#announcePosition(old, a => a.lvl >= inner)
+  }
+
+  /**
+   * Moves my position at `level` to `pos`: neighbours inside my g-node of level `innerLevel` move with me, paths to
+   * what is now one of my own g-nodes go, fingerprints of destinations inside that g-node take the new elderships.
+   * Returns the old g-node.
+   */
+  #changePosition (level: number, pos: number, fingerprint: Fingerprint, innerLevel: number): HCoord {
+    const q = this.#q
     const old: HCoord = { lvl: level, pos: q.naddr[level] }
-    if (old.pos === pos && identicalFingerprint(fingerprint, this.#own.fingerprint(0))) return
+    const inner = [...q.arcs.values()].filter(a => a.peerNaddr !== null && (maxDistinctGnode(q.naddr, a.peerNaddr)?.lvl ?? -1) < innerLevel)
     q.naddr = q.naddr.map((p, lvl) => lvl === level ? pos : p)
-    // Paths to (or through) what is now my own g-node are impossible: drop them.
+    for (const a of inner) a.peerNaddr = (a.peerNaddr as Positions).map((p, lvl) => lvl === level ? pos : p)
     const changes = new Map<string, DestChange>()
     for (const pool of [...q.pool.values()]) {
       for (const p of [...pool.values()]) {
-        if (p.hops.some(h => isMyGnode(q.naddr, h))) this.#map.changeOf(changes, destinationOf(p)).candidates.delete(p.key)
+        const dest = destinationOf(p)
+        if (p.hops.some(h => isMyGnode(q.naddr, h))) this.#map.changeOf(changes, dest).candidates.delete(p.key)
+        else if (dest.lvl < innerLevel) this.#map.changeOf(changes, dest).candidates.set(p.key, { ...p, fingerprint: withUpperElderships(p.fingerprint, fingerprint, innerLevel) })
       }
     }
     this.#own.setOwnFingerprint(fingerprint)
     q.routingVersion++
     this.#map.commit(changes, [], null)
     this.#own.recompute()
-    if (q.bootstrapLevel !== null) return
-    for (const a of q.arcs.values()) this.#fwd.send(a, this.#adv.buildFull(a, [old]), true)
+    return old
+  }
+
+  /** A full ETP whose hop list holds my old g-node, to each neighbour whose max-distinct g-node passes `to`. */
+  #announcePosition (old: HCoord, to: (peer: HCoord) => boolean): void {
+    const q = this.#q
+    if (q.stopped) return
+    for (const a of q.arcs.values()) {
+      const h = a.peerNaddr === null ? null : maxDistinctGnode(q.naddr, a.peerNaddr)
+      if (h === null || to(h)) this.#fwd.send(a, this.#adv.buildFull(a, [old]), true)
+    }
+  }
+
+  /**
+   * A connectivity identity drops its arcs to neighbours outside its g-node of level connectivityTo (§4.9
+   * remove_outer_arcs), and those whose address it never learnt; each goes with `arc_removed` (badLink false).
+   * Returns the ids of the arcs removed.
+   */
+  removeOuterArcs (): string[] {
+    const q = this.#q
+    if (!q.isConnectivity) throw new RangeError('remove_outer_arcs: this is a main identity')
+    const gone: string[] = []
+    for (const a of [...q.arcs.values()]) {
+      const h = a.peerNaddr === null ? null : maxDistinctGnode(q.naddr, a.peerNaddr)
+      if (h === null || h.lvl >= q.connectivityTo) {
+        this.arcRemove(a.id)
+        this.events.emit('arc_removed', { arcId: a.id, badLink: false })
+        gone.push(a.id)
+      }
+    }
+    return gone
+  }
+
+  /**
+   * Can this connectivity identity go without splitting any of its g-nodes of levels connectivityFrom..To (§4.9
+   * check_connectivity)? Starting at the level i of the g-node it stands for (one level up while that g-node has no
+   * sibling in my map), every destination x of levels i..to−1 must be reachable through each sibling y of level i
+   * that my paths leave by (guaranteed complete by the mandatory paths of rule b).
+   */
+  checkConnectivity (): boolean {
+    const q = this.#q
+    if (!q.isConnectivity) throw new RangeError('check_connectivity: this is a main identity')
+    let i = q.connectivityFrom - 1
+    const j = q.connectivityTo
+    for (;;) {
+      if (j <= i) return true
+      if (this.getKnownDestinations(i).length > 0) break
+      i++
+    }
+    const xs: Array<{ hc: HCoord, paths: readonly NodePath[] }> = []
+    for (let l = i; l < j; l++) for (const hc of this.getKnownDestinations(l)) xs.push({ hc, paths: this.getAllPathsTo(hc) })
+    const ys = new Map<string, HCoord>()
+    for (const x of xs) {
+      for (const p of x.paths) {
+        // the first hop of level i on the path: where it leaves my level-i g-node
+        const k = p.hops.findIndex((h, n) => h.lvl === i && (n === 0 || p.hops[n - 1].lvl < i))
+        if (k >= 0) ys.set(hcKey(p.hops[k]), p.hops[k])
+      }
+    }
+    for (const x of xs) {
+      for (const y of ys.values()) {
+        if (x.hc.lvl === y.lvl && x.hc.pos === y.pos) continue
+        if (!x.paths.some(p => p.hops.some(h => h.lvl === y.lvl && h.pos === y.pos))) return false
+      }
+    }
+    return true
+  }
+
+  /**
+   * Starts the dismissal of the connectivity g-node I belong to (§4.9 prepare_destroy): every member inside it
+   * learns it (got_prepare_destroy, propagated) and signals `remove_identity` after `destroyWaitMs`.
+   */
+  prepareDestroy (): void {
+    const q = this.#q
+    if (!q.isConnectivity) throw new RangeError('prepare_destroy: this is a main identity')
+    const i = q.connectivityFrom - 1
+    const inside = [...q.arcs.values()].filter(a => a.peerNaddr !== null && (maxDistinctGnode(q.naddr, a.peerNaddr)?.lvl ?? q.levels) < i)
+    if (inside.length > 0) q.c.messenger.sendSignal(inside.map(a => a.id), 'prepare_destroy')
+  }
+
+  /** This identity is about to go (§4.9 destroy): neighbours outside its g-node drop their arcs to it at once. */
+  destroy (): void {
+    const q = this.#q
+    const i = q.connectivityFrom - 1
+    const outer = [...q.arcs.values()].filter(a => a.peerNaddr !== null && (maxDistinctGnode(q.naddr, a.peerNaddr)?.lvl ?? q.levels) >= i)
+    if (outer.length > 0) q.c.messenger.sendSignal(outer.map(a => a.id), 'destroy')
+  }
+
+  /** A member of my connectivity g-node started its dismissal: propagate, then ask to be removed. */
+  gotPrepareDestroy (arcId: string): void {
+    const q = this.#q
+    if (q.stopped || !q.isConnectivity || !q.arcs.has(arcId) || this.#destroyPending) return
+    this.#destroyPending = true
+    this.prepareDestroy()
+    q.c.clock.setTimer(q.cfg.destroyWaitMs, () => { if (!q.stopped) this.events.emit('remove_identity', {}) })
+  }
+
+  /** The neighbour on `arcId` is going: drop the arc (arc_removed, badLink false). */
+  gotDestroy (arcId: string): void {
+    if (this.#q.stopped || !this.#q.arcs.has(arcId)) return
+    this.arcRemove(arcId)
+    this.events.emit('arc_removed', { arcId, badLink: false })
   }
 
   // ---------------------------------------------------------------- incoming
@@ -334,7 +472,20 @@ export class QspnManager {
 
   // ---------------------------------------------------------------- bootstrap (§4.8)
 
-  /** Asks the next queued arc for its full ETP; a refusal moves on to the next one. */
+  /**
+   * During bootstrap a spontaneous ETP counts only when it comes from inside the moving g-node and brings a path to
+   * a g-node of the host (a member that already had its full ETP from outside); everything else waits.
+   */
+  #admitsDuringBootstrap (m: EtpMessage): boolean {
+    const q = this.#q
+    if (q.bootstrapLevel === null) return true
+    const from = maxDistinctGnode(q.naddr, m.nodeAddress)
+    if (from === null || from.lvl >= (q.guestLevel ?? 0)) return false
+    const hostInside = (q.hostLevel ?? q.levels) - 1
+    return m.paths.some(p => p.hops.length > 0 && p.hops[p.hops.length - 1].lvl === hostInside)
+  }
+
+  /** Asks the next queued arc for its full ETP; a refusal, or an answer from outside the host, moves on. */
   #bootstrapNext (): void {
     const q = this.#q
     if (this.#bootstrapAsking || q.stopped || q.bootstrapLevel === null) return
@@ -342,24 +493,28 @@ export class QspnManager {
     if (st === undefined) return
     this.#bootstrapAsking = true
     const next = (): void => { this.#bootstrapAsking = false; this.#bootstrapNext() }
-    this.#intake.requestFull(st, next, next)
+    const fromHost = (m: EtpMessage): boolean => {
+      const lvl = maxDistinctGnode(q.naddr, m.nodeAddress)?.lvl ?? -1
+      return lvl >= (q.guestLevel ?? 0) && lvl < (q.hostLevel ?? q.levels)
+    }
+    this.#intake.requestFull(st, next, next, fromHost)
   }
 
   /**
-   * The first full ETP from outside arrived (or the wait ran out): the map is valid at every level now. The arcs
-   * still queued are asked, then every neighbour gets our full ETP.
+   * The first ETP from outside arrived (or the wait ran out): the map is valid at every level now. Every other
+   * neighbour is asked for its full ETP, every neighbour gets ours, and a second later `presence_notified`.
    */
   #completeBootstrap (): void {
     const q = this.#q
     if (q.bootstrapLevel === null || q.stopped) return
     q.bootstrapLevel = null
     this.#cancelBootstrapTimeout?.()
-    this.#own.recompute()
-    const rest = this.#bootstrapQueue
     this.#bootstrapQueue = []
-    for (const st of rest) if (q.arcs.get(st.id) === st) this.#intake.requestFull(st, null)
-    for (const a of q.arcs.values()) this.#fwd.send(a, this.#adv.buildFull(a), true)
+    this.#own.recompute()
     q.c.clock.setTimer(1, () => { if (!q.stopped) this.events.emit('bootstrap_complete', {}) })
+    for (const a of q.arcs.values()) this.#intake.requestFull(a, null)
+    for (const a of q.arcs.values()) this.#fwd.send(a, this.#adv.buildFull(a), true)
+    q.c.clock.setTimer(1000, () => { if (!q.stopped) this.events.emit('presence_notified', {}) })
   }
 
   #newArc (arc: QspnArc): ArcState {

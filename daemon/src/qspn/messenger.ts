@@ -19,4 +19,8 @@ export interface QspnMessenger {
    * rejects with QspnBootstrapInProgressError, QspnNotAcceptedError or a transport error.
    */
   requestFullEtp (arcId: string, request: FullEtpRequest, o?: { signal?: AbortSignal }): Promise<unknown>
+  /** got_prepare_destroy / got_destroy to each listed arc (§4.9). Fire and forget. */
+  sendSignal (arcIds: readonly string[], signal: QspnSignal): void
 }
+
+export type QspnSignal = 'prepare_destroy' | 'destroy'

@@ -1,6 +1,6 @@
 import {
   type Cidr, type HCoord, type Ipv4, type Naddr, type Topology,
-  checkNaddr, cidrAnonymizingOf, cidrGlobalOf, cidrInternalOf, highestVirtualLevel, ipAnonymizing, ipGlobal,
+  checkNaddr, cidrAnonymizingOf, cidrGlobalOf, cidrInternalOf, ipAnonymizing, ipGlobal,
   ipInternal, isRealAddress, isRealPosition
 } from '../addressing'
 
@@ -59,45 +59,51 @@ function computeLocalAddressSet (id: IdentityAddressing): LocalAddressSet {
   return { global, anonymizing, internal, localhostSynonym: ipInternal(topo, n, 0), onNic }
 }
 
-/** One destination g-node and its CIDRs (spec §2.4). */
+/** One destination g-node and its CIDRs (spec §2.4); a CIDR that would hold a virtual position is absent. */
 export interface Destination {
   readonly hc: HCoord
-  readonly global: Cidr
-  readonly anonymizing: Cidr
-  /** internal[k] for k = l-1 down to hc.lvl+1. */
+  readonly global: Cidr | null
+  readonly anonymizing: Cidr | null
+  /** internal[k] for k = l-1 down to hc.lvl+1, those that exist. */
   readonly internal: ReadonlyMap<number, Cidr>
 }
 
-/**
- * The lowest level an identity routes: max(up_to, subnetLevel), with up_to the highest level holding a virtual
- * position (-1 for an all-real main identity). A main identity in transit with a virtual position is treated the
- * same way: CIDRs of g-nodes below its virtual level would contain the virtual position and do not exist.
- */
-export function lowestRoutedLevel (id: IdentityAddressing): number {
-  return Math.max(highestVirtualLevel(id.topology, id.naddr), id.subnetLevel ?? 0, 0)
+/** Are the positions of `n` at levels from..to (inclusive; empty when from > to) all real? */
+function realBetween (topo: Topology, n: Naddr, from: number, to: number): boolean {
+  for (let c = from; c <= to; c++) if (!isRealPosition(topo, c, n[c])) return false
+  return true
 }
 
 /**
- * Every destination g-node of an identity, whether it exists in the network or not (spec §2.4): for i = l-1 down to
- * max(subnetLevel, up_to), every real j != n[i] at level i. Order: levels from the top, positions ascending.
+ * Every destination g-node of an identity, whether it exists in the network or not (spec §2.4): for i = l-1 down
+ * to subnetLevel, every real j != n[i] at level i. Order: levels from the top, positions ascending.
+ *
+ * An identity holding a virtual position (a connectivity identity, or a main identity between phase 1 and 2 of an
+ * entry or migration) routes only the CIDRs that do not contain it (the proof's compute_destination_ip_set): the
+ * global and anonymizing CIDRs of (i, j) need real positions at every level above i, its internal[k] CIDR only at
+ * levels i+1..k-1. So the members of a g-node that moves keep their internal routes among themselves throughout.
  */
 export function destinationSet (id: IdentityAddressing): readonly Destination[] {
   const { topology: topo, naddr: n } = id
   checkNaddr(topo, n)
-  // Pure in (topology, address, routed levels), and asked for on every kernel sync: computed once per address.
+  // Pure in (topology, address, subnet level), and asked for on every kernel sync: computed once per address.
   let perTopology = destinationSets.get(topo)
   if (perTopology === undefined) { perTopology = new Map(); destinationSets.set(topo, perTopology) }
-  const key = `${n.join('.')}/${lowestRoutedLevel(id)}`
+  const subnetLevel = id.subnetLevel ?? 0
+  const key = `${n.join('.')}/${subnetLevel}`
   const known = perTopology.get(key)
   if (known !== undefined) return known
   const out: Destination[] = []
-  for (let i = topo.levels - 1; i >= lowestRoutedLevel(id); i--) {
+  const l = topo.levels
+  for (let i = l - 1; i >= subnetLevel; i--) {
+    const upperReal = realBetween(topo, n, i + 1, l - 1)
     for (let j = 0; j < topo.gsizes[i]; j++) {
       if (j === n[i]) continue
       const hc = { lvl: i, pos: j }
       const internal = new Map<number, Cidr>()
-      for (let k = topo.levels - 1; k > i; k--) internal.set(k, cidrInternalOf(topo, n, hc, k))
-      out.push({ hc, global: cidrGlobalOf(topo, n, hc), anonymizing: cidrAnonymizingOf(topo, n, hc), internal })
+      for (let k = l - 1; k > i; k--) if (realBetween(topo, n, i + 1, k - 1)) internal.set(k, cidrInternalOf(topo, n, hc, k))
+      if (!upperReal && internal.size === 0) continue
+      out.push({ hc, global: upperReal ? cidrGlobalOf(topo, n, hc) : null, anonymizing: upperReal ? cidrAnonymizingOf(topo, n, hc) : null, internal })
     }
   }
   Object.freeze(out)
@@ -118,9 +124,9 @@ export function destinationCidrs (d: Destination, local: LocalAddressSet): Reado
 const cidrsOf = new WeakMap<Destination, WeakMap<LocalAddressSet, ReadonlyArray<{ readonly cidr: Cidr; readonly src: Ipv4 | null }>>>()
 
 function computeDestinationCidrs (d: Destination, local: LocalAddressSet): Array<{ cidr: Cidr; src: Ipv4 | null }> {
-  return [
-    { cidr: d.global, src: local.global },
-    { cidr: d.anonymizing, src: local.global },
-    ...[...d.internal].map(([k, cidr]) => ({ cidr, src: local.internal.get(k) ?? null }))
-  ]
+  const out: Array<{ cidr: Cidr; src: Ipv4 | null }> = []
+  if (d.global !== null) out.push({ cidr: d.global, src: local.global })
+  if (d.anonymizing !== null) out.push({ cidr: d.anonymizing, src: local.global })
+  for (const [k, cidr] of d.internal) out.push({ cidr, src: local.internal.get(k) ?? null })
+  return out
 }

@@ -25,7 +25,16 @@ export interface Path { readonly viaMac: string; readonly hops: readonly HCoord[
 export interface MainIdentityInput {
   readonly topology: Topology
   readonly naddr: Naddr
+  /** The NICs the identity handles: real NICs, or for a connectivity identity its pseudo-interfaces. */
   readonly nics: readonly Nic[]
+  /**
+   * A connectivity identity (spec §2.7): it lives in a nested namespace on macvlan pseudo-interfaces (`parents`:
+   * pseudo-interface -> real NIC), has no `ntk` table or rule, no 10/8 address and no NAT; only its link-locals,
+   * host routes and `ntk_from` tables.
+   */
+  readonly connectivity?: { readonly parents: ReadonlyMap<string, string> }
+  /** Identity-arcs that are not qspn-arcs still need their host route (peer link-local via our NIC). */
+  readonly otherArcs?: ReadonlyArray<{ readonly dev: string, readonly peerLinkLocal: string }>
   /** SNAT anonymizer (default on; ntkd -j turns it off). */
   readonly anonymize?: boolean
   /** Serve anonymous requests: assign the anonymizing address (ntkd -k). */
@@ -128,6 +137,8 @@ export function routeStateKey (input: MainIdentityInput, choices: RouteChoices):
   const parts: string[] = [input.naddr.join('.'), String(input.anonymize ?? true), String(input.serveAnonymous ?? false), String(input.subnetLevel ?? 0)]
   for (const nic of input.nics) parts.push(`${nic.name}/${nic.mac}/${nic.linkLocal}`)
   for (const a of input.arcs ?? []) parts.push(`${a.dev}/${normalizeMac(a.peerMac)}/${a.peerLinkLocal}/${a.peerNaddr?.join('.') ?? ''}`)
+  for (const a of input.otherArcs ?? []) parts.push(`+${a.dev}/${a.peerLinkLocal}`)
+  if (input.connectivity !== undefined) for (const [dev, parent] of input.connectivity.parents) parts.push(`${dev}<${parent}`)
   for (const [k, a] of choices.ntk) parts.push(`${k}=${arcKey(a)}`)
   for (const [mac, table] of choices.from) {
     parts.push(mac)
@@ -137,7 +148,7 @@ export function routeStateKey (input: MainIdentityInput, choices: RouteChoices):
 }
 
 function identityOf (input: MainIdentityInput): IdentityAddressing {
-  return { topology: input.topology, naddr: input.naddr, main: true, serveAnonymous: input.serveAnonymous ?? false, subnetLevel: input.subnetLevel ?? 0 }
+  return { topology: input.topology, naddr: input.naddr, main: input.connectivity === undefined, serveAnonymous: input.serveAnonymous ?? false, subnetLevel: input.subnetLevel ?? 0 }
 }
 
 /**
@@ -174,22 +185,29 @@ export function mainIdentityState (input: MainIdentityInput, choices: RouteChoic
     return newRouteVia(table, dst, arc, src)
   }
   const routes: RouteItem[] = []
-  for (const a of arcs) {
-    const nic = nicByName.get(a.dev) as Nic
+  const hostRouted = new Set<string>()
+  for (const a of [...arcs, ...(input.otherArcs ?? [])]) {
+    const nic = nicByName.get(a.dev)
+    if (nic === undefined) throw new RoutesInputError(`arc to ${a.peerLinkLocal} is on ${a.dev}, which the identity does not handle`)
     const r: RouteItem = { table: TABLE_MAIN, dst: `${a.peerLinkLocal}/32`, type: 'unicast', dev: a.dev, src: nic.linkLocal }
+    if (hostRouted.has(r.dst)) continue
+    hostRouted.add(r.dst)
     const old = before?.get(r.table)?.get(r.dst)
     routes.push(old !== undefined && sameRoute(old, r) ? old : r)
   }
+  const connectivity = input.connectivity !== undefined
   const dests = destinationSet(id)
   // while the main identity is virtual (between phase 1 and 2 of a migration) its ntk routes carry no src (spec §2.5)
   const withSrc = local.global !== null
   const keys = dests.map(d => hcKey(d.hc))
-  for (let k = 0; k < dests.length; k++) {
-    const d = dests[k]
-    const via = choices.ntk.get(keys[k])
-    for (const { cidr, src } of destinationCidrs(d, local)) routes.push(routeVia(TABLE_NTK, cidr, via, withSrc ? src : null))
+  if (!connectivity) {
+    for (let k = 0; k < dests.length; k++) {
+      const d = dests[k]
+      const via = choices.ntk.get(keys[k])
+      for (const { cidr, src } of destinationCidrs(d, local)) routes.push(routeVia(TABLE_NTK, cidr, via, withSrc ? src : null))
+    }
   }
-  const rules: RuleItem[] = [{ table: TABLE_NTK }]
+  const rules: RuleItem[] = connectivity ? [] : [{ table: TABLE_NTK }]
   const marks: MarkItem[] = []
   for (const a of arcs) {
     const table = ntkFromTable(a.peerMac)
@@ -220,7 +238,15 @@ export function mainIdentityState (input: MainIdentityInput, choices: RouteChoic
   }
 
   const devs = input.nics.map(nic => nic.name)
-  return { sysctls: systemSysctls(devs), linksUp: ['lo', ...devs], pseudoInterfaces: [], addresses, routes, rules, marks, nat }
+  const parents = input.connectivity?.parents
+  const pseudoInterfaces = parents === undefined
+    ? []
+    : input.nics.map(nic => {
+      const parent = parents.get(nic.name)
+      if (parent === undefined) throw new RoutesInputError(`pseudo-interface ${nic.name} has no parent NIC`)
+      return { name: nic.name, parent, mac: normalizeMac(nic.mac) }
+    })
+  return { sysctls: systemSysctls(devs), linksUp: ['lo', ...devs], pseudoInterfaces, addresses, routes, rules, marks, nat }
 }
 
 function newRouteVia (table: string, dst: string, arc: NeighbourArc | undefined, src: string | null): RouteItem {

@@ -2,7 +2,7 @@ import { SeededRandom, type Random } from '../util/random'
 import type { Ms } from '../util/clock'
 import { QspnManager } from '../qspn/manager'
 import type { QspnConfig } from '../qspn/config'
-import type { QspnMessenger } from '../qspn/messenger'
+import type { QspnMessenger, QspnSignal } from '../qspn/messenger'
 import type { EtpMessage, FullEtpRequest } from '../qspn/etp'
 import type { Fingerprint } from '../qspn/fingerprint'
 import type { Cost, Positions } from '../qspn/types'
@@ -213,6 +213,18 @@ export class SimNetwork {
           const link = end.link
           this.#schedule(link.latencyMs, text.length, () => {
             if (link.up) this.node(end.to).manager.receiveEtpText(end.peerArc, text, isFull)
+          })
+        }
+      },
+      sendSignal: (arcIds: readonly string[], signal: QspnSignal): void => {
+        for (const arcId of arcIds) {
+          const end = this.#arcs.get(arcId)
+          if (end === undefined || end.from !== name || !end.link.up) continue
+          const link = end.link
+          this.#schedule(link.latencyMs, 32, () => {
+            if (!link.up) return
+            const m = this.node(end.to).manager
+            if (signal === 'prepare_destroy') m.gotPrepareDestroy(end.peerArc); else m.gotDestroy(end.peerArc)
           })
         }
       },

@@ -102,6 +102,12 @@ export class InMemoryTransport implements Transport {
 
   linklocalOf (nic: string): string | undefined { return this.#nics.get(nic)?.linklocal }
 
+  /** The NIC (real, or a pseudo-interface on real NIC `nic`) holding `linklocal`. */
+  nicWith (nic: string, linklocal: string): string | undefined {
+    for (const n of this.#nics.values()) if (n.linklocal === linklocal && (n.name === nic || n.parent === nic)) return n.name
+    return undefined
+  }
+
   async attachNic (nic: TransportNic): Promise<void> {
     this.#live('attachNic')
     this.#nics.set(nic.name, nic)
@@ -117,6 +123,7 @@ export class InMemoryTransport implements Transport {
   async broadcast (nic: string, message: WireMessage): Promise<void> {
     this.#live('broadcast')
     const me = this.#nic(nic, 'broadcast')
+    if (me.parent !== undefined) throw new UnknownNicError(nic, `${this.node} broadcast (a pseudo-interface carries unicasts only)`)
     const bytes = this.codec.encode(message)
     for (const [far, link] of this.network.neighbours({ node: this.node, nic })) {
       if (this.network.lost(link)) continue
@@ -132,8 +139,10 @@ export class InMemoryTransport implements Transport {
     const bytes = this.codec.encode(message)
     const timeoutMs = o.timeoutMs ?? DEFAULT_UNICAST_TIMEOUT_MS
     if (o.signal?.aborted === true) throw new UnicastAbortedError(peer, message.kind)
-    const hop = this.network.neighbours({ node: this.node, nic: peer.nic })
-      .find(([far]) => this.network.transportOf(far.node)?.linklocalOf(far.nic) === peer.linklocal)
+    // a pseudo-interface (macvlan) sends over its real NIC's links; the far end may answer on one of its own
+    const hop = this.network.neighbours({ node: this.node, nic: me.parent ?? peer.nic })
+      .map(([far, link]): [Endpoint, typeof link, string | undefined] => [far, link, this.network.transportOf(far.node)?.nicWith(far.nic, peer.linklocal)])
+      .find(([, , nic]) => nic !== undefined)
     return await new Promise<WireMessage | undefined>((resolve, reject) => {
       let settled = false
       const finish = (f: () => void): void => {
@@ -149,7 +158,7 @@ export class InMemoryTransport implements Transport {
       o.signal?.addEventListener('abort', onAbort, { once: true })
       // No link to that address, or the leg is lost: like an unanswered TCP SYN, only the timeout ends the wait.
       if (hop === undefined) return
-      const [far, link] = hop
+      const [far, link, farNic] = hop
       if (this.network.lost(link)) return
       this.network.clock.setTimer(link.latencyMs, () => {
         const target = this.network.transportOf(far.node)
@@ -157,7 +166,7 @@ export class InMemoryTransport implements Transport {
           finish(() => reject(new UnicastFailedError(peer, message.kind, 'connection refused')))
           return
         }
-        target.#serve(far.nic, me.linklocal, bytes).then(replyBytes => {
+        target.#serve(farNic as string, me.linklocal, bytes).then(replyBytes => {
           if (replyBytes === undefined) {
             finish(() => reject(new UnicastFailedError(peer, message.kind, 'closed without a reply')))
             return

@@ -38,6 +38,12 @@ export interface TransportNic {
   readonly name: string
   /** Our IPv4 link-local on it (spec §1.6); unicast requests leave from it and arrive at it. */
   readonly linklocal: string
+  /**
+   * A pseudo-interface of a connectivity identity (spec §2.7): the real NIC it is a macvlan of, and the nested
+   * namespace it lives in. It carries unicasts only (requests to and from its link-local), no broadcasts.
+   */
+  readonly parent?: string
+  readonly netns?: string
 }
 
 /**

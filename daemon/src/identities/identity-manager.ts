@@ -1,0 +1,505 @@
+import type { Clock } from '../util/clock'
+import type { Random } from '../util/random'
+import type { CallerInfo, PeerAddress, Transport } from '../transport'
+import type { WireMessage } from '../wire'
+import { TypedEvents } from '../neighborhood/events'
+import { randomLinklocal } from '../neighborhood/linklocal'
+import {
+  identityAck, identityAddArc, identityDuplication, identityList, identityListReply, identityMain, identityMainReply,
+  identityMatchDuplication, identityRemoveArc,
+  type IdentityAck, type IdentityDuplication, type IdentityListReply, type IdentityMainReply, type IdentityMatchDuplication
+} from './messages'
+
+/** A NIC an identity handles: the real NIC for the main identity, a macvlan pseudo-interface for the others. */
+export interface HandledNic {
+  /** The device in the identity's namespace (`eth1`, or `ntkv0_eth1`). */
+  readonly dev: string
+  /** The real NIC it is built on. */
+  readonly realDev: string
+  readonly mac: string
+  readonly linkLocal: string
+}
+
+/** An identity of this system as the Identities module knows it: no address, only where it lives. */
+export interface LocalIdentity {
+  /** NodeID on the wire: 16 lowercase hex digits. */
+  readonly id: string
+  /** Local number, 0 for the first identity (the proof's nodeid index), for operators and logs. */
+  readonly index: number
+  /** Network namespace: '' for the default one (the main identity), `ntkvN` otherwise. */
+  readonly netns: string
+}
+
+/** An arc between two systems (Neighborhood), as Identities needs it. */
+export interface PhysicalArc {
+  readonly id: string
+  /** My real NIC. */
+  readonly nic: string
+  readonly peerMac: string
+  readonly peerLinkLocal: string
+}
+
+/**
+ * An identity-arc (spec §6.1): my identity `identityId` and the neighbour's identity `peerId` over physical arc
+ * `arcId`. The peer's MAC and link-local are those of the NIC its identity uses (real or pseudo) and change when it
+ * duplicates; the previous ones are kept (ntkd's prev_peer_mac).
+ */
+export interface IdentityArc {
+  /** `<arc id>#<peer id>`: unique among one identity's arcs, stable while the identity-arc lives. */
+  readonly id: string
+  readonly identityId: string
+  readonly arcId: string
+  readonly realDev: string
+  readonly peerId: string
+  readonly peerMac: string
+  readonly peerLinkLocal: string
+  readonly prevPeerMac?: string
+  readonly prevPeerLinkLocal?: string
+}
+
+export interface IdentityEvents {
+  identity_arc_added: { arc: IdentityArc }
+  /** The neighbour's identity moved to another NIC (it duplicated): new MAC and link-local, old ones in prev*. */
+  identity_arc_changed: { arc: IdentityArc }
+  identity_arc_removing: { arc: IdentityArc }
+  identity_arc_removed: { arc: IdentityArc }
+  identity_added: { identity: LocalIdentity }
+  identity_removed: { identity: LocalIdentity }
+}
+
+export interface IdentityManagerPorts {
+  readonly transport: Transport
+  readonly clock: Clock
+  readonly random: Random
+  /** The managed real NICs with the link-locals Neighborhood gave them (undefined until it did). */
+  readonly realNic: (dev: string) => HandledNic | undefined
+  readonly realNics: () => string[]
+  /** Makes the kernel hold the identities' namespaces, pseudo-interfaces and host routes now. */
+  readonly syncKernel: () => Promise<void>
+  readonly log?: (line: string) => void
+  readonly timeoutMs?: number
+}
+
+export class IdentityError extends Error {
+  constructor (message: string) { super(message); this.name = 'IdentityError' }
+}
+
+interface IdentityRecord extends LocalIdentity {
+  /** Pseudo-interfaces per real NIC (connectivity identities); the main identity uses the real NICs. */
+  readonly pseudo: Map<string, HandledNic>
+  readonly arcs: Map<string, IdentityArc>
+}
+
+/** An identity-arc of the old identity and the one of the new identity it became (§6.4 prev/new/both arcs). */
+export interface ArcPair {
+  readonly oldArcId: string
+  readonly newArcId: string
+  /** The neighbour identity duplicated in the same migration (it moves with us): a both-arc, internal to QSPN. */
+  readonly peerMoved: boolean
+}
+
+/** What `addIdentity` returns: the new identity and how the old identity's arcs carried over. */
+export interface Duplicated {
+  readonly identity: LocalIdentity
+  readonly pairs: readonly ArcPair[]
+}
+
+/** A duplication in progress: `moved` resolves once the old identity lives on its new NICs (neighbours may ask). */
+interface Duplication {
+  readonly migrationId: number
+  readonly oldId: string
+  newId?: string
+  readonly pairs: ArcPair[]
+  moved: Promise<void>
+  markMoved: () => void
+}
+
+const PSEUDO_MAC_FIRST_OCTET = '4E' // ntkd: locally administered, unicast
+
+/**
+ * The Identities module of a system (spec §6.1, a node module): the identities living in it, the identity-arcs
+ * each has with the neighbours' identities, and duplication (`prepareAddIdentity` / `addIdentity`): the new
+ * identity takes over the old one's namespace and NICs, the old one moves to a fresh `ntkvN` namespace with macvlan
+ * pseudo-interfaces (random MAC and link-local), and every neighbour is told, so that arcs a0–b0 persist over the
+ * new pseudo-interface and a1–b0 (or a1–b1 when b0 duplicated in the same migration) are added.
+ */
+export class IdentityManager {
+  readonly events = new TypedEvents<IdentityEvents>()
+  readonly stats = { requestsFailed: 0, rejected: 0 }
+  readonly #p: IdentityManagerPorts
+  readonly #identities = new Map<string, IdentityRecord>()
+  readonly #physical = new Map<string, PhysicalArc>()
+  readonly #pending = new Map<string, Duplication>()
+  /** (migration, arc, my old identity, peer old identity) pairs already processed, from either side. */
+  readonly #matched = new Set<string>()
+  #mainId: string
+  #nextIndex = 0
+  #unsubscribe: () => void
+
+  constructor (p: IdentityManagerPorts) {
+    this.#p = p
+    const first = this.#record(this.#newId(), '')
+    this.#mainId = first.id
+    this.#unsubscribe = p.transport.onMessage(async (m, caller) => await this.#receive(m, caller))
+  }
+
+  on<K extends keyof IdentityEvents> (event: K, fn: (p: IdentityEvents[K]) => void): () => void {
+    return this.events.on(event, fn)
+  }
+
+  stop (): void { this.#unsubscribe() }
+
+  // ---------------------------------------------------------------- queries
+
+  get mainId (): string { return this.#mainId }
+  identities (): LocalIdentity[] { return [...this.#identities.values()].map(viewOf).sort((a, b) => a.index - b.index) }
+  identity (id: string): LocalIdentity | undefined { const r = this.#identities.get(id); return r === undefined ? undefined : viewOf(r) }
+  /** By NodeID, local index ("2") or namespace name. */
+  find (ref: string): LocalIdentity | undefined {
+    for (const r of this.#identities.values()) if (r.id === ref || String(r.index) === ref || (r.netns !== '' && r.netns === ref)) return viewOf(r)
+    return undefined
+  }
+
+  /** The NICs the identity handles, per real NIC (real ones for the default namespace). */
+  nicsOf (id: string): HandledNic[] {
+    const r = this.#get(id)
+    if (r.netns !== '') return [...r.pseudo.values()]
+    return this.#p.realNics().map(d => this.#p.realNic(d)).filter((n): n is HandledNic => n !== undefined)
+  }
+
+  nicOf (id: string, realDev: string): HandledNic | undefined {
+    const r = this.#get(id)
+    return r.netns === '' ? this.#p.realNic(realDev) : r.pseudo.get(realDev)
+  }
+
+  arcsOf (id: string): IdentityArc[] { return [...this.#get(id).arcs.values()].sort((a, b) => a.id.localeCompare(b.id)) }
+  arcOf (id: string, arcId: string): IdentityArc | undefined { return this.#identities.get(id)?.arcs.get(arcId) }
+
+  /** Where a unicast to the peer of identity-arc `ia` goes from my identity's NIC. */
+  peerAddress (ia: IdentityArc): PeerAddress {
+    const nic = this.nicOf(ia.identityId, ia.realDev)
+    if (nic === undefined) throw new IdentityError(`identity ${ia.identityId} has no NIC on ${ia.realDev}`)
+    return { nic: nic.dev, linklocal: ia.peerLinkLocal }
+  }
+
+  /** The identity-arc of identity `id` a message from `peerId` arriving on my `dev` belongs to. */
+  arcFrom (id: string, dev: string, peerId: string): IdentityArc | undefined {
+    const r = this.#identities.get(id)
+    if (r === undefined) return undefined
+    for (const a of r.arcs.values()) {
+      if (a.peerId !== peerId) continue
+      if (this.nicOf(id, a.realDev)?.dev === dev) return a
+    }
+    return undefined
+  }
+
+  // ---------------------------------------------------------------- physical arcs
+
+  /** A new arc (Neighborhood): the main identity-arc is made with the neighbour's main identity (§6.1). */
+  async addArc (arc: PhysicalArc): Promise<void> {
+    this.#physical.set(arc.id, arc)
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (this.#physical.get(arc.id) !== arc) return
+      try {
+        const reply = await this.#request(arc, { v: 1, kind: 'identity_main' })
+        if (reply === undefined || !identityMainReply.is(reply)) throw new IdentityError(`bad answer to identity_main: ${reply?.kind ?? 'none'}`)
+        if (this.#physical.get(arc.id) !== arc) return
+        const peerId = (reply as IdentityMainReply).id
+        this.#addIdentityArc(this.#mainId, arc, peerId, arc.peerMac, arc.peerLinkLocal)
+        return
+      } catch (e) {
+        this.stats.requestsFailed++
+        this.#log(`identity_main over ${arc.id}: ${(e as Error).message}`)
+      }
+    }
+  }
+
+  /** The arc is gone: every identity-arc over it goes too. */
+  removeArc (arcId: string): void {
+    this.#physical.delete(arcId)
+    for (const r of this.#identities.values()) {
+      for (const ia of [...r.arcs.values()]) if (ia.arcId === arcId) this.#removeIdentityArc(r, ia)
+    }
+  }
+
+  /**
+   * Adds an identity-arc between my identity `id` and the neighbour's identity named `peerRef` (its NodeID or its
+   * namespace name) over physical arc `arcId`; the neighbour adds its side.
+   */
+  async addIdentityArc (id: string, arcId: string, peerRef: string): Promise<IdentityArc> {
+    const r = this.#get(id)
+    const arc = this.#physical.get(arcId)
+    if (arc === undefined) throw new IdentityError(`no arc ${arcId}`)
+    const list = await this.#request(arc, { v: 1, kind: 'identity_list' })
+    if (list === undefined || !identityListReply.is(list)) throw new IdentityError(`neighbour on ${arcId} did not list its identities`)
+    const peer = (list as IdentityListReply).identities.find(p => p.id === peerRef || (p.netns !== '' && p.netns === peerRef) || (peerRef === 'main' && p.netns === ''))
+    if (peer === undefined) throw new IdentityError(`neighbour on ${arcId} has no identity ${peerRef}`)
+    const mine = this.nicOf(r.id, arc.nic)
+    if (mine === undefined) throw new IdentityError(`identity ${r.index} has no NIC on ${arc.nic}`)
+    const ack = await this.#request(arc, { v: 1, kind: 'identity_add_arc', fromId: r.id, toId: peer.id, fromMac: mine.mac, fromLinkLocal: mine.linkLocal })
+    if (ack === undefined || !identityAck.is(ack) || !(ack as IdentityAck).ok) throw new IdentityError(`neighbour refused the identity-arc: ${(ack as IdentityAck | undefined)?.reason ?? 'no answer'}`)
+    return this.#addIdentityArc(r.id, arc, peer.id, peer.mac, peer.linkLocal)
+  }
+
+  /** Removes an identity-arc of mine and tells the neighbour (best effort). */
+  async removeIdentityArc (id: string, identityArcId: string): Promise<void> {
+    const r = this.#get(id)
+    const ia = r.arcs.get(identityArcId)
+    if (ia === undefined) return
+    this.#removeIdentityArc(r, ia)
+    await this.#tellRemoved(ia)
+  }
+
+  // ---------------------------------------------------------------- duplication (§6.1)
+
+  /** Announces that `oldId` will duplicate in `migrationId` (called on every system of the g-node that moves). */
+  prepareAddIdentity (migrationId: number, oldId: string): void {
+    this.#get(oldId)
+    let markMoved = (): void => {}
+    const moved = new Promise<void>(resolve => { markMoved = resolve })
+    this.#pending.set(dupKey(migrationId, oldId), { migrationId, oldId, pairs: [], moved, markMoved })
+  }
+
+  /**
+   * Duplicates `oldId` (after `prepareAddIdentity` on every system of the moving g-node): a new identity takes over
+   * its namespace and NICs; the old one moves to a new `ntkvN` namespace with pseudo-interfaces and keeps its
+   * identity-arcs (neighbours are told its new MAC and link-local); the new one gets an identity-arc towards each
+   * neighbour identity (its copy, when that one duplicated in the same migration). Returns the new identity.
+   */
+  async addIdentity (migrationId: number, oldId: string): Promise<Duplicated> {
+    const dup = this.#pending.get(dupKey(migrationId, oldId))
+    if (dup === undefined) throw new IdentityError(`add_identity ${oldId} in migration ${migrationId} without prepare_add_identity`)
+    if (dup.newId !== undefined) throw new IdentityError(`identity ${oldId} already duplicated in migration ${migrationId}`)
+    const old = this.#get(oldId)
+    // The new identity takes the old one's place: namespace and NICs.
+    const fresh = this.#record(this.#newId(), old.netns)
+    for (const [real, nic] of old.pseudo) fresh.pseudo.set(real, nic)
+    dup.newId = fresh.id
+    if (old.id === this.#mainId) this.#mainId = fresh.id
+    const ns = this.#freeNamespace()
+    const moved: IdentityRecord = { ...old, netns: ns, pseudo: new Map(), arcs: old.arcs }
+    for (const real of this.#p.realNics()) {
+      const dev = `${ns}_${real}`
+      if (dev.length > 15) throw new IdentityError(`pseudo-interface name ${dev} is longer than 15 characters (rename ${real})`)
+      moved.pseudo.set(real, { dev, realDev: real, mac: this.#randomMac(), linkLocal: randomLinklocal(this.#p.random) })
+    }
+    this.#identities.set(old.id, moved)
+    this.events.emit('identity_added', { identity: viewOf(fresh) })
+    this.#log(`identity ${old.index} duplicated in migration ${migrationId}: ${fresh.index} takes ${old.netns === '' ? 'the default namespace' : old.netns}, ${old.index} moves to ${ns}`)
+    // The namespace, its pseudo-interfaces and the host routes of the old identity's arcs exist before anybody
+    // is told to use them.
+    await this.#p.syncKernel()
+    // its sockets: requests to and from the pseudo-interfaces' link-locals, inside the new namespace
+    for (const nic of moved.pseudo.values()) await this.#p.transport.attachNic({ name: nic.dev, linklocal: nic.linkLocal, parent: nic.realDev, netns: ns })
+    dup.markMoved()
+    await Promise.all([...moved.arcs.values()].map(async w0 => await this.#matchWithNeighbour(dup, moved, fresh, w0)))
+    return { identity: viewOf(fresh), pairs: [...dup.pairs] }
+  }
+
+  /**
+   * Removes identity `id` (never the main one): its identity-arcs go (neighbours are told), then the identity;
+   * its namespace and pseudo-interfaces leave the desired kernel state with it.
+   */
+  async removeIdentity (id: string): Promise<void> {
+    const r = this.#get(id)
+    if (r.id === this.#mainId) throw new IdentityError('the main identity cannot be removed')
+    const arcs = [...r.arcs.values()]
+    for (const ia of arcs) this.#removeIdentityArc(r, ia)
+    await Promise.all(arcs.map(async ia => await this.#tellRemoved(ia)))
+    this.#identities.delete(id)
+    for (const nic of r.pseudo.values()) await this.#p.transport.detachNic(nic.dev).catch(e => { this.#log(`detach ${nic.dev}: ${(e as Error).message}`) })
+    for (const [k, d] of this.#pending) if (d.oldId === id || d.newId === id) this.#pending.delete(k)
+    this.events.emit('identity_removed', { identity: viewOf(r) })
+    this.#log(`identity ${r.index} removed (${r.netns === '' ? 'default namespace' : r.netns})`)
+  }
+
+  async #matchWithNeighbour (dup: Duplication, old: IdentityRecord, fresh: IdentityRecord, w0: IdentityArc): Promise<void> {
+    const arc = this.#physical.get(w0.arcId)
+    const oldNic = old.pseudo.get(w0.realDev)
+    if (arc === undefined || oldNic === undefined) return
+    let reply: IdentityDuplication | undefined
+    try {
+      const r = await this.#request(arc, {
+        v: 1, kind: 'identity_match_duplication', migrationId: dup.migrationId, oldId: old.id, newId: fresh.id, peerId: w0.peerId, oldMac: oldNic.mac, oldLinkLocal: oldNic.linkLocal
+      } satisfies IdentityMatchDuplication)
+      if (r !== undefined && identityDuplication.is(r)) reply = r as IdentityDuplication
+    } catch (e) {
+      this.stats.requestsFailed++
+      this.#log(`identity_match_duplication over ${arc.id}: ${(e as Error).message}`)
+    }
+    const peerNew = reply?.peerNewId !== undefined && reply.peerOldMac !== undefined && reply.peerOldLinkLocal !== undefined
+      ? { id: reply.peerNewId, mac: reply.peerOldMac, linkLocal: reply.peerOldLinkLocal }
+      : null
+    this.#applyMatch(dup, arc, old, fresh, w0.peerId, peerNew)
+  }
+
+  /**
+   * One identity-arc w0 = old–peer over `arc` after my duplication old → fresh, once per pair whichever side
+   * learns first. `peerNew`: the peer duplicated too (its new identity, and where its old one answers now).
+   */
+  #applyMatch (dup: Duplication, arc: PhysicalArc, old: IdentityRecord, fresh: IdentityRecord, peerOldId: string, peerNew: { id: string, mac: string, linkLocal: string } | null): void {
+    const key = `${dup.migrationId}|${arc.id}|${old.id}|${peerOldId}`
+    if (this.#matched.has(key)) return
+    this.#matched.add(key)
+    const w0 = [...old.arcs.values()].find(a => a.arcId === arc.id && a.peerId === peerOldId)
+    if (w0 === undefined) return
+    if (peerNew === null) {
+      // The peer stayed: it keeps its arc to my old identity (now on a pseudo-interface) and gets one to the new.
+      const w1 = this.#addIdentityArc(fresh.id, arc, peerOldId, w0.peerMac, w0.peerLinkLocal)
+      dup.pairs.push({ oldArcId: w0.id, newArcId: w1.id, peerMoved: false })
+      return
+    }
+    // Both moved: old–peerOld persists on both pseudo-interfaces, new–peerNew takes the NICs we had.
+    this.#changeIdentityArc(old, w0, peerNew.mac, peerNew.linkLocal)
+    const w1 = this.#addIdentityArc(fresh.id, arc, peerNew.id, w0.peerMac, w0.peerLinkLocal)
+    dup.pairs.push({ oldArcId: w0.id, newArcId: w1.id, peerMoved: true })
+  }
+
+  // ---------------------------------------------------------------- incoming requests
+
+  async #receive (m: WireMessage, caller: CallerInfo): Promise<WireMessage | undefined> {
+    if (!m.kind.startsWith('identity_') || caller.via !== 'unicast') return undefined
+    const arc = [...this.#physical.values()].find(a => a.nic === caller.nic && a.peerLinkLocal === caller.source)
+    if (identityMain.is(m)) return { v: 1, kind: 'identity_main_reply', id: this.#mainId } satisfies IdentityMainReply
+    if (arc === undefined) { this.stats.rejected++; return ack(false, 'no arc with you') }
+    if (identityList.is(m)) {
+      const identities = [...this.#identities.values()].map(r => {
+        const nic = this.nicOf(r.id, arc.nic)
+        return nic === undefined ? null : { id: r.id, netns: r.netns, mac: nic.mac, linkLocal: nic.linkLocal }
+      }).filter((x): x is { id: string, netns: string, mac: string, linkLocal: string } => x !== null)
+      return { v: 1, kind: 'identity_list_reply', identities } satisfies IdentityListReply
+    }
+    if (identityMatchDuplication.is(m)) return await this.#onMatchDuplication(arc, m as IdentityMatchDuplication)
+    if (identityAddArc.is(m)) {
+      const r = this.#identities.get(m.toId as string)
+      if (r === undefined) return ack(false, `no identity ${String(m.toId)}`)
+      this.#addIdentityArc(r.id, arc, m.fromId as string, m.fromMac as string, m.fromLinkLocal as string)
+      return ack(true)
+    }
+    if (identityRemoveArc.is(m)) {
+      const r = this.#identities.get(m.toId as string)
+      const ia = r === undefined ? undefined : [...r.arcs.values()].find(a => a.arcId === arc.id && a.peerId === m.fromId)
+      if (r !== undefined && ia !== undefined) this.#removeIdentityArc(r, ia)
+      return ack(true)
+    }
+    return undefined
+  }
+
+  async #onMatchDuplication (arc: PhysicalArc, m: IdentityMatchDuplication): Promise<IdentityDuplication> {
+    const none: IdentityDuplication = { v: 1, kind: 'identity_duplication' }
+    const dup = this.#pending.get(dupKey(m.migrationId, m.peerId))
+    if (dup !== undefined) {
+      // My identity m.peerId duplicates in the same migration: answer once it moved.
+      await withTimeout(dup.moved, this.#p.timeoutMs ?? 10_000, this.#p.clock)
+      const old = this.#identities.get(m.peerId)
+      const fresh = dup.newId === undefined ? undefined : this.#identities.get(dup.newId)
+      const oldNic = old?.pseudo.get(arc.nic)
+      if (old === undefined || fresh === undefined || oldNic === undefined) return none
+      // Their old identity now answers on its pseudo-interface: my arc old–theirs follows it.
+      const w = [...old.arcs.values()].find(a => a.arcId === arc.id && a.peerId === m.oldId)
+      const key = `${m.migrationId}|${arc.id}|${old.id}|${m.oldId}`
+      if (w !== undefined && !this.#matched.has(key)) {
+        this.#matched.add(key)
+        const w1 = this.#addIdentityArc(fresh.id, arc, m.newId, w.peerMac, w.peerLinkLocal)
+        this.#changeIdentityArc(old, w, m.oldMac, m.oldLinkLocal)
+        dup.pairs.push({ oldArcId: w.id, newArcId: w1.id, peerMoved: true })
+      }
+      return { v: 1, kind: 'identity_duplication', peerNewId: fresh.id, peerOldMac: oldNic.mac, peerOldLinkLocal: oldNic.linkLocal }
+    }
+    const mine = this.#identities.get(m.peerId)
+    const w = mine === undefined ? undefined : [...mine.arcs.values()].find(a => a.arcId === arc.id && a.peerId === m.oldId)
+    if (mine === undefined || w === undefined) return none
+    // I stay: my arc to their old identity follows it to its pseudo-interface, and one to their new identity is
+    // added on the NIC the old one had.
+    const oldPeerMac = w.peerMac
+    const oldPeerLinkLocal = w.peerLinkLocal
+    this.#changeIdentityArc(mine, w, m.oldMac, m.oldLinkLocal)
+    this.#addIdentityArc(mine.id, arc, m.newId, oldPeerMac, oldPeerLinkLocal)
+    return none
+  }
+
+  // ---------------------------------------------------------------- bookkeeping
+
+  #addIdentityArc (id: string, arc: PhysicalArc, peerId: string, peerMac: string, peerLinkLocal: string): IdentityArc {
+    const r = this.#get(id)
+    const ia: IdentityArc = { id: `${arc.id}#${peerId}`, identityId: id, arcId: arc.id, realDev: arc.nic, peerId, peerMac: peerMac.toUpperCase(), peerLinkLocal }
+    const had = r.arcs.get(ia.id)
+    if (had !== undefined) {
+      if (had.peerMac !== ia.peerMac || had.peerLinkLocal !== ia.peerLinkLocal) this.#changeIdentityArc(r, had, ia.peerMac, ia.peerLinkLocal)
+      return r.arcs.get(ia.id) as IdentityArc
+    }
+    r.arcs.set(ia.id, ia)
+    this.events.emit('identity_arc_added', { arc: ia })
+    return ia
+  }
+
+  #changeIdentityArc (r: IdentityRecord, ia: IdentityArc, peerMac: string, peerLinkLocal: string): void {
+    const next: IdentityArc = { ...ia, peerMac: peerMac.toUpperCase(), peerLinkLocal, prevPeerMac: ia.peerMac, prevPeerLinkLocal: ia.peerLinkLocal }
+    r.arcs.set(ia.id, next)
+    this.events.emit('identity_arc_changed', { arc: next })
+  }
+
+  #removeIdentityArc (r: IdentityRecord, ia: IdentityArc): void {
+    if (r.arcs.get(ia.id) === undefined) return
+    this.events.emit('identity_arc_removing', { arc: ia })
+    r.arcs.delete(ia.id)
+    this.events.emit('identity_arc_removed', { arc: ia })
+  }
+
+  async #tellRemoved (ia: IdentityArc): Promise<void> {
+    const arc = this.#physical.get(ia.arcId)
+    if (arc === undefined) return
+    try {
+      await this.#request(arc, { v: 1, kind: 'identity_remove_arc', fromId: ia.identityId, toId: ia.peerId })
+    } catch (e) {
+      this.stats.requestsFailed++
+      this.#log(`identity_remove_arc over ${arc.id}: ${(e as Error).message}`)
+    }
+  }
+
+  async #request (arc: PhysicalArc, m: WireMessage): Promise<WireMessage | undefined> {
+    return await this.#p.transport.unicast({ nic: arc.nic, linklocal: arc.peerLinkLocal }, m, { timeoutMs: this.#p.timeoutMs ?? 10_000 })
+  }
+
+  #record (id: string, netns: string): IdentityRecord {
+    const r: IdentityRecord = { id, index: this.#nextIndex++, netns, pseudo: new Map(), arcs: new Map() }
+    this.#identities.set(id, r)
+    return r
+  }
+
+  #get (id: string): IdentityRecord {
+    const r = this.#identities.get(id)
+    if (r === undefined) throw new IdentityError(`no identity ${id}`)
+    return r
+  }
+
+  #newId (): string {
+    for (;;) {
+      const id = Array.from({ length: 16 }, () => this.#p.random.int(16).toString(16)).join('')
+      if (!this.#identities.has(id)) return id
+    }
+  }
+
+  /** ntkv0, ntkv1, …: the first name no identity of this system uses. */
+  #freeNamespace (): string {
+    const used = new Set([...this.#identities.values()].map(r => r.netns))
+    for (let n = 0; ; n++) if (!used.has(`ntkv${n}`)) return `ntkv${n}`
+  }
+
+  #randomMac (): string {
+    const octets = [PSEUDO_MAC_FIRST_OCTET, ...Array.from({ length: 5 }, () => this.#p.random.int(256).toString(16).padStart(2, '0').toUpperCase())]
+    return octets.join(':')
+  }
+
+  #log (line: string): void { this.#p.log?.(`identities: ${line}`) }
+}
+
+function viewOf (r: IdentityRecord): LocalIdentity { return { id: r.id, index: r.index, netns: r.netns } }
+function dupKey (migrationId: number, oldId: string): string { return `${migrationId}|${oldId}` }
+function ack (ok: boolean, reason?: string): IdentityAck { return reason === undefined ? { v: 1, kind: 'identity_ack', ok } : { v: 1, kind: 'identity_ack', ok, reason } }
+
+async function withTimeout (p: Promise<void>, ms: number, clock: Clock): Promise<void> {
+  let cancel = (): void => {}
+  await Promise.race([p, new Promise<void>(resolve => { cancel = clock.setTimer(ms, resolve) })])
+  cancel()
+}
