@@ -121,7 +121,7 @@ test('the daemon starts when the kernel would hand its protocol port to an ephem
   sh('ip', '-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1')
   inNs('sysctl', '-qw', 'net.ipv4.ip_local_port_range=60269 60269')
   daemon = startBin('ntkd', ['-i', 'v0', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--timers', 'lab', '--control', sock], ns)
-  const running = await waitUntil(15_000, async () => /running: address/.test(daemon!.stderr()) || await Promise.race([daemon!.exited.then(() => true), delay(100).then(() => false)]))
+  const running = await waitUntil(60_000, async () => /running: address/.test(daemon!.stderr()) || await Promise.race([daemon!.exited.then(() => true), delay(100).then(() => false)]))
   t.true(running && /running: address/.test(daemon.stderr()), `the daemon runs: ${daemon.stderr()}`)
   t.notRegex(daemon.stderr(), /EADDRINUSE/)
   t.is(inNs('cat', '/proc/sys/net/ipv4/ip_local_reserved_ports').trim(), '60269', 'the protocol port is reserved while the daemon runs')
