@@ -1,5 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { connect, createServer, type Server, type Socket as TcpSocket } from 'node:net'
+import { NetnsSockets } from './netns-sockets'
 import { SystemClock, type Clock } from '../util/clock'
 import { FrameReader, voidMessage, VOID_KIND, type WireCodec, type WireMessage } from '../wire'
 import {
@@ -43,6 +44,8 @@ export interface UdpTcpTransportInit {
   /** How long a bind of the protocol port keeps retrying while another socket holds it (EADDRINUSE). */
   readonly bindRetryMs?: number
   readonly log?: (line: string) => void
+  /** The /run/netns name of a nested namespace of the daemon (as the kernel adapter creates it); default: itself. */
+  readonly netnsPath?: (netns: string) => string
 }
 
 const ALL_NODES = 'ff02::1'
@@ -69,7 +72,10 @@ export class UdpTcpTransport implements Transport {
   readonly #retryMs: number
   readonly #bindRetryMs: number
   readonly #log: (line: string) => void
-  readonly #nics = new Map<string, { nic: TransportNic, rx: UdpSocket }>()
+  /** Real NICs have their multicast socket; pseudo-interfaces of nested namespaces a TCP listener opened there. */
+  readonly #nics = new Map<string, { nic: TransportNic, rx?: UdpSocket, server?: Server, sockets?: NetnsSockets }>()
+  readonly #netns = new Map<string, NetnsSockets>()
+  readonly #netnsPath: (netns: string) => string
   readonly #handlers = new Set<MessageHandler>()
   readonly #connections = new Set<TcpSocket>()
   #server: Server | undefined
@@ -83,6 +89,7 @@ export class UdpTcpTransport implements Transport {
     this.#retryMs = init.broadcastRetryMs ?? 3000
     this.#bindRetryMs = init.bindRetryMs ?? 30_000
     this.#log = init.log ?? (() => {})
+    this.#netnsPath = init.netnsPath ?? (ns => ns)
   }
 
   /** Opens the TCP server on the protocol port. Call once before anything else. */
@@ -102,6 +109,7 @@ export class UdpTcpTransport implements Transport {
   async attachNic (nic: TransportNic): Promise<void> {
     this.#live('attachNic')
     if (this.#nics.has(nic.name)) await this.detachNic(nic.name)
+    if (nic.netns !== undefined) { await this.#attachNested(nic, nic.netns); return }
     let rx: UdpSocket | undefined
     await this.#bindWithRetry(`UDP [${ALL_NODES}%${nic.name}]:${this.port}`, async () => {
       const s = createSocket({ type: 'udp6', reuseAddr: true })
@@ -143,11 +151,30 @@ export class UdpTcpTransport implements Transport {
     }
   }
 
+  /** A pseudo-interface in a nested namespace: a TCP listener on its link-local, opened inside that namespace. */
+  async #attachNested (nic: TransportNic, netns: string): Promise<void> {
+    let sockets = this.#netns.get(netns)
+    if (sockets === undefined) {
+      sockets = new NetnsSockets(this.#netnsPath(netns), { log: this.#log })
+      this.#netns.set(netns, sockets)
+    }
+    const server = await sockets.listen(nic.linklocal, this.port)
+    server.on('connection', (sock: TcpSocket) => this.#accept(sock, nic.name))
+    server.on('error', () => {})
+    this.#nics.set(nic.name, { nic, server, sockets })
+  }
+
   async detachNic (name: string): Promise<void> {
     const n = this.#nics.get(name)
     if (n === undefined) return
     this.#nics.delete(name)
-    await new Promise<void>(resolve => n.rx.close(() => resolve()))
+    if (n.rx !== undefined) { const rx = n.rx; await new Promise<void>(resolve => rx.close(() => resolve())) }
+    if (n.server !== undefined) n.server.close()
+    const netns = n.nic.netns
+    if (netns !== undefined && ![...this.#nics.values()].some(x => x.nic.netns === netns)) {
+      this.#netns.get(netns)?.close()
+      this.#netns.delete(netns)
+    }
   }
 
   onMessage (handler: MessageHandler): () => void {
@@ -158,7 +185,7 @@ export class UdpTcpTransport implements Transport {
   async broadcast (nic: string, message: WireMessage): Promise<void> {
     this.#live('broadcast')
     const tx = this.#nics.get(nic)?.rx
-    if (tx === undefined) throw new UnknownNicError(nic, 'broadcast')
+    if (tx === undefined) throw new UnknownNicError(nic, 'broadcast (pseudo-interfaces carry unicasts only)')
     if (!this.#started) throw new TransportClosedError('broadcast before start()')
     const bytes = this.#codec.encode(message)
     const deadline = this.#clock.now() + this.#retryMs
@@ -181,38 +208,49 @@ export class UdpTcpTransport implements Transport {
     const request = this.#codec.encodeFrame(message)
     const timeoutMs = o.timeoutMs ?? DEFAULT_UNICAST_TIMEOUT_MS
     return await new Promise<WireMessage | undefined>((resolve, reject) => {
-      const sock = connect({ host: peer.linklocal, port: this.port, localAddress: mine.nic.linklocal })
-      this.#connections.add(sock)
       const reader = new FrameReader(this.#codec.maxFrameBytes)
       let settled = false
+      let sock: TcpSocket | undefined
       const finish = (f: () => void): void => {
         if (settled) return
         settled = true
         cancelTimeout()
         o.signal?.removeEventListener('abort', onAbort)
-        sock.destroy()
-        this.#connections.delete(sock)
+        if (sock !== undefined) { sock.destroy(); this.#connections.delete(sock) }
         f()
       }
       const cancelTimeout = this.#clock.setTimer(timeoutMs, () => finish(() => reject(new UnicastTimeoutError(peer, message.kind, timeoutMs))))
       const onAbort = (): void => finish(() => reject(new UnicastAbortedError(peer, message.kind)))
       o.signal?.addEventListener('abort', onAbort, { once: true })
-      sock.on('connect', () => sock.write(request))
-      sock.on('data', chunk => {
-        for (const ev of reader.push(chunk)) {
-          if (ev.type === 'oversized') {
-            this.#codec.reject('oversized', `reply from ${peer.linklocal} announced ${ev.announced} bytes`)
-            finish(() => reject(new UnicastFailedError(peer, message.kind, 'reply rejected: oversized')))
+      const talk = (s: TcpSocket, connected: boolean): void => {
+        if (settled) { s.destroy(); return }
+        sock = s
+        this.#connections.add(s)
+        if (connected) s.write(request); else s.on('connect', () => s.write(request))
+        s.on('data', chunk => {
+          for (const ev of reader.push(chunk)) {
+            if (ev.type === 'oversized') {
+              this.#codec.reject('oversized', `reply from ${peer.linklocal} announced ${ev.announced} bytes`)
+              finish(() => reject(new UnicastFailedError(peer, message.kind, 'reply rejected: oversized')))
+              return
+            }
+            const r = this.#codec.decode(ev.payload)
+            if (!r.ok) finish(() => reject(new UnicastFailedError(peer, message.kind, `reply rejected: ${r.reason}`)))
+            else finish(() => resolve(r.message.kind === VOID_KIND ? undefined : r.message))
             return
           }
-          const r = this.#codec.decode(ev.payload)
-          if (!r.ok) finish(() => reject(new UnicastFailedError(peer, message.kind, `reply rejected: ${r.reason}`)))
-          else finish(() => resolve(r.message.kind === VOID_KIND ? undefined : r.message))
-          return
-        }
-      })
-      sock.on('error', e => finish(() => reject(new UnicastFailedError(peer, message.kind, e.message))))
-      sock.on('close', () => finish(() => reject(new UnicastFailedError(peer, message.kind, 'closed without a reply'))))
+        })
+        s.on('error', e => finish(() => reject(new UnicastFailedError(peer, message.kind, e.message))))
+        s.on('close', () => finish(() => reject(new UnicastFailedError(peer, message.kind, 'closed without a reply'))))
+      }
+      if (mine.sockets === undefined) {
+        talk(connect({ host: peer.linklocal, port: this.port, localAddress: mine.nic.linklocal }), false)
+      } else {
+        // from a pseudo-interface: the connection is opened inside its namespace, then handed over connected
+        mine.sockets.connect(peer.linklocal, this.port, mine.nic.linklocal).then(
+          s => talk(s, true),
+          (e: Error) => finish(() => reject(new UnicastFailedError(peer, message.kind, e.message))))
+      }
     })
   }
 
@@ -235,13 +273,16 @@ export class UdpTcpTransport implements Transport {
     } catch { /* a handler's failure on a broadcast is the handler's business */ }
   }
 
-  /** One request per connection: read a frame, dispatch, write the reply frame, close. Bad input closes it. */
-  #accept (sock: TcpSocket): void {
+  /**
+   * One request per connection: read a frame, dispatch, write the reply frame, close. Bad input closes it. The
+   * arrival NIC is the one owning the connection's local address (or the pseudo-interface whose listener took it).
+   */
+  #accept (sock: TcpSocket, pseudo?: string): void {
     this.#connections.add(sock)
     sock.on('error', () => {})
     sock.on('close', () => this.#connections.delete(sock))
     const local = (sock.localAddress ?? '').replace(/^::ffff:/, '')
-    const nic = [...this.#nics.values()].find(n => n.nic.linklocal === local)?.nic.name
+    const nic = pseudo ?? [...this.#nics.values()].find(n => n.nic.netns === undefined && n.nic.linklocal === local)?.nic.name
     const reader = new FrameReader(this.#codec.maxFrameBytes)
     let served = false
     const idle = this.#clock.setTimer(DEFAULT_UNICAST_TIMEOUT_MS, () => sock.destroy())

@@ -55,7 +55,15 @@ export class CountingCodec extends WireCodec {
 }
 
 /** One daemon of the network: address (top level first), managed NICs, fixed costs (µs) per NIC. */
-export interface DaemonPlan { readonly address: string, readonly nics: readonly string[], readonly costs?: Readonly<Record<string, number>> }
+export interface DaemonPlan {
+  readonly address: string
+  readonly nics: readonly string[]
+  readonly costs?: Readonly<Record<string, number>>
+  /** Options of the daemon's configuration (NodeConfig keys as in a config file). */
+  readonly config?: Readonly<Record<string, unknown>>
+  /** MAC of each NIC (default: 02:00:<daemon number>:<NIC number>). */
+  readonly macs?: Readonly<Record<string, string>>
+}
 
 export interface Daemon {
   readonly name: string
@@ -110,11 +118,11 @@ export class DaemonNetwork {
     const codec = new CountingCodec({ registry: this.#registry, counters, ...(this.o.networkKey === undefined ? {} : { networkKey: this.o.networkKey }) })
     const transport = this.net.transport(name, codec)
     const kernel = new InMemoryKernel({ allocator: new TableAllocator(), devices: p.nics })
-    const config = validateConfig({ interfaces: [...p.nics], topology: [...this.o.topologyBits], address: p.address, timers: 'lab', costs: { ...p.costs } })
+    const config = validateConfig({ interfaces: [...p.nics], topology: [...this.o.topologyBits], address: p.address, timers: 'lab', costs: { ...p.costs }, ...p.config })
     const hex = (n: number): string => n.toString(16).padStart(2, '0')
     const started = startNode(config, {
       transport, kernel, clock: this.clock, random: new SeededRandom((this.o.seed ?? 7) * 100_003 + k), wireCounters: counters,
-      macOf: nic => `02:00:${hex(k >> 8)}:${hex(k & 255)}:${hex(p.nics.indexOf(nic) >> 8)}:${hex(p.nics.indexOf(nic) & 255)}`
+      macOf: nic => p.macs?.[nic] ?? `02:00:${hex(k >> 8)}:${hex(k & 255)}:${hex(p.nics.indexOf(nic) >> 8)}:${hex(p.nics.indexOf(nic) & 255)}`
     }, this.o.kernelIntervalMs === undefined ? {} : { kernelIntervalMs: this.o.kernelIntervalMs })
     await flush()
     const d: Daemon = { name, naddr: config.naddr, config, node: await started, kernel, codec, counters }

@@ -68,6 +68,44 @@ export class RouteOracle {
   }
 
   /**
+   * The neighbours that are first hops of a cheapest path from `me` to g-node `dest` passing through no node of
+   * the g-node `avoid` (both relative to me): what an `ntk_from` table of the neighbour in `avoid` routes (§2.5).
+   * Empty when every path crosses `avoid`.
+   */
+  firstHopsAvoiding (me: string, dest: HCoord, avoid: HCoord): Set<string> {
+    const self = this.#node(me)
+    const inAvoid = (n: string): boolean => { const h = maxDistinctGnode(self.naddr, this.#node(n).naddr); return h !== null && h.lvl === avoid.lvl && h.pos === avoid.pos }
+    const isMember = (n: string): boolean => { const h = maxDistinctGnode(self.naddr, this.#node(n).naddr); return h !== null && h.lvl === dest.lvl && h.pos === dest.pos }
+    const region = dest.lvl + 1
+    // distances to the nearest member from every node, over nodes outside `avoid`, inside the region
+    const dist = new Map<string, number>()
+    for (const n of this.#nodes.keys()) if (isMember(n) && !inAvoid(n)) dist.set(n, 0)
+    const done = new Set<string>()
+    const incoming = new Map<string, Array<[string, number]>>()
+    for (const [u, outs] of this.#out) for (const [v, c] of outs) incoming.set(v, [...(incoming.get(v) ?? []), [u, c]])
+    for (;;) {
+      let u: string | undefined
+      let du = Number.POSITIVE_INFINITY
+      for (const [n, d] of dist) if (!done.has(n) && d < du) { u = n; du = d }
+      if (u === undefined) break
+      done.add(u)
+      for (const [w, c] of incoming.get(u) ?? []) {
+        if (w === me || inAvoid(w) || !this.#inRegion(me, w, region)) continue
+        if (du + c < (dist.get(w) ?? Number.POSITIVE_INFINITY)) dist.set(w, du + c)
+      }
+    }
+    let best = Number.POSITIVE_INFINITY
+    const out = new Set<string>()
+    for (const [v, c] of this.#out.get(me) ?? []) {
+      if (inAvoid(v) || !this.#inRegion(me, v, region)) continue
+      const total = c + (dist.get(v) ?? Number.POSITIVE_INFINITY)
+      if (total < best) { best = total; out.clear() }
+      if (total === best && Number.isFinite(total)) out.add(v)
+    }
+    return out
+  }
+
+  /**
    * Whether `me` reaches a member of `dest` over a path QSPN can hold that passes through no node of the g-node
    * `avoid` (both relative to me): then QSPN must keep a path avoiding `avoid` when it is a neighbour's (§4.5).
    * A QSPN path never re-enters a g-node it left, as seen from each node on it: from every node y on the path, the
