@@ -108,3 +108,92 @@ test('entr01 step by step: μ alone enters Gδ; every namespace of both systems 
   t.is(delta.identities()[0].arcs.length, 1, 'δ keeps only the identity-arc to μ1')
   t.is(mu.counters().listenerErrors && (mu.counters().listenerErrors as { count: number }).count, 0)
 })
+
+test('migr01 with entr05 step by step: β migrates out of 2·1·1· to free a place for ε; α keeps reaching γ through β throughout', async t => {
+  // Gγ as it stands before migr01 (2·0·1·0 α, 2·1·1·1 β, 2·1·1·0 γ), ε alone in Gε; arcs α–β, β–γ, β–ε
+  const costs = { alfa: 10_000, beta: 11_000, gamma: 12_000, epsilon: 13_000 }
+  const dn = await systems({ alfa: '2.0.1.0', beta: '2.1.1.1', gamma: '2.1.1.0', epsilon: '3.1.0.0' }, [['alfa', 'beta'], ['beta', 'gamma'], ['beta', 'epsilon']], costs)
+  t.teardown(async () => await dn.stopAll())
+  const [alfa, beta, gamma, epsilon] = ['alfa', 'beta', 'gamma', 'epsilon'].map(n => dn.get(n).node)
+  alfa.ops.addQspnArc('0', 'eth1', MAC.beta)
+  beta.ops.addQspnArc('0', 'eth1', MAC.alfa)
+  beta.ops.addQspnArc('0', 'eth1', MAC.gamma)
+  gamma.ops.addQspnArc('0', 'eth1', MAC.beta)
+  const base = { topology: T4222, costs, serveAnonymous: true }
+  const α = { node: 'alfa', ref: '0', addr: [2, 0, 1, 0], main: true }
+  const γ = { node: 'gamma', ref: '0', addr: [2, 1, 1, 0], main: true }
+  await holds(t, dn, {
+    ...base,
+    identities: { α, β0: { node: 'beta', ref: '0', addr: [2, 1, 1, 1], main: true }, γ, ε0: { node: 'epsilon', ref: '0', addr: [3, 1, 0, 0], main: true } },
+    qspn: [['α', 'β0'], ['β0', 'γ']],
+    plain: [['β0', 'ε0']]
+  }, 'Gγ formed, ε alone')
+
+  // entr05 phase 1 on ε: prepare_enter_net_phase_1 0 0 1 2.1.1 0.0.0 2 3 1 4 2 1 [0] 4958850 262359
+  epsilon.ops.prepareEnterNet('0', { guestLevel: 0, hostLevel: 1, hostGnode: [2, 1, 1], hostElderships: [0, 0, 0], pos1: 2, eld1: 3, pos2: 1, eld2: 4, connPos: 2, connEld: 1, externalArcs: ['0'], opId: 4958850, prevOpId: 262359 })
+  t.like(await drive(dn, epsilon.ops.enterNetPhase1('0', 4958850)), { index: 1, address: '2.1.1.2' })
+  beta.ops.addQspnArc('0', 'eth1', MAC.epsilon)
+  const ε0 = { node: 'epsilon', ref: '0', addr: [3, 1, 0, 2], main: false }
+  const ε1v = { node: 'epsilon', ref: '1', addr: [2, 1, 1, 2], main: true }
+  await holds(t, dn, {
+    ...base,
+    identities: { α, β0: { node: 'beta', ref: '0', addr: [2, 1, 1, 1], main: true }, γ, ε0, ε1: ε1v },
+    qspn: [['α', 'β0'], ['β0', 'γ'], ['β0', 'ε1']],
+    plain: [['β0', 'ε0']]
+  }, 'ε1 in Gγ with the virtual 2·1·1·2 (no global address, routes without src)')
+
+  // migr01 on β: prepare_migrate_phase_1 0 0 1 2.0.1 0.2.0 2 3 1 4 3 3 262359 null, migrate_phase_1 0 262359
+  // (no previous operation: phase 2 at once, β2 = 2·0·1·1). α's route to γ's g-node must never go away.
+  const towardsGamma = '10.0.0.20/30' // 2·1· seen from α (2·0·1·0)
+  let gaps = 0
+  const watch = async (): Promise<void> => {
+    await dn.get('alfa').node.syncKernel()
+    const r = (await dn.get('alfa').kernel.read()).namespaces.get('')?.routes.find(x => x.table === 'ntk' && x.dst === towardsGamma)
+    if (r?.type !== 'unicast') gaps++
+  }
+  beta.ops.prepareMigrate('0', { guestLevel: 0, hostLevel: 1, hostGnode: [2, 0, 1], hostElderships: [0, 2, 0], pos1: 2, eld1: 3, pos2: 1, eld2: 4, connPos: 3, connEld: 3, opId: 262359, prevOpId: null })
+  const migrated = beta.ops.migratePhase1('0', 262359)
+  let settled = false
+  void migrated.finally(() => { settled = true })
+  for (let k = 0; k < 200 && !settled; k++) { await runFor(dn.clock, 10); await watch() }
+  t.like(await migrated, { index: 1, netns: '', address: '2.0.1.1' })
+  t.like(beta.identities()[0], { kind: 'connectivity', netns: 'ntkv0', address: '2.1.1.3', connectivityLevels: [1, 2] })
+  // the neighbours follow β's old identity to its pseudo-interface, and qspn-arcs to β2 are added (add_qspn_arc)
+  alfa.ops.addQspnArc('0', 'eth1', MAC.beta)
+  gamma.ops.addQspnArc('0', 'eth1', MAC.beta)
+  epsilon.ops.addQspnArc('1', 'eth1', MAC.beta)
+  for (let k = 0; k < 100; k++) { await runFor(dn.clock, 20); await watch() }
+  const β1 = { node: 'beta', ref: '0', addr: [2, 1, 1, 3], main: false }
+  const β2 = { node: 'beta', ref: '1', addr: [2, 0, 1, 1], main: true }
+  await holds(t, dn, {
+    ...base,
+    identities: { α, β1, β2, γ, ε0, ε1: ε1v },
+    qspn: [['α', 'β1'], ['α', 'β2'], ['β1', 'γ'], ['β2', 'γ'], ['β1', 'ε1'], ['β2', 'ε1']],
+    plain: [['β1', 'ε0'], ['β2', 'ε0']]
+  }, 'β2 is 2·0·1·1, β1 keeps 2·1·1· connected as 2·1·1·3 in its own namespace')
+
+  // entr05 phase 2 on ε: enter_net_phase_2 0 4958850; β1 drops its arcs outside the g-nodes it supports (α)
+  t.like(epsilon.ops.enterNetPhase2('0', 4958850), { index: 1, address: '2.1.1.1' })
+  t.deepEqual(beta.ops.removeOuterArcs('0').removed.length, 1)
+  for (let k = 0; k < 100; k++) { await runFor(dn.clock, 20); await watch() }
+  const ε1 = { ...ε1v, addr: [2, 1, 1, 1] }
+  await holds(t, dn, {
+    ...base,
+    identities: { α, β1, β2, γ, ε0, ε1 },
+    qspn: [['α', 'β2'], ['β1', 'γ'], ['β2', 'γ'], ['β1', 'ε1'], ['β2', 'ε1']],
+    plain: [['β1', 'ε0'], ['β2', 'ε0']]
+  }, 'ε1 is 2·1·1·1, β1 no longer reaches α')
+  t.is(gaps, 0, 'α\'s route to 2·1· never went unreachable while β migrated')
+
+  // β1 still holds 2·1·1· together (γ and ε1 reach each other only through it): it must stay
+  t.deepEqual(beta.ops.checkConnectivity('0'), { ok: false })
+  // ε0 (entry: no check) and, once γ and ε hear each other, β1 are dismissed
+  await drive(dn, epsilon.ops.removeIdentity('0'))
+  await holds(t, dn, {
+    ...base,
+    identities: { α, β1, β2, γ, ε1 },
+    qspn: [['α', 'β2'], ['β1', 'γ'], ['β2', 'γ'], ['β1', 'ε1'], ['β2', 'ε1']]
+  }, 'ε0 dismissed')
+  t.is(epsilon.identities().length, 1)
+  for (const n of [alfa, beta, gamma, epsilon]) t.is((n.counters().listenerErrors as { count: number }).count, 0)
+})
