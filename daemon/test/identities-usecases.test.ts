@@ -195,5 +195,29 @@ test('migr01 with entr05 step by step: β migrates out of 2·1·1· to free a pl
     qspn: [['α', 'β2'], ['β1', 'γ'], ['β2', 'γ'], ['β1', 'ε1'], ['β2', 'ε1']]
   }, 'ε0 dismissed')
   t.is(epsilon.identities().length, 1)
+
+  // a new arc γ–ε (Grafo 3): their main identities become neighbours; then β1 is superfluous and goes, leaving
+  // nothing behind: no namespace, pseudo-interface, host route, table, rule, mark or table reference to its MAC
+  const β1Mac = beta.identities()[0].nics[0].mac
+  dn.link({ node: 'gamma', nic: 'eth1' }, { node: 'epsilon', nic: 'eth1' })
+  t.not(await runUntil(dn.clock, () => gamma.identities()[0].arcs.some(a => a.peerMac === MAC.epsilon) && epsilon.identities()[0].arcs.some(a => a.peerMac === MAC.gamma), { budgetMs: 10_000 }), null)
+  gamma.ops.addQspnArc('0', 'eth1', MAC.epsilon)
+  epsilon.ops.addQspnArc('1', 'eth1', MAC.gamma)
+  await holds(t, dn, {
+    ...base,
+    identities: { α, β1, β2, γ, ε1 },
+    qspn: [['α', 'β2'], ['β1', 'γ'], ['β2', 'γ'], ['β1', 'ε1'], ['β2', 'ε1'], ['γ', 'ε1']]
+  }, 'γ and ε1 neighbours')
+  t.deepEqual(beta.ops.checkConnectivity('0'), { ok: true }, 'γ and ε reach each other without β1 now')
+  await drive(dn, beta.ops.removeIdentity('0'))
+  await holds(t, dn, {
+    ...base,
+    identities: { α, β2, γ, ε1 },
+    qspn: [['α', 'β2'], ['β2', 'γ'], ['β2', 'ε1'], ['γ', 'ε1']]
+  }, 'β1 dismissed')
+  for (const d of dn.list()) {
+    t.is(d.allocator.refcount(β1Mac), 0, `${d.name} holds no table reference to β1's MAC`)
+    t.deepEqual([...(await d.kernel.read()).namespaces.keys()], [''], `${d.name} has no nested namespace left`)
+  }
   for (const n of [alfa, beta, gamma, epsilon]) t.is((n.counters().listenerErrors as { count: number }).count, 0)
 })

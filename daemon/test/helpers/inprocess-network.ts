@@ -71,6 +71,8 @@ export interface Daemon {
   readonly config: NodeConfig
   readonly node: RunningNode
   readonly kernel: InMemoryKernel
+  /** The system's ntk_from table ids (reference-counted per MAC across its namespaces). */
+  readonly allocator: TableAllocator
   readonly codec: CountingCodec
   readonly counters: WireCounters
 }
@@ -117,7 +119,8 @@ export class DaemonNetwork {
     const counters = new WireCounters()
     const codec = new CountingCodec({ registry: this.#registry, counters, ...(this.o.networkKey === undefined ? {} : { networkKey: this.o.networkKey }) })
     const transport = this.net.transport(name, codec)
-    const kernel = new InMemoryKernel({ allocator: new TableAllocator(), devices: p.nics })
+    const allocator = new TableAllocator()
+    const kernel = new InMemoryKernel({ allocator, devices: p.nics })
     const config = validateConfig({ interfaces: [...p.nics], topology: [...this.o.topologyBits], address: p.address, timers: 'lab', costs: { ...p.costs }, ...p.config })
     const hex = (n: number): string => n.toString(16).padStart(2, '0')
     const started = startNode(config, {
@@ -125,7 +128,7 @@ export class DaemonNetwork {
       macOf: nic => p.macs?.[nic] ?? `02:00:${hex(k >> 8)}:${hex(k & 255)}:${hex(p.nics.indexOf(nic) >> 8)}:${hex(p.nics.indexOf(nic) & 255)}`
     }, this.o.kernelIntervalMs === undefined ? {} : { kernelIntervalMs: this.o.kernelIntervalMs })
     await flush()
-    const d: Daemon = { name, naddr: config.naddr, config, node: await started, kernel, codec, counters }
+    const d: Daemon = { name, naddr: config.naddr, config, node: await started, kernel, allocator, codec, counters }
     this.daemons.set(name, d)
     return d
   }
