@@ -221,3 +221,60 @@ test('migr01 with entr05 step by step: β migrates out of 2·1·1· to free a pl
   }
   for (const n of [alfa, beta, gamma, epsilon]) t.is((n.counters().listenerErrors as { count: number }).count, 0)
 })
+
+test('entr03 step by step: the level-1 g-node χ (δ, μ) enters Gγ; δ and μ never lose each other on the internal level-1 addresses', async t => {
+  // Gδ after entr01 (3·1·0·1 δ, 3·1·0·0 μ) and Gγ (2·1·1·0 γ, 2·1·1·1 β); arcs δ–μ, γ–δ, β–γ
+  const costs = { beta: 11_000, gamma: 12_000, delta: 13_000, mu: 14_000 }
+  const dn = await systems({ beta: '2.1.1.1', gamma: '2.1.1.0', delta: '3.1.0.1', mu: '3.1.0.0' }, [['delta', 'mu'], ['gamma', 'delta'], ['beta', 'gamma']], costs)
+  t.teardown(async () => await dn.stopAll())
+  const [beta, gamma, delta, mu] = ['beta', 'gamma', 'delta', 'mu'].map(n => dn.get(n).node)
+  for (const [n, peer] of [[delta, MAC.mu], [mu, MAC.delta], [beta, MAC.gamma], [gamma, MAC.beta]] as const) n.ops.addQspnArc('0', 'eth1', peer)
+  const base = { topology: T4222, costs, serveAnonymous: true }
+  const β = { node: 'beta', ref: '0', addr: [2, 1, 1, 1], main: true }
+  const γ = { node: 'gamma', ref: '0', addr: [2, 1, 1, 0], main: true }
+  await holds(t, dn, {
+    ...base,
+    identities: { β, γ, δ0: { node: 'delta', ref: '0', addr: [3, 1, 0, 1], main: true }, μ0: { node: 'mu', ref: '0', addr: [3, 1, 0, 0], main: true } },
+    qspn: [['δ0', 'μ0'], ['β', 'γ']],
+    plain: [['γ', 'δ0']]
+  }, 'two networks')
+
+  // the internal level-1 addresses of χ's members (.41 δ, .40 μ) and their routes to each other must stand throughout
+  let gaps = 0
+  const watch = async (): Promise<void> => {
+    await dn.syncKernels()
+    for (const [node, own, other] of [['delta', '10.0.0.41', '10.0.0.40/32'], ['mu', '10.0.0.40', '10.0.0.41/32']]) {
+      const ns = (await dn.get(node).kernel.read()).namespaces.get('')
+      const r = ns?.routes.find(x => x.table === 'ntk' && x.dst === other)
+      if (r?.type !== 'unicast' || ns?.addresses.some(a => a.ip === own) !== true) gaps++
+    }
+  }
+  // δ: prepare_enter_net_phase_1 0 1 2 2.1 0.0 2 1 0 2 2 1 [<arc to γ>] 8191409 null; μ: the same with no arcs
+  const args = { guestLevel: 1, hostLevel: 2, hostGnode: [2, 1], hostElderships: [0, 0], pos1: 2, eld1: 1, pos2: 0, eld2: 2, connPos: 2, connEld: 1, opId: 8191409, prevOpId: null }
+  delta.ops.prepareEnterNet('0', { ...args, externalArcs: [MAC.gamma] })
+  mu.ops.prepareEnterNet('0', { ...args, externalArcs: [] })
+  const both = Promise.all([delta.ops.enterNetPhase1('0', 8191409), mu.ops.enterNetPhase1('0', 8191409)])
+  let settled = false
+  void both.finally(() => { settled = true })
+  for (let k = 0; k < 300 && !settled; k++) { await runFor(dn.clock, 10); await watch() }
+  t.like(await both, [{ index: 1, address: '2.1.0.1' }, { index: 1, address: '2.1.0.0' }])
+  gamma.ops.addQspnArc('0', 'eth1', MAC.delta)
+  for (let k = 0; k < 100; k++) { await runFor(dn.clock, 20); await watch() }
+  const δ0 = { node: 'delta', ref: '0', addr: [3, 1, 2, 1], main: false }
+  const μ0 = { node: 'mu', ref: '0', addr: [3, 1, 2, 0], main: false }
+  const δ1 = { node: 'delta', ref: '1', addr: [2, 1, 0, 1], main: true }
+  const μ1 = { node: 'mu', ref: '1', addr: [2, 1, 0, 0], main: true }
+  await holds(t, dn, {
+    ...base,
+    identities: { β, γ, δ0, μ0, δ1, μ1 },
+    // both moved: δ0–μ0 persists on their pseudo-interfaces (old network), δ1–μ1 is the new internal arc
+    qspn: [['δ0', 'μ0'], ['δ1', 'μ1'], ['β', 'γ'], ['γ', 'δ1']],
+    plain: [['γ', 'δ0']]
+  }, 'χ in Gγ as 2·1·0·')
+  t.like(delta.identities()[0], { kind: 'connectivity', netns: 'ntkv0', address: '3.1.2.1', connectivityLevels: [2, 4] })
+
+  // the old identities are dismissed (an entry: no check), and nothing of them stays
+  await drive(dn, Promise.all([delta.ops.removeIdentity('0'), mu.ops.removeIdentity('0')]))
+  await holds(t, dn, { ...base, identities: { β, γ, δ1, μ1 }, qspn: [['δ1', 'μ1'], ['β', 'γ'], ['γ', 'δ1']] }, 'χ\'s old identities dismissed')
+  t.is(gaps, 0, 'δ and μ reached each other on .41/.40 at every instant of the entry')
+})
