@@ -167,7 +167,7 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
   neighborhood = new Neighborhood({
     transport, clock, random, syncKernel: async () => await sync.applyNow(), ...(ports.nicCarrier === undefined ? {} : { nicCarrier: ports.nicCarrier })
   }, {
-    nics: nicInfos, timers: neighbourTimers, fixedCosts: { byNic: config.costs }
+    nics: nicInfos, timers: neighbourTimers, fixedCosts: { byNic: config.costs }, linkLocals: config.linkLocals
   })
   const nb = neighborhood
 
