@@ -8,7 +8,7 @@
 // `bridge ntklab` with the set `hears` of (in-port, out-port) pairs. Deleting the namespace
 // removes bridge, ports (and with them the node ends), rules and set at once; the same code serves
 // both backends, whose nodes are host-attached namespaces.
-import { promises as fs } from 'node:fs'
+import { existsSync, promises as fs } from 'node:fs'
 import type { LinkSpec, ResolvedLab, SegmentSpec } from '../topology/model'
 import { ipBatch, run } from '../util/exec'
 import { batchFailures } from './endpoints'
@@ -64,12 +64,19 @@ export function radioRuleset (lab: ResolvedLab, segment: SegmentSpec, hearing: (
   ].join('\n')
 }
 
+/**
+ * The system's nft, by absolute path: under npm scripts and npx, PATH starts with node_modules/.bin,
+ * where an npm package (@vercel/nft, a file tracer) has a command of the same name.
+ */
+export function nftBinary (): string {
+  const found = ['/usr/sbin', '/sbin', '/usr/bin', '/bin', '/usr/local/sbin'].map(d => `${d}/nft`).find(p => existsSync(p))
+  if (found === undefined) throw new WiringError('radio segments need nft, which is not installed (apt-get install nftables)')
+  return found
+}
+
 async function nft (netns: string, script: string, signal?: AbortSignal): Promise<void> {
-  const r = await run(['nsenter', `--net=/run/netns/${netns}`, '--', 'nft', '-f', '-'], { input: script, signal, check: false })
-  if (r.code !== 0) {
-    const missing = /ENOENT|No such file/.test(r.stderr) && !/Error:/.test(r.stderr)
-    throw new WiringError(`segment namespace ${netns}: nft failed: ${r.stderr.trim() || `exit ${r.code}`}${missing ? ' (is nftables installed? apt-get install nftables)' : ''}`)
-  }
+  const r = await run(['nsenter', `--net=/run/netns/${netns}`, '--', nftBinary(), '-f', '-'], { input: script, signal, check: false })
+  if (r.code !== 0) throw new WiringError(`segment namespace ${netns}: nft failed: ${r.stderr.trim() || `exit ${r.code}`}`)
 }
 
 /**
@@ -125,7 +132,7 @@ export async function setHearing (lab: ResolvedLab, pair: LinkSpec, state: 'up' 
 /** The ports that hear each other now, as "node--node" pairs (for tests and inspection). */
 export async function hearingPairs (lab: ResolvedLab, segment: SegmentSpec, o: { signal?: AbortSignal } = {}): Promise<string[]> {
   const netns = segmentNetnsName(lab.name, segment.name)
-  const r = await run(['nsenter', `--net=/run/netns/${netns}`, '--', 'nft', '-j', 'list', 'set', 'bridge', RADIO_TABLE, RADIO_SET], { signal: o.signal, check: false })
+  const r = await run(['nsenter', `--net=/run/netns/${netns}`, '--', nftBinary(), '-j', 'list', 'set', 'bridge', RADIO_TABLE, RADIO_SET], { signal: o.signal, check: false })
   if (r.code !== 0) throw new WiringError(`segment ${segment.name}: reading its pairs failed: ${r.stderr.trim()}`)
   const nodeOf = (port: string): string => segment.endpoints[Number(port.slice(1))]?.node ?? port
   const out = new Set<string>()
