@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { deployLab, type RunningLab } from '../src/lab'
 import { defaultKinds, parseTopology } from '../src/topology'
 import type { ResolvedLab } from '../src/topology/model'
-import { hearingPairs, nftBinary, segmentNetnsName } from '../src/wiring/radio'
+import { hearingPairs, labsWithSegments, nftBinary, segmentNetnsName } from '../src/wiring/radio'
 import { run } from '../src/util/exec'
 import { backendOrReason, leftovers, pings, pingsWithin, uniqueLabName } from './helpers/lab-fixture'
 
@@ -85,6 +85,7 @@ for (const backendName of ['netns', 'docker']) {
     const bridge = await run(['ip', '-n', netns, '-j', 'link', 'show', 'master', 'br0'])
     t.deepEqual((JSON.parse(bridge.stdout) as Array<{ ifname: string }>).map(l => l.ifname).sort(), ['p0', 'p1', 'p2', 'p3'], 'one bridge port per node')
     t.deepEqual(await hearingPairs(spec, air), ['a--b', 'b--c'])
+    t.true((await labsWithSegments()).includes(spec.name), 'cleanup finds the lab by its segment namespace')
     const mac = await lab.exec('a', ['cat', '/sys/class/net/eth1/address'])
     t.is(mac.stdout.trim(), '02:00:00:00:50:01', 'the fixed MAC')
 
