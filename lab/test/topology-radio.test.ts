@@ -7,6 +7,10 @@ import { parseScenarioFile, ScenarioError } from '../src/scenario/scenario-file'
 import { expectRoutes, defaultRouteModels } from '../src/scenario/route-model'
 import { renderDot, renderMermaid } from '../src/report/graph'
 import { radioRuleset } from '../src/wiring/radio'
+import { ManualClock } from '../src/scenario/clock'
+import { runScenario } from '../src/scenario/runner'
+import { SimulatedLab } from '../src/scenario/simulated-lab'
+import { formatSummary } from '../src/report/summary'
 
 // Radio segments in the topology (no kernel): validation with located errors, the pairs as links for
 // the route models, partitions and graphs, the `hear` timeline event, and the nft ruleset they make.
@@ -177,4 +181,33 @@ test('the nft ruleset of a segment: drop by default, both directions of every pa
   t.regex(rules, /add element bridge ntklab hears \{ "p0" \. "p1", "p1" \. "p0", "p1" \. "p2", "p2" \. "p1" \}/)
   t.notRegex(rules, /"p0" \. "p2"/, 'a and c start deaf')
   t.notRegex(radioRuleset(lab, air, () => false), /add element/, 'nobody hears anybody')
+})
+
+test('a scenario over a radio segment (simulated daemons): routes and pings follow the pairs as they change', async t => {
+  const text = `name: rsim
+defaults: { kind: babeld }
+nodes:
+  a: { config: { address: 172.31.0.1/32 } }
+  b: { config: { address: 172.31.0.2/32 } }
+  c: { config: { address: 172.31.0.3/32 } }
+links:
+  - { kind: radio, name: air, endpoints: [a:eth1, b:eth1, c:eth1], hears: [[a, b], [b, c], { pair: [a, c], state: down }] }
+`
+  const lab = parseTopology(text, 'rsim.yaml', defaultKinds())
+  const sf = parseScenarioFile([
+    'topology: rsim.yaml',
+    'timeline:',
+    '  - wait: { converged: true, reachability: all }',
+    '  - expect: { routes: { a: { main: { 172.31.0.3/32: { dev: eth1, gateway: "fe80::b" } } } } }',
+    '  - { hear: [b, c], state: down }',
+    '  - wait: { converged: true, reachability: partitions }',
+    '  - expect: { components: [[a, b], [c]] }',
+    '  - { hear: [a, c], state: up }',
+    '  - wait: { converged: true, reachability: all }',
+    '  - expect: { routes: { a: { main: { 172.31.0.3/32: { gateway: "fe80::c" } } } } }'
+  ].join('\n'), 'rsim-scenario.yaml')
+  const clock = new ManualClock()
+  const r = await runScenario(sf.compile(lab), new SimulatedLab(lab, { clock, convergeMs: 1000 }), { clock, seed: 1 })
+  t.true(r.passed, formatSummary(r))
+  t.deepEqual(r.steps.map(s => s.label).filter(l => l.startsWith('hear')), ['hear b–c down', 'hear a–c up'])
 })
