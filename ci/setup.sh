@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a Debian machine (idempotent, quiet when all is there):
-# Debian packages for the lab, npm packages, and a Docker engine that answers.
+# Debian packages for the lab (nftables: the radio segments' bridge filter), npm packages, and a Docker engine that answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,7 @@ have dockerd  || need+=(docker.io)
 have babeld   || need+=(babeld)
 have dot      || need+=(graphviz)
 have sysctl   || need+=(procps)
+have nft      || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "setup: missing ${need[*]}; run as root to install them" >&2; exit 1; fi
   echo "setup: installing ${need[*]}" >&2

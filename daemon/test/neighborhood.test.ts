@@ -20,7 +20,7 @@ class World {
   readonly nodes = new Map<string, Node>()
   #seed = 100
 
-  async add (name: string, nics: NicInfo[], o: { fixedCosts?: FixedCosts, maxArcs?: number, nicCarrier?: NicCarrier, timers?: NeighborhoodTimers, syncKernel?: () => Promise<void> } = {}): Promise<Node> {
+  async add (name: string, nics: NicInfo[], o: { fixedCosts?: FixedCosts, linkLocals?: Record<string, string>, maxArcs?: number, nicCarrier?: NicCarrier, timers?: NeighborhoodTimers, syncKernel?: () => Promise<void> } = {}): Promise<Node> {
     const registry = new MessageRegistry()
     registerNeighborhoodMessages(registry)
     const transport = this.net.transport(name, new WireCodec({ registry }))
@@ -109,6 +109,26 @@ test('three nodes on a line: b gets one arc per NIC; fixed costs by NIC and by p
   t.deepEqual(new Set(k.hostRoutes), new Set([
     { dst: llOf(a, 'eth1'), dev: 'eth1', src: llOf(b, 'eth1') },
     { dst: llOf(c, 'eth1'), dev: 'eth2', src: llOf(b, 'eth2') }]))
+})
+
+test('fixed link-locals (replaying documented values): each NIC takes its own, the arcs and host routes use them', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  // α and β of the use cases: eth1 169.254.69.30 and 169.254.96.141; b's eth2 is not listed and gets a random one
+  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }], { linkLocals: { eth1: '169.254.69.30' } })
+  const b = await w.add('b', [{ name: 'eth1', mac: mac(2) }, { name: 'eth2', mac: mac(3) }], { linkLocals: { eth1: '169.254.96.141' } })
+  w.net.link({ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }, { latencyMs: 1 })
+  await w.startAll()
+  await w.run(300)
+  t.deepEqual(a.events.find(([e]) => e === 'nic_address_set')?.[1], { dev: 'eth1', address: '169.254.69.30' })
+  t.is(llOf(b, 'eth1'), '169.254.96.141')
+  t.regex(llOf(b, 'eth2'), /^169\.254\.\d+\.\d+$/)
+  t.not(llOf(b, 'eth2'), '169.254.96.141')
+  t.deepEqual(view(a.nb.arcs()), [['eth1', mac(2), '169.254.96.141', 2000, true]])
+  t.deepEqual(a.nb.desiredKernelContribution(), {
+    addresses: [{ dev: 'eth1', address: '169.254.69.30' }],
+    hostRoutes: [{ dst: '169.254.96.141', dev: 'eth1', src: '169.254.69.30' }]
+  })
 })
 
 test('the smoothing rule of spec §3 step 5', t => {

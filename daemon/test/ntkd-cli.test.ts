@@ -17,7 +17,8 @@ test('flags and a configuration file merge, flags win; every mistake names itsel
   const files: Record<string, string> = {
     '/etc/ntkd.yaml': 'topology: [2, 1, 1, 1]\naddress: "3.1.0.1"\ntimers: lab\ncosts: { eth1: 2000 }\n',
     '/etc/typo.yaml': 'topology: [2, 1, 1, 1]\nadress: "3.1.0.1"\n',
-    '/etc/list.yaml': '- 1\n- 2\n'
+    '/etc/list.yaml': '- 1\n- 2\n',
+    '/etc/ll.yaml': 'topology: [2, 1, 1, 1]\naddress: "3.1.0.1"\nlinkLocals: 169.254.1.1\n'
   }
   const read = (p: string): string => { const f = files[p]; if (f === undefined) throw new Error('ENOENT'); return f }
   const cmd = parseNtkdArgs(['-c', '/etc/ntkd.yaml', '-i', 'eth1', '-i', 'eth2', '--address', '3.1.0.0', '--cost', 'eth2=500', '-j', '-s', '2'], read)
@@ -25,6 +26,7 @@ test('flags and a configuration file merge, flags win; every mistake names itsel
   t.deepEqual(cmd.config.interfaces, ['eth1', 'eth2'])
   t.deepEqual(cmd.config.naddr, [0, 0, 1, 3], 'the flag\'s address, level 0 first')
   t.deepEqual(cmd.config.costs, { eth1: 2000, eth2: 500 })
+  t.deepEqual(cmd.config.linkLocals, {}, 'no fixed link-local: each NIC gets a random one')
   t.like(cmd.config, { anonymize: false, serveAnonymous: false, subnetLevel: 2, timers: 'lab', port: 60269, control: DEFAULT_CONTROL_SOCKET })
   t.is(cmd.config.topology.toString(), Topology4222)
 
@@ -32,6 +34,12 @@ test('flags and a configuration file merge, flags win; every mistake names itsel
   bad(['--bogus'], /^unknown option --bogus\nusage: ntkd/)
   bad(['-i'], /^option -i needs a value$/)
   bad(['-i', 'eth1', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--cost', 'eth1'], /--cost eth1: expected NIC=MICROSECONDS/)
+  bad(['-i', 'eth1', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--link-local', '169.254.1.1'], /--link-local 169\.254\.1\.1: expected NIC=ADDRESS/)
+  bad(['-i', 'eth1', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--link-local', 'eth2=169.254.1.1'], /linkLocals: eth2 is not a managed NIC \(eth1\)/)
+  bad(['-i', 'eth1', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--link-local', 'eth1=10.0.0.1'], /linkLocals\.eth1: "10\.0\.0\.1" is not an address in 169\.254\.0\.0\/16/)
+  bad(['-i', 'eth1', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--link-local', 'eth1=169.254.300.1'], /linkLocals\.eth1: "169\.254\.300\.1" is not an address in 169\.254\.0\.0\/16/)
+  bad(['-i', 'eth1', '-i', 'eth2', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--link-local', 'eth1=169.254.1.1', '--link-local', 'eth2=169.254.1.1'], /linkLocals: 169\.254\.1\.1 is given to both eth1 and eth2/)
+  bad(['-c', '/etc/ll.yaml', '-i', 'eth1'], /linkLocals: expected a mapping NIC -> link-local address/)
   bad(['-i', 'eth1', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--port', 'http'], /--port: "http" is not a whole number/)
   bad(['-i', 'eth1', '--topology', '2,1,1,1', '--address', '3.1.0.1', '-s', '4'], /subnetLevel: 4 is not a level in 0\.\.3/)
   bad(['-i', 'eth1', '--topology', '2,x', '--address', '3.1'], /topology: .* is not a list of bit counts/)
@@ -39,6 +47,11 @@ test('flags and a configuration file merge, flags win; every mistake names itsel
   bad(['-c', '/etc/typo.yaml', '-i', 'eth1'], /\/etc\/typo\.yaml: unknown key "adress"/)
   bad(['-c', '/etc/list.yaml', '-i', 'eth1'], /\/etc\/list\.yaml: expected a mapping of options/)
   bad(['-c', '/etc/absent.yaml'], /cannot read configuration \/etc\/absent\.yaml/)
+  // link-locals from the file and from flags merge per NIC, flags win
+  files['/etc/fixed.yaml'] = 'topology: [2, 1, 1, 1]\naddress: "3.1.0.1"\nlinkLocals: { eth1: 169.254.69.30, eth2: 169.254.1.2 }\n'
+  const fixed = parseNtkdArgs(['-c', '/etc/fixed.yaml', '-i', 'eth1', '-i', 'eth2', '--link-local', 'eth2=169.254.96.141'], read)
+  if (fixed.action !== 'run') { t.fail(fixed.action); return }
+  t.deepEqual(fixed.config.linkLocals, { eth1: '169.254.69.30', eth2: '169.254.96.141' })
   t.deepEqual(parseNtkdArgs(['--cleanup', '--rt-tables', '/tmp/rt']), { action: 'cleanup', rtTables: '/tmp/rt' })
   t.deepEqual(parseNtkdArgs(['--help']), { action: 'help' })
 })

@@ -9,6 +9,7 @@ import { isAlive, killAndWait, netnsId } from './util/proc'
 import { wireLinks } from './wiring/veth'
 import { setLinkState as wireSetLinkState } from './wiring/links'
 import { applyImpairment } from './wiring/impair'
+import { removeSegments } from './wiring/radio'
 import { observeNode, type NodeObservation } from './observe'
 
 /** Where running labs are recorded, one directory per lab (run file and workload logs). */
@@ -72,6 +73,7 @@ export async function deployLab (lab: ResolvedLab, backend: Backend, o: DeployOp
   }
   // Leftovers of a crashed run of the same lab are swept before anything new is made.
   await backend.removeLab(lab.name)
+  await removeSegments(lab.name)
   await fs.rm(labDir(lab.name), { recursive: true, force: true })
   await fs.mkdir(path.join(labDir(lab.name), 'logs'), { recursive: true })
 
@@ -89,7 +91,8 @@ export async function deployLab (lab: ResolvedLab, backend: Backend, o: DeployOp
     for (const h of handles) runFile.nodes[h.name] = { ...h }
     await writeRunFile(runFile)
     const nodes = new Map(handles.map(h => [h.name, h as NodeHandle]))
-    say(`wiring ${lab.links.length} links`)
+    const segments = lab.segments ?? []
+    say(`wiring ${lab.links.filter(l => l.segment === undefined).length} links${segments.length > 0 ? ` and ${segments.length} radio segment${segments.length === 1 ? '' : 's'}` : ''}`)
     // Both backends create nodes with IPv6 enabled (docker through Sysctls), so wiring skips it.
     await wireLinks(lab, nodes, { signal: o.signal, enableIpv6: false })
     for (const link of lab.links) {
@@ -116,7 +119,7 @@ export async function openLab (name: string, backendFor: (name: string) => Backe
   return new LabRuntime(backendFor(rf.backend), rf)
 }
 
-/** Removes a lab: workloads, nodes, namespaces, veths, run file. Idempotent. */
+/** Removes a lab: workloads, nodes, namespaces, veths, radio segments, run file. Idempotent. */
 export async function destroyLab (name: string, backend: Backend): Promise<void> {
   const rf = await readRunFile(name)
   if (rf !== undefined) {
@@ -125,6 +128,7 @@ export async function destroyLab (name: string, backend: Backend): Promise<void>
     }))
   }
   await backend.removeLab(name)
+  await removeSegments(name)
   await fs.rm(labDir(name), { recursive: true, force: true })
 }
 

@@ -163,3 +163,89 @@ test('graph draws a topology as Mermaid, DOT and SVG', async t => {
   t.is(bad.code, 2)
   t.regex(bad.stderr, /unknown graph format "png"/)
 })
+
+/** Polls `ntklab ntkctl <lab> <node> arcs --json` until `want` holds (daemons need a moment to find each other), bounded. */
+async function arcsWithin (lab: string, node: string, want: (arcs: Array<{ peerMac: string, peerLinkLocal: string }>) => boolean, budgetMs: number): Promise<Array<{ peerMac: string, peerLinkLocal: string }>> {
+  const deadline = Date.now() + budgetMs
+  for (;;) {
+    const r = await ntklab('ntkctl', lab, node, 'arcs', '--json')
+    const arcs = r.code === 0 ? JSON.parse(r.stdout) as Array<{ peerMac: string, peerLinkLocal: string }> : []
+    if (want(arcs) || Date.now() >= deadline) return arcs
+    await new Promise(resolve => setTimeout(resolve, 300))
+  }
+}
+
+test.serial('ntkctl runs against a node\'s own daemon, hear switches a radio pair, through the CLI (netns)', async t => {
+  const lab = uniqueLabName('tctl')
+  const file = await tmpTopology(`${lab}.yaml`, [
+    `name: ${lab}`,
+    'defaults: { kind: ntkd, config: { topology: [2, 1, 1, 1] } }',
+    'nodes:',
+    '  a:',
+    '    interfaces: { eth1: { mac: 02:00:00:00:0c:01 } }',
+    '    config: { address: "3.1.0.1", linkLocals: { eth1: 169.254.69.30 } }',
+    '  b:',
+    '    interfaces: { eth1: { mac: 02:00:00:00:0c:02 } }',
+    '    config: { address: "3.1.0.0" }',
+    '  c:',
+    '    interfaces: { eth1: { mac: 02:00:00:00:0c:03 } }',
+    '    config: { address: "3.0.1.0" }',
+    '  r: { kind: linux }',
+    'links:',
+    '  - kind: radio',
+    '    name: air',
+    '    endpoints: [a:eth1, b:eth1, c:eth1, r:eth1]',
+    '    hears: [[a, b], { pair: [b, c], state: down }, [a, r]]',
+    ''
+  ].join('\n'))
+  t.teardown(async () => { await ntklab('destroy', lab) })
+  const valid = await ntklab('validate', file)
+  t.is(valid.code, 0, valid.stderr)
+  t.regex(valid.stdout, /4 nodes, 0 links, 1 radio segment \(3 pairs\): valid/)
+  const up = await ntklab('deploy', file, '--json')
+  t.is(up.code, 0, up.stderr)
+  const pids = (JSON.parse(up.stdout) as { nodes: Array<{ pid: number }> }).nodes.map(n => n.pid)
+  t.regex((await ntklab('inspect', lab)).stdout, /b:eth1\s+c:eth1\s+down\s+-\s+radio air/)
+
+  // ntkctl against the node's own control socket: its output and its exit code
+  const st = await ntklab('ntkctl', lab, 'a', 'status', '--json')
+  t.is(st.code, 0, st.stderr)
+  const status = JSON.parse(st.stdout) as { address: string, nics: Array<{ name: string, linkLocal: string }> }
+  t.is(status.address, '3.1.0.1')
+  t.deepEqual(status.nics.map(n => [n.name, n.linkLocal]), [['eth1', '169.254.69.30']], 'the fixed link-local')
+  t.is((await ntklab('ntkctl', lab, 'b', '--', 'status')).code, 0, 'args after -- go to ntkctl')
+  const usage = await ntklab('ntkctl', lab, 'a', 'frobnicate')
+  t.is(usage.code, 2, 'ntkctl\'s own exit code')
+  t.regex(usage.stderr, /ntkctl: unknown command frobnicate/)
+
+  // a and b hear each other and form an arc; b and c do not, until the pair is turned on
+  const aArcs = await arcsWithin(lab, 'b', arcs => arcs.some(x => x.peerLinkLocal === '169.254.69.30'), 20_000)
+  t.true(aArcs.some(x => x.peerMac === '02:00:00:00:0C:01' && x.peerLinkLocal === '169.254.69.30'), 'b has an arc with a, at its fixed link-local')
+  t.deepEqual((await arcsWithin(lab, 'c', () => false, 2500)).length, 0, 'c hears nobody: no arc')
+  t.is((await ntklab('hear', lab, 'c', 'b', 'on')).code, 0)
+  const bc = await arcsWithin(lab, 'c', arcs => arcs.length === 1, 20_000)
+  t.deepEqual(bc.map(x => x.peerMac), ['02:00:00:00:0C:02'], 'c makes an arc with b once they hear each other')
+  t.regex((await ntklab('inspect', lab)).stdout, /b:eth1\s+c:eth1\s+up\s+-\s+radio air/)
+
+  // errors: unknown lab, unknown node, a node that runs no ntkd, a pair that is not declared, bad usage
+  const noLab = await ntklab('ntkctl', 'no-such-lab', 'a', 'status')
+  t.is(noLab.code, 1)
+  t.regex(noLab.stderr, /no lab named no-such-lab is running/)
+  const noNode = await ntklab('ntkctl', lab, 'zz', 'status')
+  t.is(noNode.code, 1)
+  t.regex(noNode.stderr, new RegExp(`lab ${lab} has no node zz \\(nodes: a, b, c, r\\)`))
+  const linux = await ntklab('ntkctl', lab, 'r', 'status')
+  t.is(linux.code, 1)
+  t.regex(linux.stderr, /node r is of kind linux, not ntkd: it runs no ntkd to ask \(ntkd nodes: a, b, c\)/)
+  const undeclared = await ntklab('hear', lab, 'a', 'c', 'on')
+  t.is(undeclared.code, 1)
+  t.regex(undeclared.stderr, /a and c are both on segment air but the pair is not declared/)
+  t.is((await ntklab('hear', lab, 'a', 'b', 'maybe')).code, 2)
+  t.is((await ntklab('ntkctl', lab)).code, 2)
+  const ambiguous = await ntklab('link', 'down', lab, 'a:eth1')
+  t.is(ambiguous.code, 1)
+  t.regex(ambiguous.stderr, /a:eth1 is on 2 links of lab .* \(a radio segment\): name both ends/)
+
+  t.is((await ntklab('destroy', lab)).code, 0)
+  t.deepEqual(await leftovers(lab, pids), [])
+})

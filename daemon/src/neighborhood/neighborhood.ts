@@ -33,6 +33,8 @@ export interface NeighborhoodInit {
   readonly timers?: NeighborhoodTimers
   readonly maxArcs?: number
   readonly fixedCosts?: FixedCosts
+  /** Fixed link-local per NIC name (to replay documented values); a NIC not listed gets a random one. */
+  readonly linkLocals?: Readonly<Record<string, string>>
 }
 
 /** Kernel effects as data (DESIGN §3): the lead merges this into the kernel port's desired state. */
@@ -75,6 +77,7 @@ export class Neighborhood {
   readonly #timers: NeighborhoodTimers
   readonly #maxArcs: number
   readonly #fixed: FixedCosts
+  readonly #linkLocals: Readonly<Record<string, string>>
   readonly #initialNics: readonly NicInfo[]
   readonly #nics = new Map<string, MonitoredNic>()
   readonly #arcs = new Map<string, LiveArc>()
@@ -89,6 +92,7 @@ export class Neighborhood {
     this.#timers = init.timers ?? TIMER_PROFILES.default
     this.#maxArcs = init.maxArcs ?? DEFAULT_MAX_ARCS
     this.#fixed = init.fixedCosts ?? {}
+    this.#linkLocals = init.linkLocals ?? {}
     this.#initialNics = init.nics
     this.nodeId = init.nodeId ?? Array.from({ length: 16 }, () => components.random.int(16).toString(16)).join('')
   }
@@ -133,7 +137,7 @@ export class Neighborhood {
       if (sameName && sameMac) return
       if (sameName || sameMac) throw new NicConflictError(nic, m.info)
     }
-    const linklocal = randomLinklocal(this.#c.random)
+    const linklocal = this.#linkLocals[nic.name] ?? randomLinklocal(this.#c.random)
     const monitored: MonitoredNic = { info: nic, linklocal, cancelHereIAm: () => {} }
     this.#nics.set(nic.name, monitored)
     await this.#c.transport.attachNic({ name: nic.name, linklocal })

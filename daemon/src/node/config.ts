@@ -21,6 +21,8 @@ export interface NodeConfig {
   readonly timers: TimerProfile
   /** Fixed arc cost in µs per NIC; measured RTT otherwise. */
   readonly costs: Readonly<Record<string, number>>
+  /** Fixed link-local (169.254.0.0/16) per NIC; a random one otherwise (to replay documented values). */
+  readonly linkLocals: Readonly<Record<string, string>>
   /** Control socket path (ntkctl). */
   readonly control: string
   /** rt_tables file kept in step with the table allocator (spec §2.2). */
@@ -57,7 +59,8 @@ export const NTKD_USAGE = `usage: ntkd -i NIC [-i NIC ...] --topology BITS --add
 options:
   -i, --interface NIC        managed NIC (repeatable)
   -c, --config FILE          JSON or YAML file with the same keys (interfaces, topology, address, anonymize,
-                             serveAnonymous, subnetLevel, timers, costs, control, rtTables, port, networkKey);
+                             serveAnonymous, subnetLevel, timers, costs, linkLocals, control, rtTables, port,
+                             networkKey);
                              command-line flags win
   --topology 2,1,1,1         bits per level, top level first (4·2·2·2)
   --address 3.1.0.1          address of the main identity, top level first
@@ -66,6 +69,7 @@ options:
   -s, --subnet-level S       gateway of an autonomous subnet of level S
   --timers lab|default       timer profile (default: default)
   --cost NIC=MICROSECONDS    fixed cost of the arcs on NIC (repeatable)
+  --link-local NIC=ADDRESS   fixed link-local of NIC in 169.254.0.0/16 instead of a random one (repeatable)
   --control PATH             control socket (default ${DEFAULT_CONTROL_SOCKET})
   --rt-tables PATH           rt_tables file (default ${DEFAULT_RT_TABLES})
   --port N                   protocol port (default 60269)
@@ -83,19 +87,21 @@ interface RawConfig {
   subnetLevel?: unknown
   timers?: unknown
   costs?: unknown
+  linkLocals?: unknown
   control?: unknown
   rtTables?: unknown
   port?: unknown
   networkKey?: unknown
   qspnArcs?: unknown
 }
-const FILE_KEYS = ['interfaces', 'topology', 'address', 'anonymize', 'serveAnonymous', 'subnetLevel', 'timers', 'costs', 'control', 'rtTables', 'port', 'networkKey', 'qspnArcs']
+const FILE_KEYS = ['interfaces', 'topology', 'address', 'anonymize', 'serveAnonymous', 'subnetLevel', 'timers', 'costs', 'linkLocals', 'control', 'rtTables', 'port', 'networkKey', 'qspnArcs']
 
 /** Parses ntkd's arguments (without node and script). Throws ConfigError. */
 export function parseNtkdArgs (argv: readonly string[], readText: (path: string) => string = p => readFileSync(p, 'utf8')): NtkdCommand {
   const flags: RawConfig = {}
   const interfaces: string[] = []
   const costs: Record<string, unknown> = {}
+  const linkLocals: Record<string, unknown> = {}
   let configFile: string | undefined
   let cleanup = false
   for (let k = 0; k < argv.length; k++) {
@@ -124,6 +130,13 @@ export function parseNtkdArgs (argv: readonly string[], readText: (path: string)
         costs[m[1]] = intArg(`--cost ${m[1]}`, m[2])
         break
       }
+      case '--link-local': {
+        const v = value()
+        const m = /^([^=]+)=(.+)$/.exec(v)
+        if (m === null) throw new ConfigError(`--link-local ${v}: expected NIC=ADDRESS, e.g. eth1=169.254.69.30`)
+        linkLocals[m[1]] = m[2]
+        break
+      }
       case '--control': flags.control = value(); break
       case '--rt-tables': flags.rtTables = value(); break
       case '--port': flags.port = intArg(name, value()); break
@@ -139,6 +152,7 @@ export function parseNtkdArgs (argv: readonly string[], readText: (path: string)
   const merged: RawConfig = { ...file, ...flags }
   if (interfaces.length > 0) merged.interfaces = interfaces
   if (Object.keys(costs).length > 0) merged.costs = { ...(isRecord(file.costs) ? file.costs : {}), ...costs }
+  if (Object.keys(linkLocals).length > 0) merged.linkLocals = { ...(isRecord(file.linkLocals) ? file.linkLocals : {}), ...linkLocals }
   return { action: 'run', config: validateConfig(merged) }
 }
 
@@ -180,6 +194,7 @@ export function validateConfig (raw: RawConfig): NodeConfig {
   }
   const qspnArcs = raw.qspnArcs ?? 'auto'
   if (qspnArcs !== 'auto' && qspnArcs !== 'manual') throw new ConfigError(`qspnArcs: "${String(qspnArcs)}" is neither auto nor manual`)
+  const linkLocals = parseLinkLocals(raw.linkLocals, interfaces)
   const port = raw.port ?? 60269
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`port: ${String(port)} is not a TCP/UDP port`)
   return {
@@ -191,12 +206,29 @@ export function validateConfig (raw: RawConfig): NodeConfig {
     subnetLevel,
     timers,
     costs,
+    linkLocals,
     control: str('control', raw.control) ?? DEFAULT_CONTROL_SOCKET,
     rtTables: str('rtTables', raw.rtTables) ?? DEFAULT_RT_TABLES,
     port,
     qspnArcs,
     ...(raw.networkKey === undefined ? {} : { networkKey: str('networkKey', raw.networkKey) })
   }
+}
+
+/** linkLocals: NIC -> 169.254.x.y, every NIC managed, no address given to two NICs. */
+function parseLinkLocals (v: unknown, interfaces: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (v === undefined) return out
+  if (!isRecord(v)) throw new ConfigError('linkLocals: expected a mapping NIC -> link-local address, e.g. { eth1: 169.254.69.30 }')
+  for (const [nic, ll] of Object.entries(v)) {
+    if (!interfaces.includes(nic)) throw new ConfigError(`linkLocals: ${nic} is not a managed NIC (${interfaces.join(', ')})`)
+    const m = typeof ll === 'string' ? /^169\.254\.(\d{1,3})\.(\d{1,3})$/.exec(ll) : null
+    if (m === null || Number(m[1]) > 255 || Number(m[2]) > 255) throw new ConfigError(`linkLocals.${nic}: ${JSON.stringify(ll)} is not an address in 169.254.0.0/16`)
+    const twice = Object.entries(out).find(([, a]) => a === ll)
+    if (twice !== undefined) throw new ConfigError(`linkLocals: ${String(ll)} is given to both ${twice[0]} and ${nic}`)
+    out[nic] = ll as string
+  }
+  return out
 }
 
 function parseTopology (v: unknown): Topology {

@@ -102,7 +102,7 @@ export class NodeSystem {
     const neighbourTimers = TIMER_PROFILES[config.timers]
     this.neighborhood = new Neighborhood({
       transport, clock, random, syncKernel: async () => await this.sync.applyNow(), ...(ports.nicCarrier === undefined ? {} : { nicCarrier: ports.nicCarrier })
-    }, { nics: nicInfos, timers: neighbourTimers, fixedCosts: { byNic: config.costs } })
+    }, { nics: nicInfos, timers: neighbourTimers, fixedCosts: { byNic: config.costs }, linkLocals: config.linkLocals })
     this.neighborhood.events.onError = onListenerError
     const realNic = (dev: string): HandledNic | undefined => {
       const ll = this.neighborhood.desiredKernelContribution().addresses.find(a => a.dev === dev)?.address

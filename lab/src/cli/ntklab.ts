@@ -14,6 +14,9 @@ import { runScenario } from '../scenario/runner'
 import { formatSummary } from '../report/summary'
 import { junitXml } from '../report/junit'
 import { renderGraph, type GraphFormat } from '../report/graph'
+import { findPair } from '../scenario/lab-state'
+import { labsWithSegments, removeSegments, segmentNamespaces } from '../wiring/radio'
+import { ntkctlArgv } from '../topology/kinds/ntkd'
 
 const USAGE = `usage: ntklab <command> [options]
 
@@ -31,10 +34,12 @@ Lab lifecycle
 Operating a running lab
   exec <lab> <node> -- <command...>                           run a command inside a node
   link up|down <lab> <node:if> [<node:if>]                    set both ends of a link up or down
+  hear <lab> <node> <node> on|off [--segment S]               two nodes of a radio segment start or stop hearing each other
   impair <lab> <node:if> [--loss <percent>] [--rate <rate>] [--clear]
   node stop|start|kill <lab> <node>                           stop (SIGTERM), kill (SIGKILL) or start a node's workload
   observe <lab> [<node>]                                      addresses, routes of every table, rules, iptables,
                                                               nested namespaces, as JSON
+  ntkctl <lab> <node> [--] <args...>                          run ntkctl against the node's own ntkd (its control socket)
 `
 
 class UsageError extends Error {
@@ -94,13 +99,22 @@ const commands: Record<string, Handler> = {
 
   async cleanup (args) {
     const { values } = parseArgs({ args, options: { lab: { type: 'string' } } })
+    const removed = new Set<string>()
     for (const b of await availableBackends()) {
       const backend = makeBackend(b)
       const labs = values.lab !== undefined ? [values.lab] : await backend.listLabs()
       for (const name of labs) {
         await destroyLab(name, backend)
+        removed.add(name)
         process.stderr.write(`removed lab ${name} (${b})\n`)
       }
+    }
+    // Radio segments of labs whose nodes are gone already (a run that crashed between the two).
+    const segmentLabs = values.lab !== undefined ? [values.lab] : await labsWithSegments()
+    for (const name of segmentLabs) {
+      if (removed.has(name) || (await segmentNamespaces(name)).length === 0) continue
+      await removeSegments(name)
+      process.stderr.write(`removed the radio segments of lab ${name}\n`)
     }
     return 0
   },
@@ -109,7 +123,9 @@ const commands: Record<string, Handler> = {
     const { positionals } = parseArgs({ args, allowPositionals: true, options: {} })
     if (positionals.length !== 1) throw new UsageError('validate takes one topology file')
     const spec = loadTopology(positionals[0])
-    process.stdout.write(`${positionals[0]}: lab ${spec.name}, ${spec.nodes.length} nodes, ${spec.links.length} links: valid\n`)
+    const segments = spec.segments ?? []
+    const radio = segments.length === 0 ? '' : `, ${segments.length} radio segment${segments.length === 1 ? '' : 's'} (${spec.links.filter(l => l.segment !== undefined).length} pairs)`
+    process.stdout.write(`${positionals[0]}: lab ${spec.name}, ${spec.nodes.length} nodes, ${spec.links.filter(l => l.segment === undefined).length} links${radio}: valid\n`)
     return 0
   },
 
@@ -181,6 +197,35 @@ const commands: Record<string, Handler> = {
     return 0
   },
 
+  async hear (args) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { segment: { type: 'string' } } })
+    const [labName, a, b, onOff] = positionals
+    const state = onOff === 'on' || onOff === 'up' ? 'up' : onOff === 'off' || onOff === 'down' ? 'down' : undefined
+    if (positionals.length !== 4 || state === undefined) throw new UsageError('hear <lab> <node> <node> on|off [--segment S]')
+    const lab = await openLab(labName, makeBackend)
+    const found = findPair(lab.spec, a, b, values.segment)
+    if ('error' in found) throw new Error(`lab ${lab.spec.name}: ${found.error}`)
+    await lab.setLinkState(found.link.id, state)
+    process.stderr.write(`${found.link.endpoints[0].node} and ${found.link.endpoints[1].node} ${state === 'up' ? 'hear' : 'no longer hear'} each other on segment ${found.link.segment ?? ''}\n`)
+    return 0
+  },
+
+  async ntkctl (args) {
+    const [labName, name, ...rest] = args
+    if (labName === undefined || name === undefined) throw new UsageError('ntkctl <lab> <node> [--] <args...>')
+    const lab = await openLab(labName, makeBackend)
+    const node = lab.spec.nodes.find(n => n.name === name)
+    if (node === undefined) throw new Error(`lab ${lab.spec.name} has no node ${name} (nodes: ${lab.spec.nodes.map(n => n.name).join(', ')})`)
+    if (node.kind !== 'ntkd') {
+      const ntkd = lab.spec.nodes.filter(n => n.kind === 'ntkd').map(n => n.name)
+      throw new Error(`node ${name} is of kind ${node.kind}, not ntkd: it runs no ntkd to ask (ntkd nodes: ${ntkd.join(', ') || 'none'})`)
+    }
+    const r = await lab.exec(name, ntkctlArgv(rest[0] === '--' ? rest.slice(1) : rest), { check: false })
+    process.stdout.write(r.stdout)
+    process.stderr.write(r.stderr)
+    return r.code
+  },
+
   async impair (args) {
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { loss: { type: 'string' }, rate: { type: 'string' }, clear: { type: 'boolean', default: false } } })
     if (positionals.length < 2) throw new UsageError('impair <lab> <node:if> [<node:if>] [--loss <percent>] [--rate <rate>] [--clear]')
@@ -242,6 +287,9 @@ function labNameOf (arg: string): string {
 
 function findLink (lab: RunningLab, ends: string[]): string {
   const matches = lab.spec.links.filter(l => ends.every(e => l.endpoints.some(ep => `${ep.node}:${ep.ifname}` === e)))
+  if (matches.length > 1) {
+    throw new Error(`${ends.join(' ')} is on ${matches.length} links of lab ${lab.spec.name} (a radio segment): name both ends (${matches.map(l => l.id).join(', ')})`)
+  }
   if (matches.length !== 1) {
     throw new Error(`no link with endpoint${ends.length > 1 ? 's' : ''} ${ends.join(' ')} in lab ${lab.spec.name} (links: ${lab.spec.links.map(l => l.id).join(', ')})`)
   }
@@ -261,7 +309,7 @@ async function availableBackends (): Promise<string[]> {
 
 function print (json: boolean, rf: RunFile): void {
   if (json) {
-    process.stdout.write(JSON.stringify({ name: rf.spec.name, backend: rf.backend, createdAt: rf.createdAt, nodes: Object.values(rf.nodes), links: rf.spec.links.map(l => ({ id: l.id, endpoints: l.endpoints, ...rf.links[l.id] })) }, null, 2) + '\n')
+    process.stdout.write(JSON.stringify({ name: rf.spec.name, backend: rf.backend, createdAt: rf.createdAt, nodes: Object.values(rf.nodes), links: rf.spec.links.map(l => ({ id: l.id, endpoints: l.endpoints, ...(l.segment !== undefined ? { segment: l.segment } : {}), ...rf.links[l.id] })) }, null, 2) + '\n')
     return
   }
   const nodeRows = rf.spec.nodes.map(n => {
@@ -271,12 +319,12 @@ function print (json: boolean, rf: RunFile): void {
   const linkRows = rf.spec.links.map(l => {
     const s = rf.links[l.id] ?? { state: l.state }
     const imp = s.impairment === undefined ? '-' : [s.impairment.loss !== undefined ? `loss ${s.impairment.loss}%` : '', s.impairment.rate !== undefined ? `rate ${s.impairment.rate}` : ''].filter(Boolean).join(', ')
-    return [`${l.endpoints[0].node}:${l.endpoints[0].ifname}`, `${l.endpoints[1].node}:${l.endpoints[1].ifname}`, s.state, imp]
+    return [`${l.endpoints[0].node}:${l.endpoints[0].ifname}`, `${l.endpoints[1].node}:${l.endpoints[1].ifname}`, s.state, imp, l.segment === undefined ? 'veth' : `radio ${l.segment}`]
   })
   process.stdout.write(`lab ${rf.spec.name} (${rf.backend}, since ${rf.createdAt})\n\n`)
   process.stdout.write(formatTable(['NODE', 'KIND', 'BACKEND', 'PID', 'NETNS', 'CONTAINER', 'WORKLOAD'], nodeRows))
   process.stdout.write('\n')
-  process.stdout.write(formatTable(['ENDPOINT A', 'ENDPOINT B', 'STATE', 'IMPAIRMENT'], linkRows))
+  process.stdout.write(formatTable(['ENDPOINT A', 'ENDPOINT B', 'STATE', 'IMPAIRMENT', 'MEDIUM'], linkRows))
 }
 
 async function main (argv: string[]): Promise<number> {

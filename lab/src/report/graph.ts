@@ -22,11 +22,13 @@ function partitions (lab: ResolvedLab, state: LabState): string[][] {
   return components(lab, state)
 }
 
-function linkLabel (l: ResolvedLab['links'][number], state: LabState): { text: string, down: boolean, impaired: boolean } {
+/** A veth link, or a pair of a radio segment (labelled with the segment, "deaf" when they do not hear each other). */
+function linkLabel (l: ResolvedLab['links'][number], state: LabState): { text: string, down: boolean, impaired: boolean, radio: boolean } {
   const down = (state.links.get(l.id) ?? l.state) === 'down'
   const impaired = state.impaired.has(l.id)
   const ends = `${l.endpoints[0].ifname} / ${l.endpoints[1].ifname}`
-  return { text: `${ends}${down ? ' DOWN' : ''}${impaired ? ' impaired' : ''}`, down, impaired }
+  if (l.segment !== undefined) return { text: `${l.segment} (radio) ${ends}${down ? ' DEAF' : ''}`, down, impaired: false, radio: true }
+  return { text: `${ends}${down ? ' DOWN' : ''}${impaired ? ' impaired' : ''}`, down, impaired, radio: false }
 }
 
 const mid = (s: string): string => `n_${s.replace(/[^A-Za-z0-9_]/g, '_')}`
@@ -53,10 +55,11 @@ export function renderMermaid (lab: ResolvedLab, state: LabState = initialState(
   for (const n of state.stopped) lines.push(`  ${node(n)}`)
   const styles: string[] = []
   lab.links.forEach((l, i) => {
-    const { text, down, impaired } = linkLabel(l, state)
-    const arrow = down ? '-.-' : impaired ? '===' : '---'
+    const { text, down, impaired, radio } = linkLabel(l, state)
+    const arrow = down || radio ? '-.-' : impaired ? '===' : '---'
     lines.push(`  ${mid(l.endpoints[0].node)} ${arrow}|"${esc(text)}"| ${mid(l.endpoints[1].node)}`)
     if (down) styles.push(`  linkStyle ${i} stroke:#d00,stroke-dasharray:4`)
+    else if (radio) styles.push(`  linkStyle ${i} stroke:#36c`)
     else if (impaired) styles.push(`  linkStyle ${i} stroke:#e90`)
   })
   lines.push(...styles)
@@ -91,9 +94,10 @@ export function renderDot (lab: ResolvedLab, state: LabState = initialState(lab)
   }
   for (const n of state.stopped) lines.push(`  ${node(n)}`)
   for (const l of lab.links) {
-    const { text, down, impaired } = linkLabel(l, state)
+    const { text, down, impaired, radio } = linkLabel(l, state)
     const attrs = [`label=${q(text)}`]
     if (down) attrs.push('color="#dd0000"', 'style=dashed', 'fontcolor="#dd0000"')
+    else if (radio) attrs.push('color="#3366cc"', 'style=dotted', 'penwidth=2')
     else if (impaired) attrs.push('color="#ee9900"', 'penwidth=2')
     lines.push(`  ${q(l.endpoints[0].node)} -- ${q(l.endpoints[1].node)} [${attrs.join(', ')}];`)
   }
@@ -114,7 +118,8 @@ export async function dotToSvg (dot: string, o: { signal?: AbortSignal, dotBinar
 }
 
 /**
- * Draws a topology with its live state: links up, down (red, dashed) or impaired, partitions as
+ * Draws a topology with its live state: links up, down (red, dashed) or impaired, radio pairs
+ * (blue, dotted; red when they do not hear each other), partitions as
  * boxes when the lab is split, stopped nodes greyed, marked nodes (a diff) highlighted.
  * For `ntklab graph <file>` and the failure bundle.
  */

@@ -114,3 +114,25 @@ export function findLink (lab: ResolvedLab, ref: string | [string, string]): Lin
     return (a === ref[0] && b === ref[1]) || (a === ref[1] && b === ref[0])
   })
 }
+
+/**
+ * The hearing pair of a radio segment between two nodes (names, or node:ifname), in either order;
+ * `segment` picks among segments both nodes are on. An error in words when there is none or several.
+ */
+export function findPair (lab: ResolvedLab, a: string, b: string, segment?: string): { link: LinkSpec } | { error: string } {
+  const matches = (ref: string, e: { node: string, ifname: string }): boolean => ref.includes(':') ? ref === `${e.node}:${e.ifname}` : ref === e.node
+  const pairs = lab.links.filter(l => l.segment !== undefined && (segment === undefined || l.segment === segment) &&
+    ((matches(a, l.endpoints[0]) && matches(b, l.endpoints[1])) || (matches(a, l.endpoints[1]) && matches(b, l.endpoints[0]))))
+  if (pairs.length === 1) return { link: pairs[0] }
+  if (pairs.length > 1) return { error: `${a} and ${b} hear each other on several segments (${pairs.map(p => p.segment ?? '').join(', ')}): name one with segment:` }
+  const segments = lab.segments ?? []
+  if (segment !== undefined && !segments.some(s => s.name === segment)) {
+    return { error: `no radio segment ${JSON.stringify(segment)} in the topology (segments: ${segments.map(s => s.name).join(', ') || 'none'})` }
+  }
+  const nodeOf = (ref: string): string => ref.split(':')[0]
+  const shared = segments.filter(s => (segment === undefined || s.name === segment) && [a, b].every(r => s.endpoints.some(e => matches(r, e))))
+  if (shared.length > 0) {
+    return { error: `${nodeOf(a)} and ${nodeOf(b)} are both on segment ${shared[0].name} but the pair is not declared: list it in its hears (as { pair: [${nodeOf(a)}, ${nodeOf(b)}], state: down } to start deaf)` }
+  }
+  return { error: `${nodeOf(a)} and ${nodeOf(b)} are not on one radio segment${segment !== undefined ? ` ${segment}` : ''} (segments: ${segments.map(s => `${s.name}: ${s.endpoints.map(e => e.node).join(', ')}`).join('; ') || 'none'})` }
+}

@@ -49,7 +49,11 @@ export function countChurn (prev: RouteSnapshot, next: RouteSnapshot): number {
 /** Follows next hops (interface -> neighbour over up links) per destination and reports cycles. */
 export function findLoops (snap: RouteSnapshot, lab: ResolvedLab, state: LabState): string[] {
   const adj = adjacency(lab, state)
-  const hop = (node: string, dev: string): string | undefined => adj.get(node)?.find(a => a.ifname === dev)?.neighbour
+  const hop = (node: string, dev: string): string | undefined => {
+    // On a radio segment one interface reaches several neighbours; the device alone does not say which.
+    const via = adj.get(node)?.filter(a => a.ifname === dev) ?? []
+    return via.length === 1 ? via[0].neighbour : undefined
+  }
   const dsts = new Set([...snap.values()].flatMap(m => [...m.keys()]))
   const loops: string[] = []
   for (const dst of dsts) {

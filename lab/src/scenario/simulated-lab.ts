@@ -1,4 +1,4 @@
-import type { Impairment, NodeSpec, ResolvedLab } from '../topology/model'
+import type { Impairment, LinkSpec, NodeSpec, ResolvedLab } from '../topology/model'
 import { linkId } from '../topology/model'
 import type { RunResult } from '../util/exec'
 import type { Clock } from './clock'
@@ -142,9 +142,13 @@ export class SimulatedLab implements ScenarioLab {
       if (at === owner) return true
       const route = (await this.observe(at)).routes.find(r => r.dst === `${address}/32`)
       if (route === undefined) return false
-      const link = this.spec.links.find(l => l.endpoints.some(e => e.node === at && e.ifname === route.dev))
+      // the gateway names the neighbour (fe80::<node>): on a radio segment one device reaches several
+      const via = route.gateway?.replace(/^fe80::/, '')
+      const far = (l: LinkSpec): string => l.endpoints[0].node === at && l.endpoints[0].ifname === route.dev ? l.endpoints[1].node : l.endpoints[0].node
+      const onDev = this.spec.links.filter(l => l.endpoints.some(e => e.node === at && e.ifname === route.dev))
+      const link = onDev.length === 1 ? onDev[0] : onDev.find(l => far(l) === via)
       if (link === undefined || now.links.get(link.id) !== 'up') return false
-      at = link.endpoints[0].node === at && link.endpoints[0].ifname === route.dev ? link.endpoints[1].node : link.endpoints[0].node
+      at = far(link)
     }
     return false
   }

@@ -1,7 +1,7 @@
 import type { Impairment, ResolvedLab } from '../topology/model'
 import type { KeyPath } from '../topology/yaml-locate'
 import { parseDuration } from './duration'
-import { findLink } from './lab-state'
+import { findLink, findPair } from './lab-state'
 import { ntkctlArgv } from '../topology/kinds/ntkd'
 
 /** Assertions of an `expect` block or an object `wait`, already validated against the lab. */
@@ -41,7 +41,7 @@ export const DEFAULT_EXPECT_MS = 10_000
 export const DEFAULT_INTERVAL_MS = 500
 export const DEFAULT_WITHDRAWN_HOLD_MS = 2_000
 
-const EVENT_KEYS = ['link', 'node', 'exec', 'ntkctl', 'wait', 'expect'] as const
+const EVENT_KEYS = ['link', 'hear', 'node', 'exec', 'ntkctl', 'wait', 'expect'] as const
 
 function isObject (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -86,6 +86,7 @@ export function compileTimeline (raw: readonly unknown[], lab: ResolvedLab, base
     if (r.at !== undefined && r.after !== undefined) { bad('give either at or after, not both', 'after'); return }
     const allowed: Record<typeof EVENT_KEYS[number], string[]> = {
       link: ['link', 'state', 'impair'],
+      hear: ['hear', 'state', 'segment'],
       node: ['node', 'action'],
       exec: ['exec', 'node', 'code'],
       ntkctl: ['ntkctl', 'node', 'code'],
@@ -119,6 +120,7 @@ export function compileTimeline (raw: readonly unknown[], lab: ResolvedLab, base
       return out
     }
     let event: Event | undefined
+    let label: string | undefined
     switch (kind) {
       case 'link': {
         const ref = r.link as string | [string, string]
@@ -131,7 +133,19 @@ export function compileTimeline (raw: readonly unknown[], lab: ResolvedLab, base
         if (r.state === undefined && r.impair === undefined) { bad('a link step needs state: up|down or impair:', 'link'); return }
         if (id === 'random' && r.state === undefined) { bad('link: random needs state: (it picks among links in the other state)', 'link'); return }
         const impair = r.impair === undefined ? undefined : (r.impair === null || r.impair === 'none' ? null : r.impair as Impairment)
+        const segment = lab.links.find(l => l.id === id)?.segment
+        if (impair !== undefined && segment !== undefined) { bad(`a pair of radio segment ${segment} cannot be impaired (impairments apply to veth links)`, 'impair'); return }
         event = { type: 'link', link: id, state: r.state as 'up' | 'down' | undefined, impair }
+        break
+      }
+      case 'hear': {
+        // a pair of a radio segment starts (up) or stops (down) hearing: the link event of that pair
+        const [a, b] = r.hear as [string, string]
+        const found = findPair(lab, a, b, r.segment as string | undefined)
+        if ('error' in found) { bad(found.error, 'hear'); return }
+        if (r.state === undefined) { bad('a hear step needs state: up (they hear each other) or down (they do not)', 'hear'); return }
+        event = { type: 'link', link: found.link.id, state: r.state as 'up' | 'down' }
+        label = `hear ${found.link.endpoints[0].node}–${found.link.endpoints[1].node} ${r.state as string}`
         break
       }
       case 'node': {
@@ -169,7 +183,7 @@ export function compileTimeline (raw: readonly unknown[], lab: ResolvedLab, base
       }
     }
     const timing = r.at !== undefined ? { at: dur('at', 0) } : { after: dur('after', 0) }
-    steps.push({ index, label: typeof r.name === 'string' ? r.name : describe(event), timing, event })
+    steps.push({ index, label: typeof r.name === 'string' ? r.name : label ?? describe(event), timing, event })
   })
   // `at` times must not go backwards: a step cannot start before one listed earlier.
   let lastAt = -1

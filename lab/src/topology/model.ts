@@ -39,8 +39,24 @@ export interface LinkSpec {
   /** Stable id "a:eth1--b:eth1" (endpoints in file order). */
   id: string
   endpoints: [Endpoint, Endpoint]
+  /** A radio pair: whether the two hear each other (up) or not (down). A veth: both ends up or down. */
   state: 'up' | 'down'
   impairment?: Impairment
+  /**
+   * Set on a hearing pair of a radio segment (the segment's name): the two ends share that segment's
+   * bridge, and the link's state says whether frames pass between them. Absent: a veth pair.
+   */
+  segment?: string
+}
+
+/**
+ * A radio-like L2 segment: every endpoint is a port of one bridge, and frames pass only between the
+ * ports of pairs that hear each other (its pairs are LinkSpecs with `segment` set to its name).
+ */
+export interface SegmentSpec {
+  name: string
+  /** One interface per node, in file order (the bridge port of endpoint i is `p<i>`). */
+  endpoints: Endpoint[]
 }
 
 export interface ResolvedLab {
@@ -50,7 +66,10 @@ export interface ResolvedLab {
   /** Absolute path of the topology file, when it came from one. */
   file?: string
   nodes: NodeSpec[]
+  /** Veth links and the hearing pairs of radio segments (those have `segment` set). */
   links: LinkSpec[]
+  /** Radio segments (absent or empty: none). */
+  segments?: SegmentSpec[]
   /** Raw timeline steps (validated and interpreted by lab/src/scenario). */
   timeline: unknown[]
 }

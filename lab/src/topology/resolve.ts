@@ -3,7 +3,8 @@
 // parsed data (already checked by the schema, but it trusts none of it) and returns data.
 import { checkIfname, checkIpv4Cidr, checkLabName, checkMac, checkNodeName, checkRate, parseEndpoint } from './checks'
 import type { Kind, KindRegistry } from './kinds/registry'
-import { type Endpoint, type Impairment, type InterfaceSpec, type LinkSpec, linkId, type NodeSpec, type ResolvedLab } from './model'
+import { type Endpoint, type Impairment, type InterfaceSpec, type LinkSpec, linkId, type NodeSpec, type ResolvedLab, type SegmentSpec } from './model'
+import { resolveRadio } from './resolve-radio'
 import type { PathProblem } from './schema'
 import type { KeyPath } from './yaml-locate'
 
@@ -163,11 +164,21 @@ export function resolve (data: unknown, kinds: KindRegistry): Resolution {
   }
 
   const links: LinkSpec[] = []
+  const segments: SegmentSpec[] = []
   const usedBy = new Map<string, number>() // "a:eth1" -> index of the link using it
   const pairs = new Map<string, number>() // sorted endpoint pair -> index of the link
+  const segmentNames = new Map<string, number>()
   const rawLinks = Array.isArray(top.links) ? top.links : []
   rawLinks.forEach((raw, i) => {
     if (!isFields(raw)) return
+    if (raw.kind === 'radio') {
+      const radio = resolveRadio(raw, i, { nodeNames, usedBy, segmentNames, add })
+      if (radio !== undefined) { segments.push(radio.segment); links.push(...radio.pairs) }
+      return
+    }
+    for (const key of ['hears', 'name']) {
+      if (raw[key] !== undefined) add(['links', i, key], `${key} belongs to a radio segment (kind: radio); a veth link has two endpoints and no ${key}`)
+    }
     const rawEndpoints: unknown[] = Array.isArray(raw.endpoints) ? raw.endpoints : []
     // Parsed ends (undefined: not node:ifname) and whether each names a real node and a valid name.
     const parsed = rawEndpoints.map(text => typeof text === 'string' ? parseEndpoint(text) : undefined)
@@ -243,10 +254,8 @@ export function resolve (data: unknown, kinds: KindRegistry): Resolution {
       }
     }
     // Every interface a link gives the node is listed, so consumers need not look at the links.
-    for (const link of links) {
-      for (const ep of link.endpoints) {
-        if (ep.node === spec.name && spec.interfaces[ep.ifname] === undefined) spec.interfaces[ep.ifname] = { ipv4: [] }
-      }
+    for (const ep of [...links.flatMap(l => l.endpoints), ...segments.flatMap(s => s.endpoints)]) {
+      if (ep.node === spec.name && spec.interfaces[ep.ifname] === undefined) spec.interfaces[ep.ifname] = { ipv4: [] }
     }
   }
   // Kinds see the complete node, interfaces included (babeld and ntkd list them in their commands).
@@ -262,6 +271,7 @@ export function resolve (data: unknown, kinds: KindRegistry): Resolution {
     name,
     nodes: resolved.map(n => n.spec),
     links,
+    ...(segments.length > 0 ? { segments } : {}),
     timeline: Array.isArray(top.timeline) ? top.timeline : []
   }
   if (typeof top.description === 'string') lab.description = top.description

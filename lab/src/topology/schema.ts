@@ -38,6 +38,8 @@ function describe (e: ErrorObject): PathProblem | undefined {
   // Errors about a map key (propertyNames) come twice: the inner rule with `propertyName`, and a
   // summary; the inner one says more.
   if (e.keyword === 'propertyNames') return undefined
+  // if/then/else (radio links, pairs): the branch's own errors say what is wrong; "must match then" says nothing.
+  if (e.keyword === 'if') return undefined
   if (e.propertyName !== undefined) {
     return { path: [...path, e.propertyName], message: `key ${JSON.stringify(e.propertyName)} ${e.message ?? 'is not valid'}` }
   }
@@ -59,7 +61,11 @@ function describe (e: ErrorObject): PathProblem | undefined {
       return { path, message: `must be one of: ${(p.allowedValues as unknown[]).map(v => String(v)).join(', ')}` }
     case 'minItems':
     case 'maxItems':
-      if (path[path.length - 1] === 'endpoints') return { path, message: 'a link has exactly two endpoints, [node:ifname, node:ifname]' }
+      if (path[path.length - 1] === 'endpoints') {
+        if (e.schemaPath.includes('/then/')) return { path, message: 'a radio segment has at least two endpoints, [node:ifname, node:ifname, ...]' }
+        return { path, message: 'a link has exactly two endpoints, [node:ifname, node:ifname] (several nodes on one segment: kind: radio)' }
+      }
+      if (path[path.length - 2] === 'hears' || path[path.length - 1] === 'pair') return { path, message: 'a pair names two nodes of the segment, e.g. [alfa, beta]' }
       if (p.limit === 1) return { path, message: 'must not be empty' }
       return { path, message: e.message ?? e.keyword }
     case 'minLength':

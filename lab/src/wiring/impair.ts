@@ -66,6 +66,7 @@ export async function probeImpairments (o: { signal?: AbortSignal, iptables?: st
  */
 export async function applyImpairment (lab: ResolvedLab, nodes: ReadonlyMap<string, NodeHandle>, linkId: string, imp: Impairment | undefined, o: ImpairOptions = {}): Promise<void> {
   const link = findLink(lab, linkId)
+  if (link.segment !== undefined) throw new InvalidImpairmentError(linkId, `a pair of radio segment ${link.segment} cannot be impaired (impairments apply to veth links: they shape a whole interface, which a segment shares among its pairs)`)
   const ends = linkEnds(lab, nodes, link)
   const plan = planImpairment(linkId, imp)
   await Promise.all(ends.map(async e => { await impairEnd(linkId, e, plan, o) }))

@@ -4,14 +4,17 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { ipBatch, run } from '../util/exec'
 import { batchFailures, findLink, linkEnds, netnsPath, type LinkEnd } from './endpoints'
 import { WiringError } from './errors'
+import { setHearing } from './radio'
 
 /**
  * Sets both ends of a link up or down. The ends live in two namespaces, so this is one
  * `ip -n <ns> -batch` per end, run together; a veth loses carrier as soon as either end goes
- * down, so the peer sees the change at once either way.
+ * down, so the peer sees the change at once either way. A radio pair is not a cable: its two
+ * nodes start or stop hearing each other, and their interfaces stay up (wiring/radio.ts).
  */
 export async function setLinkState (lab: ResolvedLab, nodes: ReadonlyMap<string, NodeHandle>, linkId: string, state: 'up' | 'down', o: { signal?: AbortSignal } = {}): Promise<void> {
   const link = findLink(lab, linkId)
+  if (link.segment !== undefined) { await setHearing(lab, link, state, o); return }
   const ends = linkEnds(lab, nodes, link)
   const results = await Promise.all(ends.map(async e => ({ e, r: await ipBatch([`link set dev ${e.ifname} ${state}`], { netns: e.node.netns, force: true, signal: o.signal }) })))
   const errors = results.filter(x => x.r.code !== 0).map(({ e, r }) => {

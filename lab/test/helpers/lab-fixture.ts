@@ -42,7 +42,8 @@ export function linkAddresses (lab: ResolvedLab): Array<{ link: string, a: strin
 /** What a lab leaves on the host: host netns names, mounts, containers, live processes. */
 export async function leftovers (labName: string, pids: number[]): Promise<string[]> {
   const found: string[] = []
-  const netns = (await fs.readdir('/run/netns').catch(() => [] as string[])).filter(n => n.startsWith(`ntklab-${labName}-`))
+  // node namespaces ntklab-<lab>-<node>, radio segment namespaces ntklab-<lab>.<segment>
+  const netns = (await fs.readdir('/run/netns').catch(() => [] as string[])).filter(n => n.startsWith(`ntklab-${labName}-`) || n.startsWith(`ntklab-${labName}.`))
   if (netns.length > 0) found.push(`netns: ${netns.join(', ')}`)
   const mounts = (await fs.readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter(l => l.includes(`ntklab-${labName}-`) || l.includes(`/ntklab/netns/${labName}/`))
   if (mounts.length > 0) found.push(`mounts: ${mounts.join(' | ')}`)

@@ -15,13 +15,14 @@ import type { Kind, KindRegistry } from './registry'
  *   serveAnonymous: also take the anonymizing address (default false)
  *   subnetLevel: gateway of an autonomous subnet of this level (default 0: none)
  *   costs:     fixed arc cost in µs per interface, e.g. { eth1: 1000 }
+ *   linkLocals: fixed link-local per interface instead of a random one, e.g. { eth1: 169.254.69.30 }
  *
  * The command finds the daemon the same way in both backends: `ntkd` on PATH, then this checkout's
  * bin/ntkd (netns backend: nodes share the host's filesystem), then the image's /opt/ntk (docker).
  * The control socket is named after the node's network namespace, so nodes sharing the host's /run
  * (netns backend) never take each other's socket; `NTKD_CONTROL_SH` gives the same path to `ntkctl`.
  */
-export const NTKD_CONFIG_KEYS = ['topology', 'address', 'timers', 'anonymize', 'serveAnonymous', 'subnetLevel', 'costs'] as const
+export const NTKD_CONFIG_KEYS = ['topology', 'address', 'timers', 'anonymize', 'serveAnonymous', 'subnetLevel', 'costs', 'linkLocals'] as const
 
 /** Shell expression of a node's control socket (run inside the node). */
 export const NTKD_CONTROL_SH = '/run/ntkd/ntkd$(readlink /proc/self/ns/net 2>/dev/null | tr -dc 0-9 2>/dev/null | sed "s/^/-/").sock'
@@ -62,6 +63,7 @@ function ntkdArgs (node: NodeSpec): string[] {
   if (c.serveAnonymous === true) args.push('--serve-anonymous')
   if (typeof c.subnetLevel === 'number' && c.subnetLevel > 0) args.push('--subnet-level', String(c.subnetLevel))
   for (const [nic, cost] of Object.entries((c.costs ?? {}) as Record<string, unknown>)) args.push('--cost', `${nic}=${String(cost)}`)
+  for (const [nic, ll] of Object.entries((c.linkLocals ?? {}) as Record<string, unknown>)) args.push('--link-local', `${nic}=${String(ll)}`)
   for (const nic of Object.keys(node.interfaces).sort()) args.push('-i', nic)
   return args
 }
@@ -78,6 +80,26 @@ function ntkdExec (node: NodeSpec): string[] {
     // --network none containers with IPv6 off). accept_dad first, so re-created fe80:: addresses skip DAD.
     ...nics.map(n => `echo 0 > /proc/sys/net/ipv6/conf/${n}/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/${n}/disable_ipv6`)
   ]
+}
+
+/** config.linkLocals: { nic: 169.254.x.y }, every NIC one the daemon manages (a link interface of the node), no address twice. */
+function checkLinkLocals (v: unknown, nics: string[]): string[] {
+  if (v === undefined) return []
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return ['config.linkLocals must map interface names to link-local addresses, e.g. { eth1: 169.254.69.30 }']
+  const problems: string[] = []
+  const owner = new Map<string, string>()
+  for (const [nic, ll] of Object.entries(v)) {
+    if (!nics.includes(nic)) problems.push(`config.linkLocals: ${nic} is not an interface of this node (the daemon manages ${nics.join(', ') || 'none'})`)
+    const m = typeof ll === 'string' ? /^169\.254\.(\d{1,3})\.(\d{1,3})$/.exec(ll) : null
+    if (m === null || Number(m[1]) > 255 || Number(m[2]) > 255) {
+      problems.push(`config.linkLocals.${nic}: ${JSON.stringify(ll)} is not an address in 169.254.0.0/16`)
+      continue
+    }
+    const first = owner.get(ll as string)
+    if (first !== undefined) problems.push(`config.linkLocals: ${String(ll)} is given to both ${first} and ${nic}`)
+    else owner.set(ll as string, nic)
+  }
+  return problems
 }
 
 export function ntkdKind (): Kind {
@@ -118,6 +140,7 @@ export function ntkdKind (): Kind {
           }
         }
       }
+      problems.push(...checkLinkLocals(c.linkLocals, Object.keys(node.interfaces)))
       for (const k of Object.keys(c)) {
         if (!(NTKD_CONFIG_KEYS as readonly string[]).includes(k)) problems.push(`unknown config key ${JSON.stringify(k)} for kind ntkd (known: ${NTKD_CONFIG_KEYS.join(', ')})`)
       }
