@@ -144,7 +144,8 @@ export function nodeViews (system: NodeSystem): {
         out.push({
           hc,
           name: formatHCoord(hc),
-          cidr: real || r.naddr.slice(lvl + 1).every((p, k) => p < topology.gsizes[lvl + 1 + k]) ? cidrGlobalOf(topology, r.naddr, hc) : null,
+          // a virtual g-node (a connectivity identity's position), or one seen from a virtual address, has no CIDR
+          cidr: hc.pos < topology.gsizes[lvl] && (real || r.naddr.slice(lvl + 1).every((p, k) => p < topology.gsizes[lvl + 1 + k])) ? cidrGlobalOf(topology, r.naddr, hc) : null,
           paths: r.qspn.getPathsTo(hc).map(p => ({ arc: p.arcId, cost: p.cost, hops: p.hops.map(formatHCoord) }))
         })
       }

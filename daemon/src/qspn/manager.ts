@@ -312,7 +312,10 @@ export class QspnManager {
     q.connectivityFrom = fromLevel
     q.connectivityTo = toLevel
     const old = this.#changePosition(k, virtualPos, fingerprint, k)
-    q.c.clock.setTimer(50, () => { this.#announcePosition(old, a => a.lvl > k || (a.lvl === k && a.pos !== old.pos)) })
+    q.c.clock.setTimer(50, () => {
+      this.#announcePosition(old, a => a.lvl > k || (a.lvl === k && a.pos !== old.pos))
+      this.#refreshFromNeighbours()
+    })
   }
 
   /**
@@ -326,7 +329,20 @@ export class QspnManager {
     if (!Number.isInteger(pos) || pos < 0 || pos >= q.gsizes[level]) throw new RangeError(`position ${pos} at level ${level} is not real (gsize ${q.gsizes[level]})`)
     const inner = q.guestLevel ?? 0
     const old = this.#changePosition(level, pos, fingerprint, inner)
-    if (q.bootstrapLevel === null) this.#announcePosition(old, a => a.lvl >= inner)
+    if (q.bootstrapLevel !== null) return
+    this.#announcePosition(old, a => a.lvl >= inner)
+    this.#refreshFromNeighbours()
+  }
+
+  /**
+   * After my own position changed, what neighbours sent before may be wrong for me now (a path through what is now
+   * my own g-node), and what they send meanwhile may be dropped (an ETP whose hop list holds my new g-node, still
+   * theirs to them): every neighbour is asked for its full ETP.
+   */
+  #refreshFromNeighbours (): void {
+    const q = this.#q
+    if (q.stopped || q.bootstrapLevel !== null) return
+    for (const a of q.arcs.values()) this.#intake.requestFull(a, null)
   }
 
   /**

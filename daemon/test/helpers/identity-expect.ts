@@ -3,7 +3,7 @@ import { TABLE_MAIN, type KernelState, type NamespaceState } from '../../src/ker
 import type { IdentityView } from '../../src/node'
 import type { DaemonNetwork } from './inprocess-network'
 import { RouteOracle } from './route-oracle'
-import { specLocal, specTable, type SpecRoute, type SpecTopology } from './spec-kernel'
+import { specLocal, specNetmap, specTable, type SpecRoute, type SpecTopology } from './spec-kernel'
 
 /*
  * What every system's kernel must hold, per namespace, after a step of the documented use cases: computed from the
@@ -12,7 +12,14 @@ import { specLocal, specTable, type SpecRoute, type SpecTopology } from './spec-
  */
 
 /** One identity of the story: the system it lives on, how ntkctl names it, its address top level first. */
-export interface StoryIdentity { readonly node: string, readonly ref: string, readonly addr: readonly number[], readonly main: boolean }
+export interface StoryIdentity {
+  readonly node: string
+  readonly ref: string
+  readonly addr: readonly number[]
+  readonly main: boolean
+  /** Gateway of an autonomous subnet of this level (λ): no destinations below it, NETMAP rules. */
+  readonly subnetLevel?: number
+}
 
 export interface StoryWorld {
   readonly topology: SpecTopology
@@ -72,7 +79,7 @@ export function expectedSystem (dn: DaemonNetwork, w: StoryWorld, node: string):
       return first === undefined ? null : { ll: nicOf(first).linkLocal, dev: mine.dev }
     }
     const table = (name: string, hopsOf: (hc: HCoord) => Set<string>, withSrc: boolean): void => {
-      for (const r of specTable(w.topology, me.addr, name, (lvl, pos) => gateway(hopsOf({ lvl, pos })), withSrc)) {
+      for (const r of specTable(w.topology, me.addr, name, (lvl, pos) => gateway(hopsOf({ lvl, pos })), withSrc, me.subnetLevel ?? 0)) {
         routes.push(r)
         if (r.type === 'unicast') choices.set(`${name} ${r.dst}`, new Set([...hopsOf(destOf(w, me, r.dst))].map(h => nicOf(h).linkLocal)))
       }
@@ -95,7 +102,9 @@ export function expectedSystem (dn: DaemonNetwork, w: StoryWorld, node: string):
       rules.push({ table: name, fwmarkOf: name })
       marks.push({ mac: nicOf(y).mac.toUpperCase(), markOf: name })
     }
-    const nat = me.main && local.global !== null ? [{ chain: 'POSTROUTING' as const, dst: anonymizingRange(w.topology), target: 'SNAT' as const, to: local.global }] : []
+    const nat: Array<{ chain: 'PREROUTING' | 'POSTROUTING', dst: string, src?: string, target: 'SNAT' | 'NETMAP', to: string }> =
+      me.main && local.global !== null ? [{ chain: 'POSTROUTING', dst: anonymizingRange(w.topology), target: 'SNAT', to: local.global }] : []
+    if (me.main && local.global !== null && (me.subnetLevel ?? 0) > 0) nat.push(...specNetmap(w.topology, me.addr, me.subnetLevel as number, w.serveAnonymous === true))
     const pseudoInterfaces = me.main ? [] : view.nics.map(n => ({ name: n.dev, parent: n.realDev, mac: n.mac.toUpperCase() }))
     out.set(view.netns, { sysctls: new Map(), linksUp: [], pseudoInterfaces, addresses, routes, rules, marks, nat, routeChoices: choices })
   }

@@ -108,3 +108,32 @@ export function specCidr (t: SpecTopology, addrTop: readonly number[], lvl: numb
   if (c === undefined) throw new Error(`no ${String(kind)} CIDR for (${lvl},${pos}) of ${addrTop.join('·')}`)
   return c.cidr
 }
+
+/** A NAT rule as the kernel port lists it. */
+export interface SpecNat { chain: 'PREROUTING' | 'POSTROUTING', dst: string, src?: string, target: 'SNAT' | 'NETMAP', to: string }
+
+/** §2.6: the NETMAP rules of the gateway of an autonomous subnet of level S (address `addrTop`, all real). */
+export function specNetmap (t: SpecTopology, addrTop: readonly number[], S: number, serveAnonymous: boolean): SpecNat[] {
+  const l = t.gsizesTop.length
+  const at = (lvl: number): number => addrTop[l - 1 - lvl]
+  const fields = (f: (lvl: number) => number): number[] => addrTop.map((_, k) => f(l - 1 - k))
+  const cidr = (type: number, f: (lvl: number) => number, prefixLevel: number): string => `${ip(t, type, fields(f))}/${32 - bitsBelow(t, prefixLevel)}`
+  const bits = t.gsizesTop.reduce((s, g) => s + bitsOf(g), 0)
+  const range1 = cidr(1, lvl => lvl === l - 1 ? S : 0, S)
+  const range2 = (i: number): string => cidr(1, lvl => lvl === l - 1 ? i + 1 : lvl >= S && lvl <= i ? at(lvl) : 0, S)
+  const range3 = (i: number): string => cidr(1, lvl => lvl === l - 1 ? i + 1 : 0, i + 1)
+  const range2Upper = cidr(0, lvl => lvl >= S ? at(lvl) : 0, S)
+  const range3Upper = `${ip(t, 0, fields(() => 0))}/${32 - bits}`
+  const range4 = cidr(2, lvl => lvl >= S ? at(lvl) : 0, S)
+  const anonymizing = `${ip(t, 2, fields(() => 0))}/${32 - bits}`
+  const out: SpecNat[] = []
+  for (let i = S; i <= l - 2; i++) {
+    out.push({ chain: 'PREROUTING', dst: range2(i), target: 'NETMAP', to: range1 })
+    out.push({ chain: 'POSTROUTING', dst: range3(i), src: range1, target: 'NETMAP', to: range2(i) })
+  }
+  out.push({ chain: 'PREROUTING', dst: range2Upper, target: 'NETMAP', to: range1 })
+  out.push({ chain: 'POSTROUTING', dst: range3Upper, src: range1, target: 'NETMAP', to: range2Upper })
+  if (serveAnonymous) out.push({ chain: 'PREROUTING', dst: range4, target: 'NETMAP', to: range1 })
+  out.push({ chain: 'POSTROUTING', dst: anonymizing, src: range1, target: 'NETMAP', to: range2Upper })
+  return out
+}
