@@ -126,3 +126,35 @@ test('bad configuration is refused with a message that names the problem', t => 
   t.throws(() => validateConfig({ interfaces: ['eth1'], topology: [2, 1, 1, 1], address: '0.0.0.0', timers: 'fast' }), { name: 'ConfigError', message: /timers/ })
   t.is(parseNaddr('3.1.0.1').join(), '1,0,1,3')
 })
+
+test('an arc QSPN drops (the neighbour refuses) loses its identity-arc and its kernel state at once, and no listener throws', async t => {
+  // The neighbour's QSPN stops answering (refuses every request, as a peer that no longer accepts the arc does);
+  // a cost change makes a ask it for its full ETP, the refusal makes QSPN drop the arc. Before, the node removed the
+  // arc twice: the second removal threw inside a listener, which was swallowed, and the kernel sync after it never
+  // ran (a's table for b stood).
+  const n = await network({ a: { address: '3.1.0.1', nics: ['a1'], costs: { a1: 1000 } }, b: { address: '3.1.0.0', nics: ['b1'], costs: { b1: 1000 } } })
+  t.teardown(async () => await n.dn.stopAll())
+  n.dn.link({ node: 'a', nic: 'a1' }, { node: 'b', nic: 'b1' })
+  await runFor(n.clock, 5_000)
+  await n.dn.syncKernels()
+  const a = n.nodes.a.node
+  const bMac = n.nodes.b.node.status().nics[0].mac
+  const table = `ntk_from_${bMac}`
+  const before = (await n.nodes.a.kernel.read()).namespaces.get(SYSTEM_NS)
+  t.true(before?.marks.some(m => m.markOf === table), 'a marks packets from b')
+  t.is((await ntkRoutes(n.nodes.a.kernel)).get('10.0.0.28/32')?.type, 'unicast')
+
+  n.nodes.b.node.system.main.qspn.stop()
+  const physical = a.system.identities.arcsOf(a.system.identities.mainId)[0].arcId
+  a.system.main.arcCostChanged(physical, 2000)
+  await runFor(n.clock, 3_000)
+  await n.dn.syncKernels()
+  const after = (await n.nodes.a.kernel.read()).namespaces.get(SYSTEM_NS)
+  t.false(after?.marks.some(m => m.markOf === table) ?? true, 'the mark for b is gone')
+  t.false(after?.rules.some(r => r.table === table) ?? true, 'the rule for b\'s table is gone')
+  t.false(after?.routes.some(r => r.table === table) ?? true, 'b\'s table is empty')
+  t.is((await ntkRoutes(n.nodes.a.kernel)).get('10.0.0.28/32')?.type, 'unreachable', 'b is no longer routed')
+  t.deepEqual(a.identities()[0].arcs, [], 'the identity-arc went with it')
+  t.is((a.counters().listenerErrors as { count: number }).count, 0)
+  t.is(a.arcs().length, 0)
+})
