@@ -25,7 +25,7 @@ async function drive<T> (dn: DaemonNetwork, p: Promise<T>, budgetMs = 10_000): P
 
 async function arc (dn: DaemonNetwork, a: System, b: System): Promise<void> {
   dn.link({ node: a, nic: 'eth1' }, { node: b, nic: 'eth1' })
-  const main = (n: System): { arcs: Array<{ peerMac: string }> } => dn.get(n).node.identities().find(i => i.kind === 'main') as { arcs: Array<{ peerMac: string }> }
+  const main = (n: System): { arcs: ReadonlyArray<{ peerMac: string }> } => dn.get(n).node.identities().find(i => i.kind === 'main') ?? { arcs: [] }
   const ok = await runUntil(dn.clock, () => main(a).arcs.some(x => x.peerMac === MAC[b]) && main(b).arcs.some(x => x.peerMac === MAC[a]), { budgetMs: 10_000 })
   if (ok === null) throw new Error(`arc ${a}–${b} did not form`)
 }

@@ -21,7 +21,7 @@ export interface ObserveOptions {
 
 /**
  * Reads a node's kernel state from the host, all reads in parallel: links, addresses, routes of
- * every table, rules, iptables, and the same (without iptables) for every namespace the node made
+ * every table, rules, iptables, and the same for every namespace the node made
  * inside itself. Table and protocol numbers are named from the node's own iproute2 files.
  */
 export async function observeNode (node: NodeHandle, o: ObserveOptions = {}): Promise<NodeObservation> {
@@ -51,7 +51,11 @@ async function observeInnerNamespaces (node: NodeHandle, names: RouteNames, o: O
   return await Promise.all(inner.map(async (name): Promise<NamespaceObservation> => {
     const path = `/proc/${node.pid}/root/run/netns/${name}`
     try {
-      return { name, ...await readNetState(['nsenter', `--net=${path}`, '--', 'ip'], `node ${node.name} namespace ${name}`, names, o) }
+      const [state, iptables] = await Promise.all([
+        readNetState(['nsenter', `--net=${path}`, '--', 'ip'], `node ${node.name} namespace ${name}`, names, o),
+        readIptables(path, o)
+      ])
+      return { name, ...state, iptables }
     } catch (err) {
       // The daemon may remove a namespace between listing and reading: keep the rest of the picture.
       return { name, links: [], addresses: [], routes: [], rules: [], error: (err as Error).message }

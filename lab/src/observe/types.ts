@@ -79,6 +79,8 @@ export interface NamespaceObservation {
   addresses: AddressObservation[]
   routes: RouteObservation[]
   rules: RuleObservation[]
+  /** Its iptables (a connectivity identity's namespace holds MARK rules of its own). */
+  iptables?: IptablesObservation
   /** Why the namespace could not be read (it may have gone between listing and reading). */
   error?: string
 }

@@ -3,6 +3,7 @@ import type { ResolvedLab } from '../topology/model'
 import { mapBounded } from '../util/pool'
 import { jsonSubset, formatMismatches } from './json-subset'
 import { components, type LabState } from './lab-state'
+import { kernelView } from './kernel-view'
 import { routesByTable, type NodeObservation } from './observation'
 import { compareMatrix, expectedMatrix, pairTargets, pingTargets, reachabilityMatrix, type ReachabilityMatrix } from './reachability'
 import { diffRoutes, expectRoutes, formatRouteDiff, type RouteModels } from './route-model'
@@ -116,6 +117,25 @@ export function routesSubsetCheck (ctx: CheckContext, spec: Record<string, Recor
   }
 }
 
+/**
+ * Per node, a JSON subset of its kernel per namespace (kernel-view: links, addresses, routes, rules, marks, nat;
+ * "default" is the node's own namespace, others those it made, e.g. ntkv0; null: the namespace must not exist).
+ */
+export function kernelCheck (ctx: CheckContext, spec: Record<string, Record<string, unknown>>): Check {
+  return async () => {
+    const nodes = Object.keys(spec)
+    const obs = await observeAll(ctx, nodes)
+    const lines: string[] = []
+    const data: Record<string, unknown> = {}
+    for (const n of nodes) {
+      const o = obs.get(n)
+      const m = jsonSubset(o === undefined ? undefined : kernelView(o as never), spec[n], n)
+      if (m.length > 0) { lines.push(formatMismatches(m)); data[n] = m }
+    }
+    return lines.length === 0 ? null : { summary: `kernel of ${Object.keys(data).join(', ')} does not match`, lines, data: { kernel: data } }
+  }
+}
+
 /** The partitions the link states imply, compared with the ones written in the scenario. */
 export function componentsCheck (lab: ResolvedLab, state: () => LabState, want: string[][]): Check {
   return async () => {
@@ -133,6 +153,7 @@ export function assertionsCheck (ctx: CheckContext, a: Assertions, o: { nextHops
   if (a.converged === true) parts.push(['converged', routesCheck(ctx, { nextHops: o.nextHops })])
   if (a.withdrawn === true) parts.push(['withdrawn', routesCheck(ctx, { nextHops: false, only: 'absent' })])
   if (a.routes !== undefined) parts.push(['routes', routesSubsetCheck(ctx, a.routes)])
+  if (a.kernel !== undefined) parts.push(['kernel', kernelCheck(ctx, a.kernel)])
   if (a.reachability !== undefined) parts.push(['reachability', reachabilityCheck(ctx, a.reachability)])
   return async (signal) => {
     const failed: Array<[string, Diff]> = []

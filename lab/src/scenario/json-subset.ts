@@ -4,7 +4,7 @@
  *  - `null` as a value: the key must be absent (or null);
  *  - `"*"`: the key must be present, any value;
  *  - arrays match without order (each expected element needs its own actual element), unless the
- *    first expected element is "__ordered__".
+ *    first expected element is "__ordered__"; with "__exactly__" first, the actual list may hold nothing more.
  * The result is a list of mismatches addressed by path ($->routes->172.31.2.1/32->dev), empty on a match.
  */
 export interface Mismatch {
@@ -16,6 +16,7 @@ export interface Mismatch {
 
 export const ANY = '*'
 export const ORDERED = '__ordered__'
+export const EXACTLY = '__exactly__'
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
 
@@ -36,7 +37,13 @@ export function jsonSubset (actual: unknown, expected: unknown, path = '$'): Mis
   }
   if (Array.isArray(expected)) {
     if (!Array.isArray(actual)) return [{ path, message: `expected a list, is ${show(actual)}`, expected, actual }]
-    return expected[0] === ORDERED ? compareOrdered(actual, expected.slice(1), path) : compareUnordered(actual, expected, path)
+    if (expected[0] === ORDERED) return compareOrdered(actual, expected.slice(1), path)
+    if (expected[0] === EXACTLY) {
+      const out = compareUnordered(actual, expected.slice(1), path)
+      if (out.length === 0 && actual.length !== expected.length - 1) out.push({ path, message: `expected exactly ${expected.length - 1} elements, has ${actual.length}: ${show(actual)}`, expected, actual })
+      return out
+    }
+    return compareUnordered(actual, expected, path)
   }
   if (isObject(expected)) {
     if (!isObject(actual)) return [{ path, message: `expected an object, is ${show(actual)}`, expected, actual }]

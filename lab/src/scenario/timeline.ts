@@ -11,6 +11,8 @@ export interface Assertions {
   reachability?: 'partitions' | 'all' | 'none'
   addresses?: { unique: boolean, within?: string, interfaces?: string[], nodes?: Record<string, string[]> }
   routes?: Record<string, Record<string, unknown>>
+  /** Per node, per namespace ("default", "ntkv0"...): a JSON subset of its kernel view (see kernel-view.ts). */
+  kernel?: Record<string, Record<string, unknown>>
   components?: string[][]
 }
 
@@ -109,6 +111,8 @@ export function compileTimeline (raw: readonly unknown[], lab: ResolvedLab, base
       const before = problems.length
       const routes = a.routes as Record<string, unknown> | undefined
       for (const n of Object.keys(routes ?? {})) if (!nodes.has(n)) bad(`unknown node ${JSON.stringify(n)}`, key, 'routes', n)
+      const kernel = a.kernel as Record<string, unknown> | undefined
+      for (const n of Object.keys(kernel ?? {})) if (!nodes.has(n)) bad(`unknown node ${JSON.stringify(n)}`, key, 'kernel', n)
       const addr = a.addresses
       if (isObject(addr)) for (const n of Object.keys((addr.nodes as Record<string, unknown> | undefined) ?? {})) if (!nodes.has(n)) bad(`unknown node ${JSON.stringify(n)}`, key, 'addresses', 'nodes', n)
       const comps = a.components as string[][] | undefined

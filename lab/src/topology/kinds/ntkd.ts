@@ -16,13 +16,15 @@ import type { Kind, KindRegistry } from './registry'
  *   subnetLevel: gateway of an autonomous subnet of this level (default 0: none)
  *   costs:     fixed arc cost in µs per interface, e.g. { eth1: 1000 }
  *   linkLocals: fixed link-local per interface instead of a random one, e.g. { eth1: 169.254.69.30 }
+ *   qspnArcs:  auto (default: every arc of the main identity is a qspn-arc) | manual (only those added with
+ *              `ntkctl add-qspn-arc`, as the documented use cases are played)
  *
  * The command finds the daemon the same way in both backends: `ntkd` on PATH, then this checkout's
  * bin/ntkd (netns backend: nodes share the host's filesystem), then the image's /opt/ntk (docker).
  * The control socket is named after the node's network namespace, so nodes sharing the host's /run
  * (netns backend) never take each other's socket; `NTKD_CONTROL_SH` gives the same path to `ntkctl`.
  */
-export const NTKD_CONFIG_KEYS = ['topology', 'address', 'timers', 'anonymize', 'serveAnonymous', 'subnetLevel', 'costs', 'linkLocals'] as const
+export const NTKD_CONFIG_KEYS = ['topology', 'address', 'timers', 'anonymize', 'serveAnonymous', 'subnetLevel', 'costs', 'linkLocals', 'qspnArcs'] as const
 
 /** Shell expression of a node's control socket (run inside the node). */
 export const NTKD_CONTROL_SH = '/run/ntkd/ntkd$(readlink /proc/self/ns/net 2>/dev/null | tr -dc 0-9 2>/dev/null | sed "s/^/-/").sock'
@@ -64,6 +66,7 @@ function ntkdArgs (node: NodeSpec): string[] {
   if (typeof c.subnetLevel === 'number' && c.subnetLevel > 0) args.push('--subnet-level', String(c.subnetLevel))
   for (const [nic, cost] of Object.entries((c.costs ?? {}) as Record<string, unknown>)) args.push('--cost', `${nic}=${String(cost)}`)
   for (const [nic, ll] of Object.entries((c.linkLocals ?? {}) as Record<string, unknown>)) args.push('--link-local', `${nic}=${String(ll)}`)
+  if (c.qspnArcs === 'manual') args.push('--qspn-arcs', 'manual')
   for (const nic of Object.keys(node.interfaces).sort()) args.push('-i', nic)
   return args
 }
@@ -141,6 +144,7 @@ export function ntkdKind (): Kind {
         }
       }
       problems.push(...checkLinkLocals(c.linkLocals, Object.keys(node.interfaces)))
+      if (c.qspnArcs !== undefined && c.qspnArcs !== 'auto' && c.qspnArcs !== 'manual') problems.push('config.qspnArcs must be auto or manual')
       for (const k of Object.keys(c)) {
         if (!(NTKD_CONFIG_KEYS as readonly string[]).includes(k)) problems.push(`unknown config key ${JSON.stringify(k)} for kind ntkd (known: ${NTKD_CONFIG_KEYS.join(', ')})`)
       }
