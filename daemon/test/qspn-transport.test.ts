@@ -39,7 +39,7 @@ async function threeNodes (): Promise<{ clock: VirtualClock, nodes: Record<'a' |
     const manager = QspnManager.createNet({ clock, random: new SeededRandom(name.charCodeAt(0)), messenger },
       { gsizes: GSIZES, naddr: p.naddr, fingerprint: { id: name.charCodeAt(0), level: 0, elderships: [0, 0, 0, 0], eldershipsSeed: [] } })
     messenger.attach(manager)
-    const demux = new IdentityDemux(transport)
+    const demux = new IdentityDemux(transport, clock, 0)
     demux.register(idOf(name), {
       arcFrom: (dev, peerId) => [...arcs].find(([, a]) => a.dev === dev && a.peerId === peerId)?.[0],
       handle: async (arcId, m) => await messenger.handle(arcId, m)

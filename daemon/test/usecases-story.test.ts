@@ -174,11 +174,8 @@ test('the whole story: entries entr01-entr06, migrations migr01-migr02, and the 
   await arc(dn, 'gamma', 'epsilon')
   n.gamma.ops.addQspnArc('1', 'eth1', MAC.epsilon)
   n.epsilon.ops.addQspnArc('2', 'eth1', MAC.gamma)
-  await drive(dn, n.gamma.ops.addIdentityArc('0', 'eth1', MAC.epsilon, 'ntkv0'))
-  const εPseudo = n.epsilon.identities().find(i => i.index === 1)?.nics[0].mac as string
-  const γPseudo = n.gamma.identities().find(i => i.index === 0)?.nics[0].mac as string
-  n.gamma.ops.addQspnArc('0', 'eth1', εPseudo)
-  n.epsilon.ops.addQspnArc('1', 'eth1', γPseudo)
+  const added = await drive(dn, n.gamma.ops.addIdentityArc('0', 'eth1', MAC.epsilon, 'ntkv0', true))
+  if (process.env.STORY_DEBUG === '1') console.log('ADDED', added, JSON.stringify(n.gamma.identities().find(i => i.index === 0)?.arcs), JSON.stringify(n.epsilon.identities().find(i => i.index === 1)?.arcs))
   qspn = [...qspn, ['γ1', 'ε2'], ['γ0', 'ε1']]
   await holds(t, dn, world(ids, qspn), 'Grafo 3: γ–ε')
   t.deepEqual(n.beta.ops.checkConnectivity('3'), { ok: true }, 'β3 (2·0·0·3) is superfluous: γ1 and ε2 reach each other directly')

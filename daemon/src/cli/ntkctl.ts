@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// ntkctl: asks a running ntkd over its control socket. Exit codes: 0 ok, 1 daemon error or unreachable, 2 usage.
+// ntkctl: asks a running ntkd over its control socket. Exit codes: 0 ok, 1 daemon error or unreachable, 2 usage,
+// 3 check-connectivity says the identity is still needed.
 import { CONTROL_COMMANDS, CONTROL_USAGE, DEFAULT_CONTROL_SOCKET, controlRequest } from '../node'
 import { formatReply } from './ntkctl-format'
 
@@ -35,6 +36,8 @@ async function main (argv: string[]): Promise<number> {
   try {
     const r = await controlRequest(control, cmd, { args })
     process.stdout.write((json ? JSON.stringify(r, null, 2) : formatReply(cmd, r)) + '\n')
+    // check-connectivity answers "not yet" with its own exit code, so scripts and timelines can wait on it
+    if (cmd === 'check-connectivity' && (r as { ok?: boolean }).ok === false) return 3
     return 0
   } catch (e) {
     process.stderr.write(`ntkctl: ${(e as Error).message}\n`)

@@ -58,13 +58,21 @@ export interface IdentityArc {
 }
 
 export interface IdentityEvents {
-  identity_arc_added: { arc: IdentityArc }
+  /** `qspn`: the operator asked (here or on the neighbour) that it be a qspn-arc on both sides. */
+  identity_arc_added: { arc: IdentityArc, qspn?: boolean }
   /** The neighbour's identity moved to another NIC (it duplicated): new MAC and link-local, old ones in prev*. */
   identity_arc_changed: { arc: IdentityArc }
   identity_arc_removing: { arc: IdentityArc }
   identity_arc_removed: { arc: IdentityArc }
+  /** The identity is about to move to a new namespace (its duplication started): hold its traffic meanwhile. */
+  identity_moving: { identity: LocalIdentity }
   identity_added: { identity: LocalIdentity }
   identity_removed: { identity: LocalIdentity }
+  /**
+   * How an identity-arc of a duplicated identity carried over, told when the pairing happens after `addIdentity`
+   * returned (the neighbour duplicated later in the same migration).
+   */
+  late_arc_pair: { oldIdentityId: string, newIdentityId: string, pair: ArcPair }
 }
 
 export interface IdentityManagerPorts {
@@ -110,6 +118,8 @@ interface Duplication {
   readonly oldId: string
   newId?: string
   readonly pairs: ArcPair[]
+  /** addIdentity has returned its pairs: later ones are told with late_arc_pair. */
+  returned?: boolean
   moved: Promise<void>
   markMoved: () => void
 }
@@ -182,15 +192,23 @@ export class IdentityManager {
     return { nic: nic.dev, linklocal: ia.peerLinkLocal }
   }
 
-  /** The identity-arc of identity `id` a message from `peerId` arriving on my `dev` belongs to. */
+  /**
+   * The identity-arc of identity `id` a message from `peerId` arriving on my `dev` belongs to. Matched by the real
+   * NIC (a pseudo-interface counts as the NIC it is built on): while an identity moves to a pseudo-interface, the
+   * messages its neighbours sent to its old link-local still reach it.
+   */
   arcFrom (id: string, dev: string, peerId: string): IdentityArc | undefined {
     const r = this.#identities.get(id)
     if (r === undefined) return undefined
-    for (const a of r.arcs.values()) {
-      if (a.peerId !== peerId) continue
-      if (this.nicOf(id, a.realDev)?.dev === dev) return a
-    }
+    const real = this.realDevOf(dev)
+    for (const a of r.arcs.values()) if (a.peerId === peerId && a.realDev === real) return a
     return undefined
+  }
+
+  /** The real NIC a device is (itself), or is a pseudo-interface of. */
+  realDevOf (dev: string): string {
+    for (const r of this.#identities.values()) for (const n of r.pseudo.values()) if (n.dev === dev) return n.realDev
+    return dev
   }
 
   // ---------------------------------------------------------------- physical arcs
@@ -226,7 +244,7 @@ export class IdentityManager {
    * Adds an identity-arc between my identity `id` and the neighbour's identity named `peerRef` (its NodeID or its
    * namespace name) over physical arc `arcId`; the neighbour adds its side.
    */
-  async addIdentityArc (id: string, arcId: string, peerRef: string): Promise<IdentityArc> {
+  async addIdentityArc (id: string, arcId: string, peerRef: string, o: { qspn?: boolean } = {}): Promise<IdentityArc> {
     const r = this.#get(id)
     const arc = this.#physical.get(arcId)
     if (arc === undefined) throw new IdentityError(`no arc ${arcId}`)
@@ -236,9 +254,9 @@ export class IdentityManager {
     if (peer === undefined) throw new IdentityError(`neighbour on ${arcId} has no identity ${peerRef}`)
     const mine = this.nicOf(r.id, arc.nic)
     if (mine === undefined) throw new IdentityError(`identity ${r.index} has no NIC on ${arc.nic}`)
-    const ack = await this.#request(arc, { v: 1, kind: 'identity_add_arc', fromId: r.id, toId: peer.id, fromMac: mine.mac, fromLinkLocal: mine.linkLocal })
+    const ack = await this.#request(arc, { v: 1, kind: 'identity_add_arc', fromId: r.id, toId: peer.id, fromMac: mine.mac, fromLinkLocal: mine.linkLocal, ...(o.qspn === true ? { qspn: true } : {}) })
     if (ack === undefined || !identityAck.is(ack) || !(ack as IdentityAck).ok) throw new IdentityError(`neighbour refused the identity-arc: ${(ack as IdentityAck | undefined)?.reason ?? 'no answer'}`)
-    return this.#addIdentityArc(r.id, arc, peer.id, peer.mac, peer.linkLocal)
+    return this.#addIdentityArc(r.id, arc, peer.id, peer.mac, peer.linkLocal, o.qspn)
   }
 
   /** Removes an identity-arc of mine and tells the neighbour (best effort). */
@@ -271,6 +289,7 @@ export class IdentityManager {
     if (dup === undefined) throw new IdentityError(`add_identity ${oldId} in migration ${migrationId} without prepare_add_identity`)
     if (dup.newId !== undefined) throw new IdentityError(`identity ${oldId} already duplicated in migration ${migrationId}`)
     const old = this.#get(oldId)
+    this.events.emit('identity_moving', { identity: viewOf(old) })
     // The new identity takes the old one's place: namespace and NICs.
     const fresh = this.#record(this.#newId(), old.netns)
     for (const [real, nic] of old.pseudo) fresh.pseudo.set(real, nic)
@@ -293,6 +312,9 @@ export class IdentityManager {
     for (const nic of moved.pseudo.values()) await this.#p.transport.attachNic({ name: nic.dev, linklocal: nic.linkLocal, parent: nic.realDev, netns: ns })
     dup.markMoved()
     await Promise.all([...moved.arcs.values()].map(async w0 => await this.#matchWithNeighbour(dup, moved, fresh, w0)))
+    // the host routes of the arcs that changed or appeared exist before anybody talks over them
+    await this.#p.syncKernel()
+    dup.returned = true
     return { identity: viewOf(fresh), pairs: [...dup.pairs] }
   }
 
@@ -327,6 +349,8 @@ export class IdentityManager {
       this.stats.requestsFailed++
       this.#log(`identity_match_duplication over ${arc.id}: ${(e as Error).message}`)
     }
+    // the neighbour moves in this migration too but has not duplicated yet: the pair is made when it asks us
+    if (reply?.peerPending === true) return
     const peerNew = reply?.peerNewId !== undefined && reply.peerOldMac !== undefined && reply.peerOldLinkLocal !== undefined
       ? { id: reply.peerNewId, mac: reply.peerOldMac, linkLocal: reply.peerOldLinkLocal }
       : null
@@ -373,7 +397,7 @@ export class IdentityManager {
     if (identityAddArc.is(m)) {
       const r = this.#identities.get(m.toId as string)
       if (r === undefined) return ack(false, `no identity ${String(m.toId)}`)
-      this.#addIdentityArc(r.id, arc, m.fromId as string, m.fromMac as string, m.fromLinkLocal as string)
+      this.#addIdentityArc(r.id, arc, m.fromId as string, m.fromMac as string, m.fromLinkLocal as string, m.qspn === true)
       return ack(true)
     }
     if (identityRemoveArc.is(m)) {
@@ -389,12 +413,13 @@ export class IdentityManager {
     const none: IdentityDuplication = { v: 1, kind: 'identity_duplication' }
     const dup = this.#pending.get(dupKey(m.migrationId, m.peerId))
     if (dup !== undefined) {
-      // My identity m.peerId duplicates in the same migration: answer once it moved.
-      await withTimeout(dup.moved, this.#p.timeoutMs ?? 10_000, this.#p.clock)
+      // My identity m.peerId duplicates in the same migration: answer once it moved (waiting less than the asker's
+      // own timeout); if it has not, say so, and the pair is made when it duplicates and asks in its turn.
+      await withTimeout(dup.moved, (this.#p.timeoutMs ?? 10_000) / 2, this.#p.clock)
       const old = this.#identities.get(m.peerId)
       const fresh = dup.newId === undefined ? undefined : this.#identities.get(dup.newId)
       const oldNic = old?.pseudo.get(arc.nic)
-      if (old === undefined || fresh === undefined || oldNic === undefined) return none
+      if (old === undefined || fresh === undefined || oldNic === undefined) return { v: 1, kind: 'identity_duplication', peerPending: true }
       // Their old identity now answers on its pseudo-interface: my arc old–theirs follows it.
       const w = [...old.arcs.values()].find(a => a.arcId === arc.id && a.peerId === m.oldId)
       const key = `${m.migrationId}|${arc.id}|${old.id}|${m.oldId}`
@@ -402,7 +427,10 @@ export class IdentityManager {
         this.#matched.add(key)
         const w1 = this.#addIdentityArc(fresh.id, arc, m.newId, w.peerMac, w.peerLinkLocal)
         this.#changeIdentityArc(old, w, m.oldMac, m.oldLinkLocal)
-        dup.pairs.push({ oldArcId: w.id, newArcId: w1.id, peerMoved: true })
+        const pair = { oldArcId: w.id, newArcId: w1.id, peerMoved: true }
+        dup.pairs.push(pair)
+        if (dup.returned === true) this.events.emit('late_arc_pair', { oldIdentityId: old.id, newIdentityId: fresh.id, pair })
+        await this.#p.syncKernel()
       }
       return { v: 1, kind: 'identity_duplication', peerNewId: fresh.id, peerOldMac: oldNic.mac, peerOldLinkLocal: oldNic.linkLocal }
     }
@@ -415,12 +443,14 @@ export class IdentityManager {
     const oldPeerLinkLocal = w.peerLinkLocal
     this.#changeIdentityArc(mine, w, m.oldMac, m.oldLinkLocal)
     this.#addIdentityArc(mine.id, arc, m.newId, oldPeerMac, oldPeerLinkLocal)
+    // the host route to the old identity's new link-local exists before the asker goes on
+    await this.#p.syncKernel()
     return none
   }
 
   // ---------------------------------------------------------------- bookkeeping
 
-  #addIdentityArc (id: string, arc: PhysicalArc, peerId: string, peerMac: string, peerLinkLocal: string): IdentityArc {
+  #addIdentityArc (id: string, arc: PhysicalArc, peerId: string, peerMac: string, peerLinkLocal: string, qspn?: boolean): IdentityArc {
     const r = this.#get(id)
     const ia: IdentityArc = { id: `${arc.id}#${peerId}`, identityId: id, arcId: arc.id, realDev: arc.nic, peerId, peerMac: peerMac.toUpperCase(), peerLinkLocal }
     const had = r.arcs.get(ia.id)
@@ -429,7 +459,7 @@ export class IdentityManager {
       return r.arcs.get(ia.id) as IdentityArc
     }
     r.arcs.set(ia.id, ia)
-    this.events.emit('identity_arc_added', { arc: ia })
+    this.events.emit('identity_arc_added', qspn === true ? { arc: ia, qspn } : { arc: ia })
     return ia
   }
 

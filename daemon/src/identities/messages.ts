@@ -36,16 +36,23 @@ export interface IdentityMatchDuplication extends WireMessage {
   oldMac: string
   oldLinkLocal: string
 }
-/** Empty when `peerId` did not duplicate; otherwise its new identity and where the old one answers now. */
+/**
+ * Empty when `peerId` did not duplicate; otherwise its new identity and where the old one answers now. `peerPending`:
+ * it takes part in the same migration but has not duplicated yet; it will ask in its turn.
+ */
 export interface IdentityDuplication extends WireMessage {
   kind: 'identity_duplication'
   peerNewId?: string
   peerOldMac?: string
   peerOldLinkLocal?: string
+  peerPending?: boolean
 }
 
-/** Add (or remove) the identity-arc between my `fromId` (on `fromMac`/`fromLinkLocal`) and your `toId`. */
-export interface IdentityAddArc extends WireMessage { kind: 'identity_add_arc', fromId: string, toId: string, fromMac: string, fromLinkLocal: string }
+/**
+ * Add (or remove) the identity-arc between my `fromId` (on `fromMac`/`fromLinkLocal`) and your `toId`; `qspn`: both
+ * sides hand it to QSPN (the identities are in the same network).
+ */
+export interface IdentityAddArc extends WireMessage { kind: 'identity_add_arc', fromId: string, toId: string, fromMac: string, fromLinkLocal: string, qspn?: boolean }
 export interface IdentityRemoveArc extends WireMessage { kind: 'identity_remove_arc', fromId: string, toId: string }
 export interface IdentityAck extends WireMessage { kind: 'identity_ack', ok: boolean, reason?: string }
 
@@ -79,10 +86,10 @@ export const identityMatchDuplication = defineMessage<IdentityMatchDuplication>(
   required: ['migrationId', 'oldId', 'newId', 'peerId', 'oldMac', 'oldLinkLocal']
 })
 export const identityDuplication = defineMessage<IdentityDuplication>('identity_duplication', {
-  properties: { peerNewId: nodeId, peerOldMac: mac, peerOldLinkLocal: linkLocal }
+  properties: { peerNewId: nodeId, peerOldMac: mac, peerOldLinkLocal: linkLocal, peerPending: { type: 'boolean' } }
 })
 export const identityAddArc = defineMessage<IdentityAddArc>('identity_add_arc', {
-  properties: { fromId: nodeId, toId: nodeId, fromMac: mac, fromLinkLocal: linkLocal },
+  properties: { fromId: nodeId, toId: nodeId, fromMac: mac, fromLinkLocal: linkLocal, qspn: { type: 'boolean' } },
   required: ['fromId', 'toId', 'fromMac', 'fromLinkLocal']
 })
 export const identityRemoveArc = defineMessage<IdentityRemoveArc>('identity_remove_arc', {

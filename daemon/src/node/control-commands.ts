@@ -19,7 +19,7 @@ export const CONTROL_USAGE: Readonly<Record<string, string>> = {
   'migrate-phase-1': '<id> <op_id>',
   'migrate-phase-2': '<id> <op_id>',
   'add-qspn-arc': '<id> <dev> <peer_mac>',
-  'add-identity-arc': '<id> <dev> <peer_mac> <peer_identity>',
+  'add-identity-arc': '<id> <dev> <peer_mac> <peer_identity> [qspn]',
   'remove-outer-arcs': '<id>',
   'check-connectivity': '<id>',
   'remove-identity': '<id>'
@@ -83,7 +83,10 @@ export async function runControlCommand (node: RunningNode, cmd: string, args: r
     case 'migrate-phase-1': return await ops.migratePhase1(args[0], int('op_id', args[1]))
     case 'migrate-phase-2': return ops.migratePhase2(args[0], int('op_id', args[1]))
     case 'add-qspn-arc': return ops.addQspnArc(args[0], args[1], args[2])
-    case 'add-identity-arc': return await ops.addIdentityArc(args[0], args[1], args[2], args[3])
+    case 'add-identity-arc': {
+      if (args[4] !== undefined && args[4] !== 'qspn') throw new ControlArgError(`add-identity-arc: the fifth argument can only be "qspn", got ${args[4]}`)
+      return await ops.addIdentityArc(args[0], args[1], args[2], args[3], args[4] === 'qspn')
+    }
     case 'remove-outer-arcs': return ops.removeOuterArcs(args[0])
     case 'check-connectivity': return ops.checkConnectivity(args[0])
     case 'remove-identity': return await ops.removeIdentity(args[0])

@@ -114,7 +114,7 @@ export class NodeSystem {
       transport, clock, random, realNic, realNics: () => [...config.interfaces], syncKernel: async () => await this.sync.applyNow(), log, timeoutMs: unicastTimeoutMs
     })
     this.identities.events.onError = onListenerError
-    this.demux = new IdentityDemux(transport, log)
+    this.demux = new IdentityDemux(transport, clock, (config.timers === 'lab' ? LAB_QSPN_CONFIG : DEFAULT_QSPN_CONFIG).arcTimeoutMs, log)
     this.ctx = {
       config,
       topology: config.topology,
@@ -146,13 +146,15 @@ export class NodeSystem {
       handle: async (arcId, m) => await r.messenger.handle(arcId, m)
     })
     // communication over the arc failed (or a connectivity identity dropped it): QSPN dropped it already; the
-    // identity-arc goes (telling the neighbour), or the physical arc when the link itself looks broken (§4.9)
+    // identity-arc goes (telling the neighbour), or the physical arc when the link itself looks broken (§4.9) -
+    // judged only on the arc between the real NICs: a pseudo-interface's trouble says nothing of the link
     r.qspn.events.on('arc_removed', ({ arcId, badLink }) => {
       r.dropQspnArc(arcId, true)
       const ia = this.identities.arcOf(r.identity.id, arcId)
       this.log(`identity ${r.identity.index}: QSPN dropped arc ${arcId}${badLink ? ' (bad link)' : ''}`)
       if (ia === undefined) return
-      if (badLink) void this.neighborhood.removeArc(ia.arcId).catch(e => { this.log(`remove arc ${ia.arcId}: ${(e as Error).message}`) })
+      const realToReal = r.isMain && this.neighborhood.arcs().some(a => a.id === ia.arcId && a.peerLinklocal === ia.peerLinkLocal)
+      if (badLink && realToReal) void this.neighborhood.removeArc(ia.arcId).catch(e => { this.log(`remove arc ${ia.arcId}: ${(e as Error).message}`) })
       else void this.identities.removeIdentityArc(r.identity.id, arcId).catch(e => { this.log(`remove identity-arc ${arcId}: ${(e as Error).message}`) })
     })
     r.qspn.events.on('remove_identity', () => { void this.ops().removeIdentity(String(r.identity.index)).catch(e => { this.log(`remove identity ${r.identity.index}: ${(e as Error).message}`) }) })
@@ -219,10 +221,16 @@ export class NodeSystem {
       this.log(`arc removed ${arc.id}`)
       this.sync.schedule()
     })
-    ids.on('identity_arc_added', ({ arc }) => {
-      this.log(`identity-arc added ${describeArc(arc)}`)
+    ids.on('identity_arc_added', ({ arc, qspn }) => {
+      this.log(`identity-arc added ${describeArc(arc)}${qspn === true ? ' (qspn)' : ''}`)
+      this.demux.arcAdded(arc.identityId)
       const r = this.runtimes.get(arc.identityId)
-      if (this.config.qspnArcs === 'auto' && r !== undefined && r.isMain && !r.qspnArcs.has(arc.id)) r.addQspnArc(arc.id)
+      if (r !== undefined && !r.qspnArcs.has(arc.id) && (qspn === true || (this.config.qspnArcs === 'auto' && r.isMain))) {
+        // QSPN talks over it at once: the host route to the peer's link-local must be in the kernel first (in the
+        // default namespace the Neighborhood's is, not in a connectivity identity's)
+        const ready = r.isMain ? Promise.resolve() : this.sync.applyNow()
+        void ready.then(() => { if (this.identities.arcOf(arc.identityId, arc.id) !== undefined && !r.qspnArcs.has(arc.id)) r.addQspnArc(arc.id) })
+      }
       this.sync.schedule()
     })
     ids.on('identity_arc_changed', ({ arc }) => {
@@ -230,6 +238,15 @@ export class NodeSystem {
       this.sync.schedule()
     })
     ids.on('identity_arc_removing', ({ arc }) => { this.runtimes.get(arc.identityId)?.dropQspnArc(arc.id, false) })
+    // an identity that moves to a new namespace says nothing until its NICs, link-locals and routes are made and its
+    // neighbours know where it went (NodeOperations releases it)
+    ids.on('identity_moving', ({ identity }) => { this.runtimes.get(identity.id)?.messenger.hold() })
+    // a neighbour of the same moving g-node duplicated after us: the arc between our new identities is internal to
+    // the g-node, a qspn-arc as the one between the old ones was
+    ids.on('late_arc_pair', ({ oldIdentityId, newIdentityId, pair }) => {
+      const fresh = this.runtimes.get(newIdentityId)
+      if (fresh !== undefined && this.runtimes.get(oldIdentityId)?.qspnArcs.has(pair.oldArcId) === true && !fresh.qspnArcs.has(pair.newArcId)) fresh.addQspnArc(pair.newArcId)
+    })
     ids.on('identity_arc_removed', ({ arc }) => { this.log(`identity-arc removed ${describeArc(arc)}`); this.sync.schedule() })
 
     const main = ids.identity(ids.mainId)

@@ -78,12 +78,15 @@ export class NodeOperations {
     return { arc: ia.id }
   }
 
-  /** Adds an identity-arc between `identity` and the neighbour's identity `peer` (NodeID or namespace) over an arc. */
-  async addIdentityArc (identity: string, dev: string, peerMac: string, peer: string): Promise<{ arc: string }> {
+  /**
+   * Adds an identity-arc between `identity` and the neighbour's identity `peer` (NodeID, namespace, or "main") over the
+   * arc to `peerMac`; `qspn`: a qspn-arc on both sides at once (the two identities are in the same network).
+   */
+  async addIdentityArc (identity: string, dev: string, peerMac: string, peer: string, qspn = false): Promise<{ arc: string }> {
     const r = this.#runtime(identity)
     const physical = this.system.identities.arcsOf(this.system.identities.mainId).find(a => a.realDev === dev && a.arcId.toUpperCase() === `${dev}/${peerMac}`.toUpperCase())?.arcId ??
       `${dev}/${peerMac.toUpperCase()}`
-    const ia = await this.system.identities.addIdentityArc(r.identity.id, physical, peer)
+    const ia = await this.system.identities.addIdentityArc(r.identity.id, physical, peer, { qspn })
     return { arc: ia.id }
   }
 
@@ -177,6 +180,7 @@ export class NodeOperations {
       system.log(`${kind} ${opId}: identity ${r0.identity.index} → ${fresh.index} at ${formatNaddr(naddr)}; ${r0.identity.index} is a connectivity identity at ${formatNaddr(r0.naddr)} in ${r0.local.netns}`)
     } finally {
       system.unfreeze(ns)
+      r0.messenger.release()
     }
     if (a.prevOpId === undefined || a.prevOpId === null) this.#phase2(kind, identity, opId)
     return this.#ref(r1)

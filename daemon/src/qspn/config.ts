@@ -43,6 +43,8 @@ export interface QspnConfig {
   readonly bootstrapTimeoutMs: number
   /** How long a member of a connectivity g-node told to go (got_prepare_destroy) waits before it asks to be removed. */
   readonly destroyWaitMs: number
+  /** A full-ETP request that failed in transport is tried again after this long, once, before the arc is dropped (0: never). */
+  readonly requestRetryMs: number
 }
 
 export const DEFAULT_QSPN_CONFIG: QspnConfig = {
@@ -56,7 +58,8 @@ export const DEFAULT_QSPN_CONFIG: QspnConfig = {
   ownInfoHoldMs: 100,
   fingerprintSettleMs: 2_000,
   bootstrapTimeoutMs: 10_000,
-  destroyWaitMs: 10_000
+  destroyWaitMs: 10_000,
+  requestRetryMs: 2_000
 }
 
-export const LAB_QSPN_CONFIG: QspnConfig = { ...DEFAULT_QSPN_CONFIG, arcTimeoutMs: 2_000, periodicFullEtpMs: 30_000, bootstrapTimeoutMs: 3_000, destroyWaitMs: 1_000 }
+export const LAB_QSPN_CONFIG: QspnConfig = { ...DEFAULT_QSPN_CONFIG, arcTimeoutMs: 2_000, periodicFullEtpMs: 30_000, bootstrapTimeoutMs: 3_000, destroyWaitMs: 1_000, requestRetryMs: 500 }

@@ -111,7 +111,7 @@ export class EtpIntake {
    * `then` (e.g. send it ours). A neighbour still bootstrapping refuses: `onRefused` (default: nothing, it sends
    * its full ETP when done).
    */
-  requestFull (st: ArcState, then: (() => void) | null, onRefused?: () => void, accept?: (m: EtpMessage) => boolean): void {
+  requestFull (st: ArcState, then: (() => void) | null, onRefused?: () => void, accept?: (m: EtpMessage) => boolean, attempt = 0): void {
     const q = this.q
     q.stats.fullEtpRequests++
     const req: FullEtpRequest = { kind: 'get_full_etp', requesterAddress: [...q.naddr] }
@@ -138,6 +138,14 @@ export class EtpIntake {
       // A bootstrapping neighbour sends its full ETP when it is done; anything else means the arc is unusable.
       if (e instanceof Error && e.name === 'QspnBootstrapInProgressError') { onRefused?.(); return }
       const badLink = !(e instanceof Error && (e.name === 'QspnNotAcceptedError' || e.name === 'EtpValidationError'))
+      // a transport failure (a connection refused or not answered) is tried once more before the arc is given up:
+      // right after an identity moved to new NICs, or on a loaded host, one attempt can fail and the next succeed
+      if (badLink && attempt === 0 && q.cfg.requestRetryMs > 0) {
+        q.c.clock.setTimer(q.cfg.requestRetryMs, () => {
+          if (!q.stopped && q.arcs.get(st.id) === st) this.requestFull(st, then, onRefused, accept, 1)
+        })
+        return
+      }
       this.hooks.dropFailedArc(st, badLink)
     })
   }

@@ -246,7 +246,9 @@ export class QspnManager {
       this.#bootstrapNext()
       return
     }
-    this.#intake.requestFull(st, () => { this.#fwd.send(st, this.#adv.buildFull(st), true) })
+    // a neighbour still bootstrapping refuses to answer, but takes our full ETP (it may be what ends its bootstrap)
+    const sendOurs = (): void => { if (this.#q.arcs.get(st.id) === st) this.#fwd.send(st, this.#adv.buildFull(st), true) }
+    this.#intake.requestFull(st, sendOurs, sendOurs)
   }
 
   /** The cost of an arc changed: shift its paths, flood, then re-read full ETPs from all neighbours. */

@@ -52,6 +52,8 @@ export interface MessengerArc { readonly peer: PeerAddress, readonly peerId: str
 export class TransportQspnMessenger implements QspnMessenger {
   readonly stats: TransportMessengerStats = { sendFailures: 0 }
   #receiver: QspnReceiver | undefined
+  /** While held, outgoing messages wait (the identity is moving to other NICs): resolved by `release`. */
+  #held: { promise: Promise<void>, release: () => void } | undefined
 
   /** `arcOf(arcId)`: where that arc leads now (it follows identity_arc_changed), or undefined. */
   constructor (
@@ -63,26 +65,53 @@ export class TransportQspnMessenger implements QspnMessenger {
 
   attach (receiver: QspnReceiver): void { this.#receiver = receiver }
 
+  /** Outgoing messages wait from now on (the identity moves: its NICs, link-locals and routes are being made). */
+  hold (): void {
+    if (this.#held !== undefined) return
+    let release = (): void => {}
+    const promise = new Promise<void>(resolve => { release = resolve })
+    this.#held = { promise, release }
+  }
+
+  /** Lets the waiting messages go, over the arcs as they are now. */
+  release (): void {
+    const h = this.#held
+    this.#held = undefined
+    h?.release()
+  }
+
   sendEtp (arcIds: readonly string[], etp: EtpMessage, isFull: boolean): void {
-    for (const id of arcIds) {
-      const a = this.arcOf(id)
-      if (a === undefined) { this.stats.sendFailures++; continue }
-      const msg: QspnEtpMessage = { v: 1, kind: 'qspn_etp', src: this.myId(), dst: a.peerId, etp: etp as unknown as Json, full: isFull }
-      // Fire and forget (QSPN's own timers and full-ETP requests recover lost ETPs).
-      this.transport.unicast(a.peer, msg, { timeoutMs: this.o.timeoutMs }).catch(() => { this.stats.sendFailures++ })
-    }
+    void this.#afterHold(() => {
+      for (const id of arcIds) {
+        const a = this.arcOf(id)
+        if (a === undefined) { this.stats.sendFailures++; continue }
+        const msg: QspnEtpMessage = { v: 1, kind: 'qspn_etp', src: this.myId(), dst: a.peerId, etp: etp as unknown as Json, full: isFull }
+        // Fire and forget (QSPN's own timers and full-ETP requests recover lost ETPs).
+        this.transport.unicast(a.peer, msg, { timeoutMs: this.o.timeoutMs }).catch(() => { this.stats.sendFailures++ })
+      }
+    })
   }
 
   sendSignal (arcIds: readonly string[], signal: QspnSignal): void {
-    for (const id of arcIds) {
-      const a = this.arcOf(id)
-      if (a === undefined) { this.stats.sendFailures++; continue }
-      const msg: QspnSignalMessage = { v: 1, kind: 'qspn_signal', src: this.myId(), dst: a.peerId, signal }
-      this.transport.unicast(a.peer, msg, { timeoutMs: this.o.timeoutMs }).catch(() => { this.stats.sendFailures++ })
-    }
+    void this.#afterHold(() => {
+      for (const id of arcIds) {
+        const a = this.arcOf(id)
+        if (a === undefined) { this.stats.sendFailures++; continue }
+        const msg: QspnSignalMessage = { v: 1, kind: 'qspn_signal', src: this.myId(), dst: a.peerId, signal }
+        this.transport.unicast(a.peer, msg, { timeoutMs: this.o.timeoutMs }).catch(() => { this.stats.sendFailures++ })
+      }
+    })
+  }
+
+  async #afterHold (f: () => void): Promise<void> {
+    const h = this.#held
+    if (h === undefined) { f(); return }
+    await h.promise
+    f()
   }
 
   async requestFullEtp (arcId: string, request: FullEtpRequest, o: { signal?: AbortSignal } = {}): Promise<unknown> {
+    if (this.#held !== undefined) await this.#held.promise
     const a = this.arcOf(arcId)
     if (a === undefined) throw new QspnNotAcceptedError(arcId)
     const msg: QspnGetFullEtp = { v: 1, kind: 'qspn_get_full_etp', src: this.myId(), dst: a.peerId, request: request as unknown as Json }

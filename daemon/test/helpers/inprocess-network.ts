@@ -125,6 +125,8 @@ export class DaemonNetwork {
     const hex = (n: number): string => n.toString(16).padStart(2, '0')
     const started = startNode(config, {
       transport, kernel, clock: this.clock, random: new SeededRandom((this.o.seed ?? 7) * 100_003 + k), wireCounters: counters,
+      // NTK_TEST_LOG=<daemon name>,... prints those daemons' logs (with the virtual time) while debugging a test
+      ...((process.env.NTK_TEST_LOG ?? '').split(',').includes(name) ? { log: (line: string) => { process.stderr.write(`[${this.clock.now()} ${name}] ${line}\n`) } } : {}),
       macOf: nic => p.macs?.[nic] ?? `02:00:${hex(k >> 8)}:${hex(k & 255)}:${hex(p.nics.indexOf(nic) >> 8)}:${hex(p.nics.indexOf(nic) & 255)}`
     }, this.o.kernelIntervalMs === undefined ? {} : { kernelIntervalMs: this.o.kernelIntervalMs })
     await flush()

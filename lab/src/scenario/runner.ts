@@ -81,8 +81,24 @@ async function applyEvent (run: Run, step: Step, e: Event, res: StepResult): Pro
       run.lastEventMs = run.clock.now() - run.t0
       return
     }
+    case 'together': {
+      const results = await Promise.all(e.commands.map(async c => ({ c, r: await lab.exec(c.node, c.argv, { check: false }) })))
+      res.detail = results.map(({ c, r }) => `${c.node}: exit ${r.code}`).join(', ')
+      const failed = results.filter(({ c, r }) => r.code !== c.code)
+      if (failed.length > 0) {
+        const lines = failed.flatMap(({ c, r }) => [`${c.node}: exited ${r.code}, expected ${c.code}`, ...[r.stdout.trim(), r.stderr.trim()].filter(x => x !== '').join('\n').slice(0, 2000).split('\n')])
+        throw new StepFailedError(step, failed.map(({ c, r }) => `${c.node} exited ${r.code}`).join(', '), { summary: 'a command failed', lines, data: failed.map(({ r }) => r) })
+      }
+      return
+    }
     case 'exec': {
-      const r = await lab.exec(e.node, e.argv, { check: false })
+      let r = await lab.exec(e.node, e.argv, { check: false })
+      // with a budget: run it again until it gives the expected code (a condition only the daemon can tell)
+      const deadline = run.clock.now() + (e.within ?? 0)
+      while (r.code !== e.code && run.clock.now() + (e.interval ?? 500) <= deadline) {
+        await run.clock.sleep(e.interval ?? 500)
+        r = await lab.exec(e.node, e.argv, { check: false })
+      }
       const out = [r.stdout.trim(), r.stderr.trim()].filter(x => x !== '').join('\n').slice(0, 2000)
       res.detail = out.split('\n')[0]?.slice(0, 120)
       if (r.code !== e.code) {

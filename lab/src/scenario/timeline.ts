@@ -21,7 +21,10 @@ export type Condition = 'converged' | 'reachable' | 'withdrawn' | 'routes-presen
 export type Event =
   | { type: 'link', link: string /* link id, or 'random' */, state?: 'up' | 'down', impair?: Impairment | null }
   | { type: 'node', node: string, action: 'stop' | 'start' | 'kill' }
-  | { type: 'exec', node: string, argv: string[], code: number }
+  /** `within`: the command is run again every `interval` until it exits with `code`, for at most that long. */
+  | { type: 'exec', node: string, argv: string[], code: number, within?: number, interval?: number }
+  /** Commands started at the same time (the operator's several terminals); the step waits for all of them. */
+  | { type: 'together', commands: Array<{ node: string, argv: string[], code: number }> }
   | { type: 'wait', condition: Condition, within: number, hold: number, interval: number, sample?: number, nextHops: boolean }
   | { type: 'expect', assertions: Assertions, within: number, hold: number, interval: number, nextHops: boolean }
 
@@ -43,7 +46,7 @@ export const DEFAULT_EXPECT_MS = 10_000
 export const DEFAULT_INTERVAL_MS = 500
 export const DEFAULT_WITHDRAWN_HOLD_MS = 2_000
 
-const EVENT_KEYS = ['link', 'hear', 'node', 'exec', 'ntkctl', 'wait', 'expect'] as const
+const EVENT_KEYS = ['link', 'hear', 'node', 'exec', 'ntkctl', 'together', 'wait', 'expect'] as const
 
 function isObject (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -60,6 +63,7 @@ function describe (e: Event): string {
     case 'exec': return `exec ${e.node}: ${e.argv[0] === 'sh' && e.argv[1] === '-c' ? e.argv[2] : e.argv.join(' ')}`
     case 'wait': return `wait ${typeof e.condition === 'string' ? e.condition : Object.keys(e.condition).join('+')}`
     case 'expect': return `expect ${Object.keys(e.assertions).join('+')}`
+    case 'together': return `together: ${e.commands.map(c => c.node).join(', ')}`
   }
 }
 
@@ -90,8 +94,9 @@ export function compileTimeline (raw: readonly unknown[], lab: ResolvedLab, base
       link: ['link', 'state', 'impair'],
       hear: ['hear', 'state', 'segment'],
       node: ['node', 'action'],
-      exec: ['exec', 'node', 'code'],
-      ntkctl: ['ntkctl', 'node', 'code'],
+      exec: ['exec', 'node', 'code', 'within', 'interval'],
+      ntkctl: ['ntkctl', 'node', 'code', 'within', 'interval'],
+      together: ['together'],
       wait: ['wait', 'within', 'hold', 'interval', 'sample', 'next-hops'],
       expect: ['expect', 'within', 'hold', 'interval', 'next-hops']
     }
@@ -166,6 +171,21 @@ export function compileTimeline (raw: readonly unknown[], lab: ResolvedLab, base
         // ntkctl finds the node's own daemon: its per-namespace control socket, the installed or this checkout's ntkctl
         const argv = kind === 'exec' ? argvOf(r.exec) : ntkctlArgv(typeof r.ntkctl === 'string' ? r.ntkctl.split(/\s+/).filter(s => s !== '') : r.ntkctl as string[])
         event = { type: 'exec', node, argv, code: typeof r.code === 'number' ? r.code : 0 }
+        if (r.within !== undefined) event = { ...event, within: dur('within', 0), interval: dur('interval', DEFAULT_INTERVAL_MS) }
+        break
+      }
+      case 'together': {
+        const list = r.together
+        if (!Array.isArray(list) || list.length === 0) { bad('together takes a list of commands: { node, exec | ntkctl, code }', 'together'); return }
+        const commands: Array<{ node: string, argv: string[], code: number }> = []
+        list.forEach((c, i) => {
+          if (!isObject(c) || typeof c.node !== 'string' || (c.exec === undefined) === (c.ntkctl === undefined)) { bad('each command of together is { node, exec or ntkctl, code }', 'together', i); return }
+          if (!nodes.has(c.node)) { bad(`unknown node ${JSON.stringify(c.node)}`, 'together', i, 'node'); return }
+          const argv = c.exec !== undefined ? argvOf(c.exec) : ntkctlArgv(typeof c.ntkctl === 'string' ? c.ntkctl.split(/\s+/).filter(x => x !== '') : c.ntkctl as string[])
+          commands.push({ node: c.node, argv, code: typeof c.code === 'number' ? c.code : 0 })
+        })
+        if (commands.length !== list.length) return
+        event = { type: 'together', commands }
         break
       }
       case 'wait': {
