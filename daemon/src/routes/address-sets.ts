@@ -1,6 +1,6 @@
 import {
   type Cidr, type HCoord, type Ipv4, type Naddr, type Topology,
-  checkNaddr, cidrAnonymizingOf, cidrGlobalOf, cidrInternalOf, highestVirtualLevel, ipAnonymizing, ipGlobal,
+  AddressError, checkNaddr, formatNaddr, cidrAnonymizingOf, cidrGlobalOf, cidrInternalOf, highestVirtualLevel, ipAnonymizing, ipGlobal,
   ipInternal, isRealAddress, isRealPosition
 } from '../addressing'
 
@@ -84,6 +84,9 @@ export function lowestRoutedLevel (id: IdentityAddressing): number {
 export function destinationSet (id: IdentityAddressing): readonly Destination[] {
   const { topology: topo, naddr: n } = id
   checkNaddr(topo, n)
+  if (!id.main && isRealAddress(topo, n)) {
+    throw new AddressError(`connectivity identity ${formatNaddr(n)} has only real positions; a connectivity identity holds at least one virtual position (spec §1.3), only a main identity is all real`, 'connectivity-real')
+  }
   // Pure in (topology, address, routed levels), and asked for on every kernel sync: computed once per address.
   let perTopology = destinationSets.get(topo)
   if (perTopology === undefined) { perTopology = new Map(); destinationSets.set(topo, perTopology) }
