@@ -131,9 +131,21 @@ runnableIf(test.serial, firstMissing(backendMissing('netns'), missingTools('ping
   t.true(state.addresses.some(x => x.address === '169.254.10.1'), 'observe shows the address')
 
   const pids = deployed.nodes.map(n => n.pid)
-  t.is((await ntklab('destroy', lab)).code, 0)
-  t.is((await ntklab('destroy', lab)).code, 0, 'destroy is idempotent')
+  const destroyed = await ntklab('destroy', lab)
+  t.is(destroyed.code, 0, destroyed.stderr)
+  t.is(destroyed.stderr, `lab ${lab} destroyed\n`)
+  const againDestroyed = await ntklab('destroy', lab)
+  t.is(againDestroyed.code, 0, 'destroy is idempotent')
+  t.is(againDestroyed.stderr, `no lab named ${lab} (nothing to destroy)\n`, 'the second destroy finds nothing')
   t.deepEqual(await leftovers(lab, pids), [])
+})
+
+test('destroy of a lab that does not exist says there was none, and exits 0', async t => {
+  const lab = uniqueLabName('tnone')
+  const r = await ntklab('destroy', lab)
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stderr, `no lab named ${lab} (nothing to destroy)\n`)
+  t.is(r.stdout, '')
 })
 
 test('run: an invalid scenario is rejected with file, line and key before anything is created', async t => {
