@@ -10,9 +10,9 @@ import {
   type KernelState, type NamespaceState
 } from '../src/kernel'
 import { hcKey, mainIdentityState, systemSysctls } from '../src/routes'
+import { firstMissing, missingRoot, missingTools, runnableIf } from './helpers/requires'
 
-const isRoot = process.getuid?.() === 0
-const rootTest = isRoot ? test.serial : test.serial.skip
+const rootTest = runnableIf(test.serial, firstMissing(missingRoot(), missingTools('ip', 'iptables')))
 
 const topo = Topology.fromBits([2, 1, 1, 1])
 const delta = parseNaddr('3·1·0·1')

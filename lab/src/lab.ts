@@ -132,6 +132,13 @@ export async function destroyLab (name: string, backend: Backend): Promise<void>
   await fs.rm(labDir(name), { recursive: true, force: true })
 }
 
+/** Whether anything of lab `name` is there to destroy: its run directory, or leftovers a backend finds. */
+export async function labExists (name: string, backends: Backend[]): Promise<boolean> {
+  if (await fs.stat(labDir(name)).then(() => true, () => false)) return true
+  for (const b of backends) if ((await b.listLabs()).includes(name)) return true
+  return false
+}
+
 export async function listRunFiles (): Promise<RunFile[]> {
   const names = await fs.readdir(labStateRoot()).catch(() => [] as string[])
   const files = await Promise.all(names.map(async n => await readRunFile(n)))

@@ -3,7 +3,7 @@ import path from 'node:path'
 import os from 'node:os'
 import { promises as fs, existsSync } from 'node:fs'
 import { run } from '../src/util/exec'
-import { uniqueLabName, leftovers } from './helpers/lab-fixture'
+import { backendMissing, firstMissing, leftovers, missingTools, runnableIf, uniqueLabName } from './helpers/lab-fixture'
 import { isAlive } from '../src/util/proc'
 
 // These run the compiled CLI, as a user does (`make test` builds first).
@@ -69,7 +69,7 @@ test('wrong CLI arguments get a clear message and exit code 2', async t => {
   t.regex(r5.stderr, /no lab named no-such-lab is running/)
 })
 
-test.serial('deploy, inspect, exec, link down/up, node stop/start, destroy through the CLI (netns)', async t => {
+runnableIf(test.serial, firstMissing(backendMissing('netns'), missingTools('ping')))('deploy, inspect, exec, link down/up, node stop/start, destroy through the CLI (netns)', async t => {
   const lab = uniqueLabName('tcli')
   const file = await tmpTopology(`${lab}.yaml`, [
     `name: ${lab}`,
@@ -131,9 +131,21 @@ test.serial('deploy, inspect, exec, link down/up, node stop/start, destroy throu
   t.true(state.addresses.some(x => x.address === '169.254.10.1'), 'observe shows the address')
 
   const pids = deployed.nodes.map(n => n.pid)
-  t.is((await ntklab('destroy', lab)).code, 0)
-  t.is((await ntklab('destroy', lab)).code, 0, 'destroy is idempotent')
+  const destroyed = await ntklab('destroy', lab)
+  t.is(destroyed.code, 0, destroyed.stderr)
+  t.is(destroyed.stderr, `lab ${lab} destroyed\n`)
+  const againDestroyed = await ntklab('destroy', lab)
+  t.is(againDestroyed.code, 0, 'destroy is idempotent')
+  t.is(againDestroyed.stderr, `no lab named ${lab} (nothing to destroy)\n`, 'the second destroy finds nothing')
   t.deepEqual(await leftovers(lab, pids), [])
+})
+
+test('destroy of a lab that does not exist says there was none, and exits 0', async t => {
+  const lab = uniqueLabName('tnone')
+  const r = await ntklab('destroy', lab)
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stderr, `no lab named ${lab} (nothing to destroy)\n`)
+  t.is(r.stdout, '')
 })
 
 test('run: an invalid scenario is rejected with file, line and key before anything is created', async t => {
@@ -148,7 +160,7 @@ test('run: an invalid scenario is rejected with file, line and key before anythi
   t.deepEqual(await leftovers(lab, []), [], 'nothing was created')
 })
 
-test('graph draws a topology as Mermaid, DOT and SVG', async t => {
+test('graph draws a topology as Mermaid and DOT, and refuses an unknown format', async t => {
   const ring = path.join(root, 'topologies', 'ring4.yaml')
   const mermaid = await ntklab('graph', ring)
   t.is(mermaid.code, 0, mermaid.stderr)
@@ -157,8 +169,6 @@ test('graph draws a topology as Mermaid, DOT and SVG', async t => {
   const dot = await ntklab('graph', ring, '--format', 'dot')
   t.regex(dot.stdout, /^graph "ring4" \{/)
   t.regex(dot.stdout, /"a" -- "b" \[label="eth1 \/ eth1"\]/)
-  const svg = await ntklab('graph', ring, '--format', 'svg')
-  t.regex(svg.stdout, /<svg/)
   const bad = await ntklab('graph', ring, '--format', 'png')
   t.is(bad.code, 2)
   t.regex(bad.stderr, /unknown graph format "png"/)
@@ -248,4 +258,10 @@ test.serial('ntkctl runs against a node\'s own daemon, hear switches a radio pai
 
   t.is((await ntklab('destroy', lab)).code, 0)
   t.deepEqual(await leftovers(lab, pids), [])
+})
+
+runnableIf(test, missingTools('dot'))('graph draws a topology as SVG through Graphviz', async t => {
+  const svg = await ntklab('graph', path.join(root, 'topologies', 'ring4.yaml'), '--format', 'svg')
+  t.is(svg.code, 0, svg.stderr)
+  t.regex(svg.stdout, /<svg/)
 })

@@ -3,20 +3,16 @@ import path from 'node:path'
 import { loadTopology } from '../src/topology'
 import { deployLab } from '../src/lab'
 import type { ResolvedLab } from '../src/topology/model'
-import { backendOrReason, leftovers, linkAddresses, pings, pingsWithin, uniqueLabName } from './helpers/lab-fixture'
+import { backendMissing, checkedBackend, firstMissing, leftovers, linkAddresses, missingTools, pings, pingsWithin, runnableIf, uniqueLabName } from './helpers/lab-fixture'
 
 // The same behaviour is required of every backend (a compliance suite, STYLE.md §5).
 const root = path.join(__dirname, '..', '..')
 
-for (const backendName of ['netns', 'docker']) {
+for (const backendName of ['netns', 'docker'] as const) {
+  const serial = runnableIf(test.serial, firstMissing(backendMissing(backendName), missingTools('ping')))
   for (const file of ['line3.yaml', 'ring4.yaml']) {
-    test.serial(`${backendName}: ${file}: neighbours ping, non-neighbours do not, link down/up, destroy leaves nothing`, async t => {
-      const { backend, reason } = await backendOrReason(backendName)
-      if (backend === undefined) {
-        t.log(`skipped: ${String(reason)}`)
-        t.pass()
-        return
-      }
+    serial(`${backendName}: ${file}: neighbours ping, non-neighbours do not, link down/up, destroy leaves nothing`, async t => {
+      const backend = await checkedBackend(backendName)
       const spec: ResolvedLab = { ...loadTopology(path.join(root, 'topologies', file)), name: uniqueLabName(backendName === 'netns' ? 'tn' : 'td') }
       const pids: number[] = []
       t.teardown(async () => { await backend.removeLab(spec.name) })

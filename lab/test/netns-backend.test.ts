@@ -5,7 +5,9 @@ import { startHolders } from '../src/backend/netns/holder-server'
 import { ipBatch } from '../src/util/exec'
 import { isAlive, killAndWait } from '../src/util/proc'
 import type { ResolvedLab } from '../src/topology/model'
-import { leftovers, uniqueLabName } from './helpers/lab-fixture'
+import { backendMissing, leftovers, runnableIf, uniqueLabName } from './helpers/lab-fixture'
+
+const serial = runnableIf(test.serial, backendMissing('netns'))
 
 function labOf (name: string, nodes: string[]): ResolvedLab {
   return {
@@ -16,7 +18,7 @@ function labOf (name: string, nodes: string[]): ResolvedLab {
   }
 }
 
-test.serial('each node has its own /run/netns, /etc/iproute2 and /sys; removeLab leaves nothing', async t => {
+serial('each node has its own /run/netns, /etc/iproute2 and /sys; removeLab leaves nothing', async t => {
   const backend = new NetnsBackend()
   const lab = labOf(uniqueLabName('tnb'), ['a', 'b', 'c'])
   t.teardown(async () => { await backend.removeLab(lab.name) })
@@ -45,7 +47,7 @@ test.serial('each node has its own /run/netns, /etc/iproute2 and /sys; removeLab
   t.false(existsSync(`${NETNS_STATE_ROOT}/${lab.name}`), 'state directory removed')
 })
 
-test.serial('the holder server reports a node it could not set up, by name, and the others are held', async t => {
+serial('the holder server reports a node it could not set up, by name, and the others are held', async t => {
   const dir = await fs.mkdtemp('/tmp/ntklab-holder-')
   t.teardown(async () => { await fs.rm(dir, { recursive: true, force: true }) })
   const results = await startHolders([
@@ -59,7 +61,7 @@ test.serial('the holder server reports a node it could not set up, by name, and 
   t.false(await isAlive(results[1].pid), 'the failed holder exited')
 })
 
-test.serial('a deploy that fails half-way leaves no holder, name or state behind', async t => {
+serial('a deploy that fails half-way leaves no holder, name or state behind', async t => {
   const backend = new NetnsBackend()
   const lab = labOf(uniqueLabName('tnf'), ['a', 'b'])
   // A name already taken on the host makes `netns attach` fail after the holders exist.

@@ -5,7 +5,7 @@ import { defaultKinds, parseTopology } from '../src/topology'
 import { ntkctlArgv } from '../src/topology/kinds/ntkd'
 import type { ResolvedLab } from '../src/topology/model'
 import type { NodeObservation } from '../src/observe'
-import { backendOrReason, leftovers, pings, pingsWithin, uniqueLabName } from './helpers/lab-fixture'
+import { backendMissing, checkedBackend, firstMissing, leftovers, missingTools, pings, pingsWithin, runnableIf, uniqueLabName } from './helpers/lab-fixture'
 
 // Four real ntkd daemons in a line on the netns backend, 4·2·2·2 with addresses spanning every level:
 // a = 3.1.0.1 (10.0.0.29), b = 3.1.0.0 (.28), c = 3.0.1.0 (.26), d = 1.0.0.0 (.8).
@@ -38,9 +38,10 @@ async function allPairsPing (lab: RunningLab, budgetMs: number): Promise<string[
   }
 }
 
-test.serial('netns: a line of 4 ntkd converges, every node pings every global address; a stopped daemon removes its kernel state', async t => {
-  const { backend, reason } = await backendOrReason('netns')
-  if (backend === undefined) { t.log(`skipped: ${String(reason)}`); t.pass(); return }
+const netnsSerial = runnableIf(test.serial, firstMissing(backendMissing('netns'), missingTools('ping', 'iptables')))
+
+netnsSerial('netns: a line of 4 ntkd converges, every node pings every global address; a stopped daemon removes its kernel state', async t => {
+  const backend = await checkedBackend('netns')
   const spec: ResolvedLab = { ...parseTopology(TOPOLOGY, 'line4.yaml', defaultKinds()), name: uniqueLabName('ntkdl') }
   let lab: RunningLab | undefined
   const pids: number[] = []

@@ -14,7 +14,7 @@ import { formatSummary } from '../src/report/summary'
 import { ManualClock } from '../src/scenario/clock'
 import { waitFor } from '../src/scenario/wait'
 import type { ScenarioResult } from '../src/scenario/result'
-import { backendOrReason, leftovers, uniqueLabName } from './helpers/lab-fixture'
+import { backendMissing, checkedBackend, firstMissing, leftovers, missingTools, runnableIf, uniqueLabName } from './helpers/lab-fixture'
 
 // Real ntkd daemons on the netns backend, driven by the timelines written in topologies/ntkd-*.yaml:
 // converge (every ntk table equals the hierarchical route model, next hop and src; every node pings
@@ -108,10 +108,9 @@ test('a wait reports when its passing check started and ended: convergence lies 
 })
 
 // The docker backend runs the daemon from the image's /opt/ntk/dist: build first (npx tsc -p tsconfig.json).
-for (const [backendName, file] of [['netns', 'ntkd-ring6.yaml'], ['netns', 'ntkd-grid3x3.yaml'], ['docker', 'ntkd-ring6.yaml']]) {
-  test.serial(`${backendName}: ${file} converges to the route model, reroutes a cut within 3 s, a stopped daemon is withdrawn and leaves no kernel state`, async t => {
-    const { backend, reason } = await backendOrReason(backendName)
-    if (backend === undefined) { t.log(`skipped: ${String(reason)}`); t.pass(); return }
+for (const [backendName, file] of [['netns', 'ntkd-ring6.yaml'], ['netns', 'ntkd-grid3x3.yaml'], ['docker', 'ntkd-ring6.yaml']] as const) {
+  runnableIf(test.serial, firstMissing(backendMissing(backendName), missingTools('ping', 'iptables')))(`${backendName}: ${file} converges to the route model, reroutes a cut within 3 s, a stopped daemon is withdrawn and leaves no kernel state`, async t => {
+    const backend = await checkedBackend(backendName)
     const spec: ResolvedLab = { ...load(file), name: uniqueLabName(backendName === 'netns' ? 'ntks' : 'ntkds') }
     const scenario = scenarioFromLab(spec)
     let lab: RunningLab | undefined

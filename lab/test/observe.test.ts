@@ -4,9 +4,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { observeLab, observeNode, parseIdNames, parseIptablesSave, readRouteNames } from '../src/observe'
 import { wireLinks } from '../src/wiring/veth'
-import { inNode, isRoot, lineLab, makeTestNodes } from './wiring-fixture'
+import { firstMissing, missingRoot, missingTools, runnableIf } from '../../daemon/test/helpers/requires'
+import { inNode, lineLab, makeTestNodes } from './wiring-fixture'
 
-const rootTest = isRoot ? test : test.skip
+const rootTest = runnableIf(test, firstMissing(missingRoot(), missingTools('ip', 'nsenter', 'unshare')))
 
 async function tempIproute2 (t: { teardown: (fn: () => Promise<void>) => void }, files: Record<string, string>): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ntkwt-iproute2-'))

@@ -5,7 +5,7 @@ import { defaultKinds, parseTopology } from '../src/topology'
 import type { ResolvedLab } from '../src/topology/model'
 import { hearingPairs, labsWithSegments, nftBinary, segmentNetnsName } from '../src/wiring/radio'
 import { run } from '../src/util/exec'
-import { backendOrReason, leftovers, pings, pingsWithin, uniqueLabName } from './helpers/lab-fixture'
+import { checkedBackend, leftovers, pings, pingsWithin, runnableIf, uniqueLabName } from './helpers/lab-fixture'
 
 // A radio segment on the real kernel, on both backends: four nodes on one bridge, a–b and b–c hear each
 // other, a–c is declared deaf, d hears nobody. Frames pass only between hearing pairs: unicast, ARP
@@ -62,17 +62,13 @@ function unavailable (backend: string): string | undefined {
   return undefined
 }
 
-async function theBackend (name: string): Promise<NonNullable<Awaited<ReturnType<typeof backendOrReason>>['backend']>> {
-  const { backend, reason } = await backendOrReason(name)
-  if (backend === undefined) throw new Error(`backend ${name}: ${String(reason)}`)
-  return backend
+async function theBackend (name: string): ReturnType<typeof checkedBackend> {
+  return await checkedBackend(name)
 }
 
 for (const backendName of ['netns', 'docker']) {
   const title = `${backendName}: only pairs that hear each other exchange frames (unicast, broadcast, IPv6 multicast, macvlans); pairs change at run time`
-  const why = unavailable(backendName)
-  const serial = why === undefined ? test.serial : test.serial.skip
-  serial(why === undefined ? title : `${title} (skipped: ${why})`, async t => {
+  runnableIf(test.serial, unavailable(backendName))(title, async t => {
     const backend = await theBackend(backendName)
     const spec: ResolvedLab = { ...parseTopology(TOPOLOGY, 'radio4.yaml', defaultKinds()), name: uniqueLabName('radio') }
     let lab: RunningLab | undefined
@@ -124,8 +120,7 @@ for (const backendName of ['netns', 'docker']) {
   })
 }
 
-const netnsWhy = unavailable('netns')
-;(netnsWhy === undefined ? test.serial : test.serial.skip)(`netns: a lab whose deploy fails leaves no segment namespace behind${netnsWhy === undefined ? '' : ` (skipped: ${netnsWhy})`}`, async t => {
+runnableIf(test.serial, unavailable('netns'))('netns: a lab whose deploy fails leaves no segment namespace behind', async t => {
   const backend = await theBackend('netns')
   // b runs an exec that fails after wiring: deploy unwinds everything
   const spec: ResolvedLab = { ...parseTopology(TOPOLOGY.replace('  b: { interfaces', '  b: { exec: ["exit 3"], interfaces'), 'radio4.yaml', defaultKinds()), name: uniqueLabName('radiof') }

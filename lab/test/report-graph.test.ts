@@ -1,8 +1,8 @@
 import test from 'ava'
-import { existsSync } from 'node:fs'
 import { GraphvizMissingError, renderGraph, dotToSvg } from '../src/report/graph'
 import { initialState } from '../src/scenario/lab-state'
 import { ringLab } from '../src/scenario/simulated-lab'
+import { missingTools, runnableIf } from '../../daemon/test/helpers/requires'
 
 const lab = ringLab(6)
 
@@ -40,8 +40,7 @@ test('down links, impaired links, partitions and stopped nodes are marked', asyn
   t.regex(dot, /"r6" \[label="r6\\nbabeld\\nSTOPPED"/)
 })
 
-test('SVG is produced through Graphviz when dot is installed', async t => {
-  if (!existsSync('/usr/bin/dot')) { t.pass('Graphviz not installed'); return }
+runnableIf(test, missingTools('dot'))('SVG is produced through Graphviz', async t => {
   const s = initialState(lab)
   s.links.set('r1:eth2--r2:eth1', 'down')
   s.links.set('r4:eth2--r5:eth1', 'down')

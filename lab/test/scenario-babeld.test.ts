@@ -11,7 +11,7 @@ import { parseScenarioFile } from '../src/scenario/scenario-file'
 import { runScenario } from '../src/scenario/runner'
 import { formatSummary } from '../src/report/summary'
 import { junitXml } from '../src/report/junit'
-import { backendOrReason, leftovers, uniqueLabName } from './helpers/lab-fixture'
+import { backendMissing, checkedBackend, firstMissing, leftovers, missingTools, runnableIf, uniqueLabName } from './helpers/lab-fixture'
 
 // End to end: six babeld nodes in a ring on each backend, driven by the scenario files in
 // topologies/scenarios/. Each test deploys once and runs the passing scenario, then the failing one.
@@ -28,11 +28,10 @@ async function scenario (file: string, lab: ResolvedLab): Promise<ReturnType<Ret
   return parseScenarioFile(await readFile(full, 'utf8'), full).compile(lab)
 }
 
-for (const backendName of ['netns', 'docker']) {
-  test.serial(`${backendName}: babeld ring of 6 converges, reroutes, splits, heals; a failing scenario leaves a bundle`, async t => {
-    if (!existsSync('/usr/sbin/babeld')) { t.log('skipped: babeld is not installed'); t.pass(); return }
-    const { backend, reason } = await backendOrReason(backendName)
-    if (backend === undefined) { t.log(`skipped: ${String(reason)}`); t.pass(); return }
+for (const backendName of ['netns', 'docker'] as const) {
+  const serial = runnableIf(test.serial, firstMissing(missingTools('babeld'), backendMissing(backendName), missingTools('ping')))
+  serial(`${backendName}: babeld ring of 6 converges, reroutes, splits, heals; a failing scenario leaves a bundle`, async t => {
+    const backend = await checkedBackend(backendName)
     const spec: ResolvedLab = { ...loadTopology(path.join(dir, 'ring6-babeld.yaml'), kinds()), name: uniqueLabName(backendName === 'netns' ? 'sbn' : 'sbd') }
     const bundles = await mkdtemp(path.join(tmpdir(), 'ntklab-babeld-bundle-'))
     const pids: number[] = []

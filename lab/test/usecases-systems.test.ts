@@ -4,7 +4,7 @@ import { deployLab, type RunningLab } from '../src/lab'
 import { loadTopology, type ResolvedLab } from '../src/topology'
 import { ntkctlArgv } from '../src/topology/kinds/ntkd'
 import { nftBinary } from '../src/wiring/radio'
-import { backendOrReason, leftovers, uniqueLabName } from './helpers/lab-fixture'
+import { checkedBackend, leftovers, runnableIf, uniqueLabName } from './helpers/lab-fixture'
 
 // topologies/usecases/systems.yaml, the systems of the documented use cases (usecases.md §1.2-1.4) on one
 // radio medium: the file as the documents fix it, and on netns, each daemon with its documented link-local
@@ -66,10 +66,9 @@ async function neighboursWithin (lab: RunningLab, want: Record<string, string[]>
   }
 }
 
-const why = process.getuid?.() !== 0 ? 'not root' : (() => { try { nftBinary(); return undefined } catch (err) { return (err as Error).message } })()
-;(why === undefined ? test.serial : test.serial.skip)(`netns: the daemons form arcs exactly along the medium's pairs, and γ–ε once it appears${why === undefined ? '' : ` (skipped: ${why})`}`, async t => {
-  const { backend, reason } = await backendOrReason('netns')
-  if (backend === undefined) throw new Error(String(reason))
+const why = process.getuid?.() !== 0 ? 'it needs root' : (() => { try { nftBinary(); return undefined } catch (err) { return (err as Error).message } })()
+runnableIf(test.serial, why)('netns: the daemons form arcs exactly along the medium\'s pairs, and γ–ε once it appears', async t => {
+  const backend = await checkedBackend('netns')
   const spec: ResolvedLab = { ...loadTopology(FILE), name: uniqueLabName('usecases') }
   let lab: RunningLab | undefined
   t.teardown(async () => { await lab?.destroy().catch(() => {}) })

@@ -5,9 +5,10 @@ import { applyImpairment, parseTcRate, probeImpairments } from '../src/wiring/im
 import { ImpairmentUnsupportedError, InvalidImpairmentError, UnknownLinkError, WiringError } from '../src/wiring/errors'
 import { observeNode } from '../src/observe'
 import { run } from '../src/util/exec'
-import { inNode, isRoot, lineLab, makeTestNodes, pings } from './wiring-fixture'
+import { firstMissing, missingRoot, missingTools, runnableIf } from '../../daemon/test/helpers/requires'
+import { inNode, lineLab, makeTestNodes, pings } from './wiring-fixture'
 
-const rootTest = isRoot ? test : test.skip
+const rootTest = runnableIf(test, firstMissing(missingRoot(), missingTools('ip', 'nsenter', 'unshare')))
 const AB = 'a:eth1--b:eth1'
 const BC = 'b:eth2--c:eth1'
 

@@ -32,9 +32,9 @@ export function highestVirtualLevel (topo: Topology, n: Naddr): number {
 
 /** Checks length and non-negative integer positions; virtual positions are allowed. */
 export function checkNaddr (topo: Topology, n: Naddr): Naddr {
-  if (n.length !== topo.levels) throw new AddressError(`address ${formatNaddr(n)} has ${n.length} positions; topology ${topo.toString()} has ${topo.levels} levels`)
+  if (n.length !== topo.levels) throw new AddressError(`address ${formatNaddr(n)} has ${n.length} positions; topology ${topo.toString()} has ${topo.levels} levels`, 'positions-count')
   n.forEach((p, level) => {
-    if (!Number.isInteger(p) || p < 0) throw new AddressError(`address ${formatNaddr(n)}: position ${p} at level ${level} is not a non-negative integer`)
+    if (!Number.isInteger(p) || p < 0) throw new AddressError(`address ${formatNaddr(n)}: position ${p} at level ${level} is not a non-negative integer`, 'position-range')
   })
   return n
 }
@@ -42,7 +42,7 @@ export function checkNaddr (topo: Topology, n: Naddr): Naddr {
 /** Parses the written top-first form, with middle dots ("3·1·0·1") or dots ("3.1.0.1"). */
 export function parseNaddr (text: string, topo?: Topology): Naddr {
   const parts = text.trim().split(/[·.]/)
-  if (parts.some(p => !/^\d+$/.test(p))) throw new AddressError(`cannot parse address "${text}": expected positions like 3·1·0·1 or 3.1.0.1`)
+  if (parts.some(p => !/^\d+$/.test(p))) throw new AddressError(`cannot parse address "${text}": expected positions like 3·1·0·1 or 3.1.0.1`, 'syntax')
   const n = parts.map(Number).reverse()
   return topo === undefined ? n : checkNaddr(topo, n)
 }
@@ -66,7 +66,7 @@ export function gnodeOfHCoord (n: Naddr, hc: HCoord): Gnode {
 
 /** The HCoord of m's maximum distinct g-node seen from n: (i, m[i]) with i the highest level where they differ; null if equal. */
 export function maxDistinctGnode (n: Naddr, m: Naddr): HCoord | null {
-  if (n.length !== m.length) throw new AddressError(`addresses ${formatNaddr(n)} and ${formatNaddr(m)} have different numbers of levels`)
+  if (n.length !== m.length) throw new AddressError(`addresses ${formatNaddr(n)} and ${formatNaddr(m)} have different numbers of levels`, 'positions-count')
   for (let i = n.length - 1; i >= 0; i--) if (n[i] !== m[i]) return { lvl: i, pos: m[i] }
   return null
 }

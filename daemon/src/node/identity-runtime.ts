@@ -51,6 +51,11 @@ export class IdentityRuntime {
   readonly #inputMemo: RoutesInputMemo = { perDest: new Map() }
   readonly #choicesMemo: RouteChoicesMemo = { perDest: new Map() }
   #last: { quick: string, key: string, state: NamespaceState } | undefined
+  /**
+   * The connectivity position this identity takes while it moves to its own namespace: its kernel state there is
+   * made for it from the start (the proof does the same), QSPN takes it a moment later (makeConnectivity).
+   */
+  #leaving: { level: number, pos: number } | undefined
 
   constructor (private readonly ctx: RuntimeContext, readonly identity: LocalIdentity, naddr: Naddr, fingerprint: Fingerprint, start: QspnStart) {
     this.#fingerprint = fingerprint
@@ -76,6 +81,18 @@ export class IdentityRuntime {
   }
 
   get naddr (): Naddr { return this.qspn.naddr }
+
+  /** The address the kernel state is made for: QSPN's, or the connectivity position it is about to take. */
+  get #kernelNaddr (): Naddr {
+    const l = this.#leaving
+    return l === undefined ? this.qspn.naddr : this.qspn.naddr.map((p, lvl) => lvl === l.level ? l.pos : p)
+  }
+
+  /** The identity is about to duplicate and stay as a connectivity identity at `pos` of `level` (undefined: not). */
+  prepareConnectivity (at: { level: number, pos: number } | undefined): void {
+    this.#leaving = at
+    this.ctx.scheduleSync()
+  }
   get fingerprint (): Fingerprint { return this.#fingerprint }
   /** The identity as the Identities module knows it now (its namespace changes when it duplicates). */
   get local (): LocalIdentity { return this.ctx.identities.identity(this.identity.id) ?? this.identity }
@@ -107,6 +124,7 @@ export class IdentityRuntime {
 
   /** The old identity of a duplication becomes a connectivity identity (§4.9). */
   makeConnectivity (fromLevel: number, toLevel: number, virtualPos: number, eldership: number): void {
+    this.#leaving = undefined
     this.#fingerprint = withEldershipAt(this.#fingerprint, fromLevel - 1, eldership)
     this.qspn.makeConnectivity(fromLevel, toLevel, virtualPos, this.#fingerprint)
     this.ctx.scheduleSync()
@@ -139,7 +157,7 @@ export class IdentityRuntime {
       if (this.qspnArcs.has(ia.id)) endpoints.set(ia.id, { dev, peerMac: ia.peerMac, peerLinkLocal: ia.peerLinkLocal })
       else otherArcs.push({ dev, peerLinkLocal: ia.peerLinkLocal })
     }
-    const naddr = this.qspn.naddr
+    const naddr = this.#kernelNaddr
     // Nothing the state derives from changed (QSPN's routing, address, NICs, arcs and the neighbours' addresses):
     // the last state stands, without computing it again (a change of nodes-inside alone, say).
     const quick = [

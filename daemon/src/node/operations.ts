@@ -157,6 +157,7 @@ export class NodeOperations {
     // The namespace the new identity takes over keeps its state until the new identity runs: the routes and
     // internal addresses that stay valid (inside the moving g-node) never go away meanwhile.
     system.freeze(ns)
+    r0.prepareConnectivity({ level: a.guestLevel, pos: a.connPos })
     let r1: IdentityRuntime
     try {
       const { identity: fresh, pairs } = await system.identities.addIdentity(opId, r0.identity.id)
@@ -178,6 +179,9 @@ export class NodeOperations {
       const to = kind === 'enter' ? l : (maxDistinctGnode(prevNaddr, naddr)?.lvl ?? l)
       r0.makeConnectivity(a.guestLevel + 1, Math.max(a.guestLevel + 1, to), a.connPos, a.connEld)
       system.log(`${kind} ${opId}: identity ${r0.identity.index} → ${fresh.index} at ${formatNaddr(naddr)}; ${r0.identity.index} is a connectivity identity at ${formatNaddr(r0.naddr)} in ${r0.local.netns}`)
+    } catch (e) {
+      r0.prepareConnectivity(undefined)
+      throw e
     } finally {
       system.unfreeze(ns)
       r0.messenger.release()

@@ -1,6 +1,6 @@
 import {
   type Cidr, type HCoord, type Ipv4, type Naddr, type Topology,
-  checkNaddr, cidrAnonymizingOf, cidrGlobalOf, cidrInternalOf, ipAnonymizing, ipGlobal,
+  AddressError, checkNaddr, formatNaddr, cidrAnonymizingOf, cidrGlobalOf, cidrInternalOf, ipAnonymizing, ipGlobal,
   ipInternal, isRealAddress, isRealPosition
 } from '../addressing'
 
@@ -86,6 +86,9 @@ function realBetween (topo: Topology, n: Naddr, from: number, to: number): boole
 export function destinationSet (id: IdentityAddressing): readonly Destination[] {
   const { topology: topo, naddr: n } = id
   checkNaddr(topo, n)
+  if (!id.main && isRealAddress(topo, n)) {
+    throw new AddressError(`connectivity identity ${formatNaddr(n)} has only real positions; a connectivity identity holds at least one virtual position (spec §1.3), only a main identity is all real`, 'connectivity-real')
+  }
   // Pure in (topology, address, subnet level), and asked for on every kernel sync: computed once per address.
   let perTopology = destinationSets.get(topo)
   if (perTopology === undefined) { perTopology = new Map(); destinationSets.set(topo, perTopology) }

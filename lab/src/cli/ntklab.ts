@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { existsSync } from 'node:fs'
 import { loadTopology } from '../topology'
 import { makeBackend, BACKEND_NAMES } from '../backend'
-import { deployLab, destroyLab, openLab, listRunFiles, readRunFile, runFileAlive, type RunFile, type RunningLab } from '../lab'
+import { deployLab, destroyLab, labExists, openLab, listRunFiles, readRunFile, runFileAlive, type RunFile, type RunningLab } from '../lab'
 import { formatTable } from './table'
 import path from 'node:path'
 import { promises as fs } from 'node:fs'
@@ -71,9 +71,10 @@ const commands: Record<string, Handler> = {
       const name = labNameOf(arg)
       const rf = await readRunFile(name)
       // Without a run file the lab may still have leftovers on either backend: sweep both.
-      const backends = rf !== undefined ? [rf.backend] : await availableBackends()
-      for (const b of backends) await destroyLab(name, makeBackend(b))
-      process.stderr.write(`lab ${name} destroyed\n`)
+      const backends = (rf !== undefined ? [rf.backend] : await availableBackends()).map(b => makeBackend(b))
+      const existed = rf !== undefined || await labExists(name, backends)
+      for (const b of backends) await destroyLab(name, b)
+      process.stderr.write(existed ? `lab ${name} destroyed\n` : `no lab named ${name} (nothing to destroy)\n`)
     }
     return 0
   },

@@ -1,7 +1,4 @@
-import {
-  Topology, firstCommonLevel, formatNaddr, ipGlobal, ipInternal, maxDistinctGnode, parseNaddr, type HCoord, type Naddr
-} from '../../../daemon/src/addressing'
-import { destinationCidrs, destinationSet, localAddressSet } from '../../../daemon/src/routes'
+import { type NtkAddress, ntkAddress, ntkDestinations, ntkGlobal, ntkGnodeName, ntkInternal, ntkMaxDistinct } from './ntk-addressing'
 import type { NodeSpec, ResolvedLab } from '../topology/model'
 import { adjacency, type LabState } from './lab-state'
 import { normalizePrefix } from './observation'
@@ -20,19 +17,26 @@ import type { ExpectedRoute, NodeExpectation, RouteModel } from './route-model'
  * Costs are those QSPN sums: the arc cost configured on the sending side (config.costs of the node
  * closer to the source, by its interface); an interface without a fixed cost counts `UNKNOWN_COST`
  * (its real cost is a measured RTT, so next hops over it are only a guess).
+ * Addresses, destinations and CIDRs come from the lab's own reading of the spec (./ntk-addressing), never from
+ * the daemon's functions, so that a bug there shows.
  */
 export const NTKD_TABLE = 'ntk'
 export const NTKD_TABLE_ID = '251'
 /** Cost assumed for an interface without config.costs (µs, the order of a veth RTT). */
 export const UNKNOWN_COST = 1000
 
-interface NtkdNode { spec: NodeSpec, topology: Topology, naddr: Naddr }
+interface NtkdNode { spec: NodeSpec, address: NtkAddress, naddr: readonly number[] }
 
 function parseNode (spec: NodeSpec): NtkdNode {
   const bits = spec.config.topology
   if (!Array.isArray(bits)) throw new Error(`node ${spec.name}: config.topology is not a list of bits`)
-  const topology = Topology.fromBits(bits.map(Number))
-  return { spec, topology, naddr: parseNaddr(String(spec.config.address), topology) }
+  let address: NtkAddress
+  try {
+    address = ntkAddress(bits.map(Number), String(spec.config.address))
+  } catch (err) {
+    throw new Error(`node ${spec.name}: ${(err as Error).message}`)
+  }
+  return { spec, address, naddr: address.naddr }
 }
 
 /** The cost of leaving `node` over `ifname` (QSPN adds the sender's arc cost). */
@@ -73,16 +77,9 @@ export function cheapestFirstHops (lab: ResolvedLab, state: LabState, from: stri
   }
 }
 
-/** "3·1·" for HCoord (2,1) of 3·0·1·0: the g-node's positions from the top down to its level. */
-function gnodeName (n: Naddr, hc: HCoord): string {
-  const p = [...n]
-  p[hc.lvl] = hc.pos
-  return formatNaddr(p.slice(hc.lvl)) + '·'
-}
-
 function expectNtkd (lab: ResolvedLab, state: LabState, node: NodeSpec, members: readonly NodeSpec[]): NodeExpectation {
   const me = parseNode(node)
-  const levels = me.topology.levels
+  const levels = me.address.gsizes.length
   const others = members.filter(m => m.name !== node.name).map(parseNode)
   const addrOf = new Map([me, ...others].map(x => [x.spec.name, x.naddr]))
   const memberNames = new Set([node.name, ...others.map(o => o.spec.name)])
@@ -93,12 +90,12 @@ function expectNtkd (lab: ResolvedLab, state: LabState, node: NodeSpec, members:
     for (let k = L + 1; k < levels; k++) if (a[k] !== me.naddr[k]) return false
     return true
   }, memberNames))
-  const local = localAddressSet({ topology: me.topology, naddr: me.naddr, main: true })
+  const subnetLevel = typeof node.config.subnetLevel === 'number' ? node.config.subnetLevel : 0
   const routes: ExpectedRoute[] = []
   const unreachable: NodeExpectation['unreachable'] = []
-  for (const d of destinationSet({ topology: me.topology, naddr: me.naddr, main: true })) {
-    const inside = others.filter(o => { const hc = maxDistinctGnode(me.naddr, o.naddr); return hc !== null && hc.lvl === d.hc.lvl && hc.pos === d.hc.pos })
-    const paths = reach[d.hc.lvl]
+  for (const d of ntkDestinations(me.address, { subnetLevel })) {
+    const inside = others.filter(o => { const hc = ntkMaxDistinct(me.naddr, o.naddr); return hc !== null && hc.lvl === d.lvl && hc.pos === d.pos })
+    const paths = reach[d.lvl]
     let cost = Number.POSITIVE_INFINITY
     let hopCount = 0
     let hops = new Set<string>()
@@ -107,9 +104,9 @@ function expectNtkd (lab: ResolvedLab, state: LabState, node: NodeSpec, members:
       if (r === undefined || r.cost > cost) continue
       if (r.cost < cost) { cost = r.cost; hopCount = r.hops; hops = new Set(r.firstHops) } else { hopCount = Math.min(hopCount, r.hops); for (const h of r.firstHops) hops.add(h) }
     }
-    const owner = `${gnodeName(me.naddr, d.hc)} (${inside.map(o => o.spec.name).join(', ') || 'empty'})`
+    const owner = `${ntkGnodeName(me.naddr, d.lvl, d.pos)} (${inside.map(o => o.spec.name).join(', ') || 'empty'})`
     const pairs = [...hops].map(h => h.split('\u0000'))
-    for (const { cidr, src } of destinationCidrs(d, local)) {
+    for (const { cidr, src } of d.cidrs) {
       const dst = normalizePrefix(cidr)
       if (!Number.isFinite(cost)) { unreachable.push({ dst, owner }); continue }
       routes.push({
@@ -119,7 +116,7 @@ function expectNtkd (lab: ResolvedLab, state: LabState, node: NodeSpec, members:
         cost,
         ifnames: [...new Set(pairs.map(p => p[1]))].sort(),
         neighbours: [...new Set(pairs.map(p => p[0]))].sort(),
-        ...(src !== null ? { src } : {})
+        src
       })
     }
   }
@@ -128,9 +125,9 @@ function expectNtkd (lab: ResolvedLab, state: LabState, node: NodeSpec, members:
 
 /** The node's own global address, then its internal addresses of levels l-1 … 1 (all /32). */
 function ownAddresses (node: NodeSpec): string[] {
-  const { topology, naddr } = parseNode(node)
-  const out = [ipGlobal(topology, naddr)]
-  for (let k = topology.levels - 1; k >= 1; k--) out.push(ipInternal(topology, naddr, k))
+  const { address } = parseNode(node)
+  const out = [ntkGlobal(address)]
+  for (let k = address.gsizes.length - 1; k >= 1; k--) out.push(ntkInternal(address, k))
   return out.map(normalizePrefix)
 }
 
@@ -138,8 +135,10 @@ function ownAddresses (node: NodeSpec): string[] {
 function ntkdPingTargets (from: NodeSpec, to: NodeSpec): string[] {
   const a = parseNode(from)
   const b = parseNode(to)
-  const out = [ipGlobal(b.topology, b.naddr)]
-  for (let k = b.topology.levels - 1; k >= Math.max(1, firstCommonLevel(a.naddr, b.naddr)); k--) out.push(ipInternal(b.topology, b.naddr, k))
+  const out = [ntkGlobal(b.address)]
+  // the first common level of a and b: one above their maximum distinct g-node (0 when equal)
+  const firstCommon = (ntkMaxDistinct(a.naddr, b.naddr)?.lvl ?? -1) + 1
+  for (let k = b.address.gsizes.length - 1; k >= Math.max(1, firstCommon); k--) out.push(ntkInternal(b.address, k))
   return out
 }
 

@@ -1,25 +1,50 @@
 import { promises as fs } from 'node:fs'
 import { randomBytes } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
 import type { ResolvedLab } from '../../src/topology/model'
 import type { Backend } from '../../src/backend/backend'
 import { makeBackend } from '../../src/backend'
 import { run } from '../../src/util/exec'
 import { isAlive } from '../../src/util/proc'
+import { firstMissing, missingRoot, missingTools } from '../../../daemon/test/helpers/requires'
+
+export { firstMissing, missingTools, runnableIf } from '../../../daemon/test/helpers/requires'
+
+/** The docker backend's socket (its DOCKER_SOCKET; not imported, so that dockerode loads only where Docker is used). */
+const DOCKER_SOCKET = '/var/run/docker.sock'
+
+/** Whether a Docker engine answers on its socket, asked synchronously (tests are registered when the file loads). */
+function engineAnswers (): boolean {
+  const ping = `require('node:http').get({ socketPath: ${JSON.stringify(DOCKER_SOCKET)}, path: '/_ping', timeout: 4000 }, r => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1)).on('timeout', () => process.exit(1))`
+  return spawnSync(process.execPath, ['-e', ping], { stdio: 'ignore', timeout: 6000 }).status === 0
+}
+
+let engine: boolean | undefined
+/** Why the Docker engine cannot be used, or undefined when it answers. */
+export function engineMissing (): string | undefined {
+  engine ??= engineAnswers()
+  return engine ? undefined : `no Docker engine answers on ${DOCKER_SOCKET}`
+}
+
+/**
+ * Why a backend cannot be used here, or undefined when it can: the same conditions as its `check()`, probed
+ * synchronously so that a test file decides when it loads whether to run, skip or (under CI) fail a test.
+ */
+export function backendMissing (name: 'netns' | 'docker'): string | undefined {
+  if (name === 'netns') return firstMissing(missingRoot(), missingTools('unshare', 'nsenter', 'ip'))
+  return firstMissing(engineMissing(), missingRoot(), missingTools('ip'))
+}
 
 /** A lab name unique to this test run (lab names are at most 20 characters). */
 export function uniqueLabName (prefix: string): string {
   return `${prefix}${randomBytes(3).toString('hex')}`.slice(0, 20)
 }
 
-/** The backend, or the reason it cannot be used here (a test skips with that reason). */
-export async function backendOrReason (name: string): Promise<{ backend?: Backend, reason?: string }> {
+/** The backend, checked (a test registered through `runnableIf(…, backendMissing(name))` expects it to be usable). */
+export async function checkedBackend (name: string): Promise<Backend> {
   const backend = makeBackend(name)
-  try {
-    await backend.check()
-    return { backend }
-  } catch (err) {
-    return { reason: (err as Error).message }
-  }
+  await backend.check()
+  return backend
 }
 
 /** Every address of an interface on a link, without prefix: [addrA, addrB] per link. */
