@@ -73,6 +73,12 @@ export class PeerServices {
 
   isRegistered (pId: number): boolean { return this.core.services.has(pId) }
 
+  /** This identity serves pId no more (it became a connectivity identity); it still forwards. */
+  unregister (pId: number): void {
+    this.core.services.delete(pId)
+    this.participants.stopParticipating(pId)
+  }
+
   /** This identity takes part in optional service pId (the service must be registered). */
   participate (pId: number): void {
     const s = this.core.services.get(pId)
