@@ -1,4 +1,4 @@
-import type { PeerService } from '../peers/core'
+import type { ExecInfo, PeerService } from '../peers/core'
 import type { FixedKeysDescriptor, RequestClass } from '../peers/db-common'
 import { FixedKeysDatabase } from '../peers/db-fixed-keys'
 import { PeersInvalidRequestError } from '../peers/errors'
@@ -42,7 +42,7 @@ export class CoordinatorService implements PeerService, FixedKeysDescriptor<numb
   get #levels (): number { return this.peers.levels }
   get #now (): number { return this.peers.core.ports.clock.now() }
 
-  async exec (request: unknown, clientTuple: readonly number[]): Promise<unknown> { return await this.db.onRequest(request, clientTuple) }
+  async exec (request: unknown, clientTuple: readonly number[], info: ExecInfo): Promise<unknown> { return await this.db.onRequest(request, clientTuple, info) }
 
   /** This node's copy of the memory of its g-node of level lvl (servant or replica), for ntkctl. */
   localMemory (lvl: number): CoordGnodeMemory | undefined { return this.#memory.get(lvl) }

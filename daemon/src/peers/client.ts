@@ -50,21 +50,24 @@ interface Waiting {
 /** Exclusions of one search, in my frame (§5.4 `exclude_gnode_list`) and as tuples (`exclude_tuple_list`). */
 class Exclusions {
   readonly hcs = new Set<number>()
-  /** Everything inside my g-node of this level is excluded (me included); -1: nothing. */
-  mineUpTo = -1
+  /** Some g-node is excluded only because it did not answer in time: it may be alive (see ExecInfo.degraded). */
+  degraded = false
+  /** One of my own g-nodes is excluded: this level's (me and every g-node below it); -1: none. */
+  mine = -1
   readonly tuples: GnodeTuple[] = []
 
   constructor (private readonly naddr: readonly number[], private readonly top: number) {}
 
-  add (t: GnodeTuple): void {
+  add (t: GnodeTuple, soft = false): void {
+    if (soft) this.degraded = true
     const r = rebaseTuple(this.naddr, t, this.top)
     this.tuples.push(r)
     const c = classifyTuple(this.naddr, r)
     if (c.kind === 'visible') this.hcs.add(c.hc.lvl * 0x100000000 + c.hc.pos)
-    else if (c.kind === 'mine') this.mineUpTo = Math.max(this.mineUpTo, c.hc.lvl + 1)
+    else if (c.kind === 'mine') this.mine = Math.max(this.mine, c.hc.lvl)
   }
 
-  has = (lvl: number, pos: number): boolean => lvl < this.mineUpTo || this.hcs.has(lvl * 0x100000000 + pos)
+  has = (lvl: number, pos: number): boolean => insideMine(this.naddr, this.mine, lvl, pos) || this.hcs.has(lvl * 0x100000000 + pos)
 
   /** The excluded g-nodes that lie inside g-node x of my map, as tuples with top x.lvl (what m' carries). */
   inside (x: HCoord): GnodeTuple[] {
@@ -76,6 +79,16 @@ class Exclusions {
     return out
   }
 }
+
+/**
+ * Is candidate (lvl, pos) inside my own g-node of level `mine` (-1: none)? Candidates of approximate() are g-nodes
+ * of my map (below that level: inside it) or me, (0, naddr[0]).
+ */
+export function insideMine (naddr: readonly number[], mine: number, lvl: number, pos: number): boolean {
+  return mine >= 0 && (lvl < mine || (lvl === 0 && pos === naddr[0]))
+}
+
+const hcNumOf = (h: HCoord): number => h.lvl * 0x100000000 + h.pos
 
 /** The client side of routed requests (§5.4 contact_peer) and the routed messages that come back to it. */
 export class RequestClient {
@@ -122,6 +135,7 @@ export class RequestClient {
       for (const t of o.exclude ?? []) excl.add(t)
       if (o.excludeMyself === true) excl.add(tupleOfMe(naddr, w))
       const refusals: string[] = []
+      const timeouts = new Map<number, number>()
       let redo = false
       while (!redo) {
         if (++attempts > core.cfg.maxAttempts || core.stopped) throw new PeersGaveUpError(pId, attempts - 1)
@@ -133,10 +147,10 @@ export class RequestClient {
         }
         if (x.lvl === 0 && x.pos === naddr[0]) {
           try {
-            const response = await this.#execLocally(pId, request)
+            const response = await this.#execLocally(pId, request, excl.degraded)
             return { response, respondant: tupleOfMe(naddr, w) }
           } catch (e) {
-            if (e instanceof PeersRedoFromStartError) { core.stats.redos++; redo = true; continue }
+            if (e instanceof PeersRedoFromStartError) { core.stats.redos++; redo = true; await core.sleep(core.cfg.redoWaitMs); continue }
             if (!(e instanceof PeersRefuseExecutionError)) throw e
             core.stats.exclusions++
             refusals.push(e.message)
@@ -145,9 +159,18 @@ export class RequestClient {
           }
         }
         const outcome = await this.#ask(pId, x, xbar, excl, request, o.timeoutExecMs)
+        if (outcome.type === 'timeout' && (timeouts.get(hcNumOf(x)) ?? 0) < core.cfg.timeoutRetries) {
+          // a lost message or a slow hop: ask the same g-node again before giving it up
+          timeouts.set(hcNumOf(x), (timeouts.get(hcNumOf(x)) ?? 0) + 1)
+          continue
+        }
         switch (outcome.type) {
           case 'response': return { response: outcome.response, respondant: rebaseTuple(naddr, { level: 0, positions: outcome.respondant }, w) }
-          case 'redo': core.stats.redos++; redo = true; break
+          case 'redo': core.stats.redos++; redo = true; await core.sleep(core.cfg.redoWaitMs); break
+          case 'timeout':
+            core.stats.exclusions++
+            excl.add(outcome.gnode, true)
+            break
           case 'exclude':
             core.stats.exclusions++
             if (outcome.refusal !== undefined) refusals.push(outcome.refusal)
@@ -163,18 +186,18 @@ export class RequestClient {
     }
   }
 
-  async #execLocally (pId: number, request: unknown): Promise<unknown> {
+  async #execLocally (pId: number, request: unknown, degraded: boolean): Promise<unknown> {
     const service = this.core.services.get(pId)
     if (service === undefined) throw new PeersRefuseExecutionError('generic', `service ${pId} is not registered here`)
     this.core.stats.served++
     this.core.serviceStats(pId).served++
     // the servant works on its own copy, as if the request had crossed the network
-    return structuredClone(await service.exec(structuredClone(request), []))
+    return structuredClone(await service.exec(structuredClone(request), [], { degraded }))
   }
 
   /** One try toward g-node x: send m', then wait for the servant (or news of the search) with the right timeouts. */
   async #ask (pId: number, x: HCoord, xbar: readonly number[], excl: Exclusions, request: unknown, timeoutExecMs: Ms):
-  Promise<{ type: 'response', response: unknown, respondant: number[] } | { type: 'redo' } | { type: 'no-gateway' } | { type: 'exclude', gnode: GnodeTuple, refusal?: string, nonParticipant?: boolean }> {
+  Promise<{ type: 'response', response: unknown, respondant: number[] } | { type: 'redo' } | { type: 'no-gateway' } | { type: 'timeout', gnode: GnodeTuple } | { type: 'exclude', gnode: GnodeTuple, refusal?: string, nonParticipant?: boolean }> {
     const core = this.core
     const naddr = core.naddr
     const common = x.lvl + 1
@@ -190,6 +213,7 @@ export class RequestClient {
       pos: x.pos,
       xbar: xbar.slice(0, x.lvl),
       exclude: excl.inside(x),
+      degraded: excl.degraded,
       hops: 0
     }
     const wa: Waiting = { request, timeoutExecMs, minTarget: tupleOfHc(naddr, x, common), respondant: null, events: [], wake: null }
@@ -202,7 +226,7 @@ export class RequestClient {
         switch (ev.type) {
           case 'timeout':
             core.stats.timeouts++
-            return { type: 'exclude', gnode: wa.respondant === null ? wa.minTarget : { level: 0, positions: wa.respondant } }
+            return { type: 'timeout', gnode: wa.respondant === null ? wa.minTarget : { level: 0, positions: wa.respondant } }
           case 'next': break
           case 'get_request': timeout = timeoutExecMs; break
           case 'response': return { type: 'response', response: ev.response, respondant: wa.respondant ?? [] }

@@ -28,6 +28,13 @@ export interface PeersConfig {
   readonly contactBackRetryWaitMs: Ms
   /** No gateway toward the chosen g-node: wait this long, then choose again. */
   readonly noGatewayWaitMs: Ms
+  /**
+   * A g-node that did not answer in time is asked again this many times before it is excluded (a lost message is
+   * not a dead servant). After that it is excluded softly: the search is degraded and writes are refused.
+   */
+  readonly timeoutRetries: number
+  /** Pause before a request starts again from scratch (redo). */
+  readonly redoWaitMs: Ms
   /** Upper bound of the choices (exclusions, retries, restarts) one request makes before it gives up. */
   readonly maxAttempts: number
   /** A participant of an optional service tells the network again after this (original: 5 min, 5 times). */
@@ -57,6 +64,8 @@ export const DEFAULT_PEERS_CONFIG: PeersConfig = {
   contactBackMinAttempts: 3,
   contactBackRetryWaitMs: 10,
   noGatewayWaitMs: 20,
+  timeoutRetries: 1,
+  redoWaitMs: 100,
   maxAttempts: 64,
   participantRepublishMs: 300_000,
   participantDedupMs: 60_000,

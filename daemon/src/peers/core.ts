@@ -18,7 +18,17 @@ export interface PeerService {
    * share (level 0 first), empty when the client is this identity. May throw PeersRefuseExecutionError,
    * PeersRedoFromStartError or PeersInvalidRequestError.
    */
-  exec (request: unknown, clientTuple: readonly number[]): unknown
+  exec (request: unknown, clientTuple: readonly number[], info: ExecInfo): unknown
+}
+
+/** What a servant knows of the search that reached it. */
+export interface ExecInfo {
+  /**
+   * The client excluded some g-node only because it did not answer in time; that g-node may be alive and be the
+   * true servant. A database refuses writes on such a search (the client starts again): two servants must never
+   * both accept writes for one key.
+   */
+  readonly degraded: boolean
 }
 
 /** Per-service counters (ntkctl peers). Latencies are those of requests this identity made, in clock ms. */

@@ -2,6 +2,7 @@ import { coherenceDeltaMs } from './config'
 import { PeersDatabaseError, PeersGaveUpError, PeersInvalidRequestError, PeersNoParticipantsError, PeersRedoFromStartError, PeersRefuseExecutionError } from './errors'
 import { dbRequestOf, recordAnswer, Replicator, waitAtMost, type DbResponse, type FixedKeysDescriptor } from './db-common'
 import type { PeerServices } from './peer-services'
+import type { ExecInfo } from './core'
 
 /**
  * A fixed-keys database (§5.5, `DatabaseFixedKeys.md`): every key of a small domain always has a record. The first
@@ -90,7 +91,7 @@ export class FixedKeysDatabase<K, R> {
   }
 
   /** fixed_keys_db_on_request: what the service's exec calls with every request that reaches this servant. */
-  async onRequest (r: unknown, clientTuple: readonly number[]): Promise<unknown> {
+  async onRequest (r: unknown, clientTuple: readonly number[], info: ExecInfo = { degraded: false }): Promise<unknown> {
     const level = Math.max(0, this.peers.origin.guestGnodeLevel)
     const notExhaustive = (): never => { throw new PeersRefuseExecutionError('not-exhaustive', `still retrieving (level ${level})`, level) }
     const db = dbRequestOf(this.d.pId, r)
@@ -112,6 +113,7 @@ export class FixedKeysDatabase<K, R> {
         return this.d.execute(r, clientTuple)
       case 'insert':
       case 'update': {
+        if (info.degraded) throw degradedWrite()
         if (!this.isCompleted(k)) {
           const pending = this.#retrieving.get(this.d.keyId(k))
           if (pending === undefined) notExhaustive()
@@ -124,4 +126,9 @@ export class FixedKeysDatabase<K, R> {
         return this.d.execute(r, clientTuple)
     }
   }
+}
+
+/** A write on a degraded search: a nearer servant may be alive; the client asks again from scratch. */
+export function degradedWrite (): PeersRedoFromStartError {
+  return new PeersRedoFromStartError('a nearer servant did not answer in time: writes wait for it or for the maps to drop it')
 }

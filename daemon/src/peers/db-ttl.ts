@@ -4,6 +4,8 @@ import { PeersDatabaseError, PeersGaveUpError, PeersInvalidRequestError, PeersNo
 import { dbRequestOf, recordAnswer, Replicator, waitAtMost, type DbResponse, type TtlDescriptor } from './db-common'
 import type { GnodeTuple } from './distance'
 import type { PeerServices } from './peer-services'
+import type { ExecInfo } from './core'
+import { degradedWrite } from './db-fixed-keys'
 
 /**
  * A TTL database (§5.5, `DatabaseTTL.md`): records expire (the descriptor keeps their TTL); a servant may not have a
@@ -152,7 +154,7 @@ export class TtlDatabase<K, R> {
   }
 
   /** ttl_db_on_request. */
-  async onRequest (r: unknown, clientTuple: readonly number[]): Promise<unknown> {
+  async onRequest (r: unknown, clientTuple: readonly number[], info: ExecInfo = { degraded: false }): Promise<unknown> {
     if (!this.#started) throw new PeersRefuseExecutionError('not-exhaustive', 'database not started', 0)
     const refuseLevel = (): number => (this.peers.origin.guestGnodeLevel < 0 || this.#defaultNotExhaustiveUntil === null) ? 0 : this.peers.origin.guestGnodeLevel
     const db = dbRequestOf(this.d.pId, r)
@@ -182,6 +184,7 @@ export class TtlDatabase<K, R> {
     const id = this.d.keyId(k)
     const cls = this.d.classify(r)
     if (cls === 'other') return this.d.execute(r, clientTuple)
+    if (cls !== 'read' && info.degraded) throw degradedWrite()
     if (this.d.myRecordsContains(k)) {
       if (cls === 'insert') return this.d.responseNotFree(r, this.d.getRecord(k))
       return cls === 'read' ? this.d.execute(r, clientTuple) : this.replicator.execWrite(k, r, clientTuple)

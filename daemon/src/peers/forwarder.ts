@@ -4,6 +4,7 @@ import { approximate, classifyTuple, tupleOfHc, type GnodeTuple } from './distan
 import { PeersInvalidRequestError, PeersRedoFromStartError, PeersRefuseExecutionError } from './errors'
 import { peersRequestBody, type PeersForward, type PeersSetFailure, type PeersSetNext, type PeersSetNonParticipant, type PeersSetRefuse, type PeersSetRedo, type PeersSetResponse } from './messages'
 import { isPositions, type PeersCore } from './core'
+import { insideMine } from './client'
 
 /** A request that has crossed more hops than this is dropped (maps that disagree would loop it). */
 export const MAX_FORWARD_HOPS = 255
@@ -59,13 +60,13 @@ export class RequestForwarder {
     }
     // the client's exclusions inside this g-node, in my frame
     const hcs = new Set<number>()
-    let mineUpTo = -1
+    let mine = -1
     for (const t of mf.exclude) {
       const c = classifyTuple(naddr, t)
       if (c.kind === 'visible') hcs.add(c.hc.lvl * 0x100000000 + c.hc.pos)
-      else if (c.kind === 'mine') mineUpTo = Math.max(mineUpTo, c.hc.lvl + 1)
+      else if (c.kind === 'mine') mine = Math.max(mine, c.hc.lvl)
     }
-    const excluded = (lvl: number, pos: number): boolean => lvl < mineUpTo || hcs.has(lvl * 0x100000000 + pos)
+    const excluded = (lvl: number, pos: number): boolean => insideMine(naddr, mine, lvl, pos) || hcs.has(lvl * 0x100000000 + pos)
     for (let tries = 0; tries < core.cfg.maxAttempts && !core.stopped; tries++) {
       const x = approximate(core.searchView(mf.pId, optional), mf.xbar, excluded)
       if (x === null) {
@@ -115,7 +116,7 @@ export class RequestForwarder {
       if (service === undefined) throw new PeersRefuseExecutionError('generic', `service ${mf.pId} is not registered here`)
       core.stats.served++
       st.served++
-      const response = await service.exec(body.request, mf.client)
+      const response = await service.exec(body.request, mf.client, { degraded: mf.degraded === true })
       answer = { v: 1, kind: 'peers_set_response', msgId: mf.msgId, respondant, response: response ?? null }
     } catch (e) {
       if (e instanceof PeersRedoFromStartError) answer = redo

@@ -36,6 +36,8 @@ export interface PeersForward extends WireMessage {
   xbar: number[]
   /** g-nodes inside the target excluded by the client (top = lvl). */
   exclude: GnodeTuple[]
+  /** Some g-node was excluded only for not answering in time (ExecInfo.degraded). */
+  degraded?: boolean
   /** Hops travelled so far (a bound against loops of inconsistent maps). */
   hops: number
 }
@@ -71,7 +73,7 @@ export interface PeersParticipants extends WireMessage {
 const tuples: FieldSchema = { type: 'array', items: gnodeSchema, maxItems: 4096 }
 
 export const peersForward = defineMessage<PeersForward>('peers_forward', {
-  properties: { pId, msgId, insideLevel: level, client: { ...positions, minItems: 1 }, lvl: level, pos: position, xbar: positions, exclude: tuples, hops: { type: 'integer', minimum: 0, maximum: 1024 } },
+  properties: { pId, msgId, insideLevel: level, client: { ...positions, minItems: 1 }, lvl: level, pos: position, xbar: positions, exclude: tuples, degraded: { type: 'boolean' }, hops: { type: 'integer', minimum: 0, maximum: 1024 } },
   required: ['pId', 'msgId', 'insideLevel', 'client', 'lvl', 'pos', 'xbar', 'exclude', 'hops']
 })
 export const peersGetRequest = defineMessage<PeersGetRequest>('peers_get_request', { properties: { msgId, respondant: positions }, required: ['msgId', 'respondant'] })
