@@ -4,7 +4,7 @@ import { dirname } from 'node:path'
 import type { RunningNode } from './node'
 
 /** Commands of the control socket (one JSON object per line: {"cmd": "status"}). */
-export const CONTROL_COMMANDS = ['status', 'arcs', 'identities', 'map', 'kernel', 'counters'] as const
+export const CONTROL_COMMANDS = ['status', 'arcs', 'identities', 'map', 'kernel', 'counters', 'peers', 'coordinator'] as const
 export type ControlCommand = typeof CONTROL_COMMANDS[number]
 
 /** One reply line: {"ok": true, "result": ...} or {"ok": false, "error": "..."}. */
@@ -19,6 +19,10 @@ export async function answerControl (node: RunningNode, line: string): Promise<C
   let req: unknown
   try { req = JSON.parse(line) } catch { return { ok: false, error: `not JSON: ${line.slice(0, 80)}` } }
   const cmd = typeof req === 'object' && req !== null ? (req as { cmd?: unknown }).cmd : undefined
+  const rawArgs = typeof req === 'object' && req !== null ? (req as { args?: unknown }).args : undefined
+  if (rawArgs !== undefined && (!Array.isArray(rawArgs) || !rawArgs.every(a => typeof a === 'string'))) return { ok: false, error: 'args must be a list of strings' }
+  const args = (rawArgs ?? []) as string[]
+  if (args.length > 0 && cmd !== 'coordinator') return { ok: false, error: `${String(cmd)} takes no arguments` }
   try {
     switch (cmd) {
       case 'status': return { ok: true, result: node.status() }
@@ -27,6 +31,8 @@ export async function answerControl (node: RunningNode, line: string): Promise<C
       case 'map': return { ok: true, result: node.map() }
       case 'kernel': return { ok: true, result: await node.kernel() }
       case 'counters': return { ok: true, result: node.counters() }
+      case 'peers': return { ok: true, result: node.peers() }
+      case 'coordinator': return { ok: true, result: args.length === 0 ? await node.coordinator() : await node.coordinatorCommand(args) }
       default: return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (known: ${CONTROL_COMMANDS.join(', ')})` }
     }
   } catch (e) {
@@ -64,13 +70,13 @@ export async function startControlServer (path: string, node: RunningNode): Prom
 }
 
 /** Sends one command to a daemon's control socket and returns its result (ntkctl, tests). */
-export async function controlRequest (path: string, cmd: string, o: { timeoutMs?: number } = {}): Promise<unknown> {
+export async function controlRequest (path: string, cmd: string, o: { timeoutMs?: number, args?: readonly string[] } = {}): Promise<unknown> {
   return await new Promise<unknown>((resolve, reject) => {
     const socket = createConnection(path)
     let buf = ''
     const timer = setTimeout(() => { socket.destroy(); reject(new ControlError(`no answer from ${path} to ${cmd} within ${o.timeoutMs ?? 5000} ms`)) }, o.timeoutMs ?? 5000)
     socket.on('error', e => { clearTimeout(timer); reject(new ControlError(`cannot talk to ntkd at ${path}: ${e.message}`)) })
-    socket.on('connect', () => socket.write(JSON.stringify({ cmd }) + '\n'))
+    socket.on('connect', () => socket.write(JSON.stringify(o.args === undefined || o.args.length === 0 ? { cmd } : { cmd, args: o.args }) + '\n'))
     socket.on('data', chunk => {
       buf += chunk.toString('utf8')
       const nl = buf.indexOf('\n')

@@ -13,12 +13,18 @@ import type { Clock, Ms } from '../util/clock'
 import type { Random } from '../util/random'
 import type { NodeConfig } from './config'
 import { KernelSync } from './kernel-sync'
+import { registerPeersMessages } from '../peers/messages'
+import { registerCoordinatorMessages } from '../coordinator/messages'
+import { attachPeerServices, daemonPeersPorts, type CoordinatorView } from './peers-attach'
+import type { PeersView } from '../peers/peer-services'
 
 /** Every message kind ntkd speaks, with its schema (a codec built on it rejects anything else). */
 export function ntkdMessageRegistry (): MessageRegistry {
   const r = new MessageRegistry()
   registerNeighborhoodMessages(r)
   registerQspnMessages(r)
+  registerPeersMessages(r)
+  registerCoordinatorMessages(r)
   return r
 }
 
@@ -90,6 +96,7 @@ export interface NodeCounters {
   readonly qspn: unknown
   readonly qspnTransport: unknown
   readonly kernel: unknown
+  readonly peers: unknown
 }
 
 /** A running ntkd: queries for ntkctl, and stop. */
@@ -102,6 +109,12 @@ export interface RunningNode {
   /** The desired state of the last apply and what the kernel holds now, both canonical. */
   kernel (): Promise<{ desired: unknown, actual: unknown }>
   counters (): NodeCounters
+  /** PeerServices of the main identity: services, participants, request counters, latencies (ntkctl peers). */
+  peers (): PeersView
+  /** The Coordinator of each of the main identity's g-nodes and its shared memory (ntkctl coordinator). */
+  coordinator (): Promise<CoordinatorView>
+  /** ntkctl coordinator reserve LVL ID | delete-reserve LVL ID. */
+  coordinatorCommand (args: readonly string[]): Promise<unknown>
   /** The desired kernel state as of now (tests compare it with the kernel). */
   desiredState (): KernelState
   /** Applies now what is pending (tests; the daemon coalesces on its own). */
@@ -130,6 +143,9 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     { gsizes: topology.gsizes, naddr: identity.naddr, fingerprint: identity.fingerprint },
     lab ? LAB_QSPN_CONFIG : DEFAULT_QSPN_CONFIG)
   const detachQspn = messenger.attach(qspn)
+  // PeerServices and the Coordinator of the main identity (one call: the identity runtime will make it per identity)
+  const peersPorts = daemonPeersPorts({ transport, topology, qspn, arcs: () => arcs.list(), clock, random, log, timeoutMs: neighbourTimers.unicastTimeoutMs * 2 })
+  const peersAttached = attachPeerServices(peersPorts, { timers: config.timers, subnetLevel: config.subnetLevel })
 
   let neighborhood: Neighborhood | undefined
   const desiredState = (): KernelState => {
@@ -179,6 +195,7 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
       arcs.upsert(ia)
       messenger.setArc(ia.id, { nic: ia.dev, linklocal: ia.peerLinkLocal })
       qspn.arcAdd({ id: ia.id, cost: ia.cost })
+      peersAttached.arcAdded(ia.id)
       log(`arc added ${ia.id} ${ia.peerLinkLocal} cost ${ia.cost}`)
       sync.schedule()
     }),
@@ -215,7 +232,8 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     wire: ports.wireCounters?.snapshot() ?? null,
     qspn: { ...qspn.stats },
     qspnTransport: { ...messenger.stats },
-    kernel: { ...sync.stats }
+    kernel: { ...sync.stats },
+    peers: peersAttached.counters()
   })
   const nicView = (): NodeStatus['nics'] => {
     const ll = new Map(nb.desiredKernelContribution().addresses.map(a => [a.dev, a.address]))
@@ -267,11 +285,16 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
       return { desired: canonicalState(desired), actual: canonicalState(await kernel.read(desired)) }
     },
     counters,
+    peers: () => peersAttached.peersView(),
+    coordinator: async () => await peersAttached.coordinatorView(),
+    coordinatorCommand: async args => await peersAttached.coordinatorCommand(args),
     desiredState,
     syncKernel: async () => await sync.applyNow(),
     stop: async () => {
       stopped ??= (async () => {
         qspn.stop()
+        peersAttached.stop()
+        peersPorts.detach()
         for (const u of unsubscribe) u()
         detachQspn()
         try {

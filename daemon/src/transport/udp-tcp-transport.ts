@@ -32,7 +32,9 @@ import {
  *
  * Unicast is TCP over IPv4 link-locals as in the original: a server on 0.0.0.0:<port>, a connection per request
  * from our link-local on the NIC (needs the host route `<peer-ll> dev <nic> src <my-ll>`); the arrival NIC of a
- * request is the NIC owning the connection's local address. Framing: 4-byte big-endian length + JSON.
+ * request is the NIC owning the connection's local address. A routed unicast (PeerServices' contact back) goes to a
+ * 10.x address with no source of ours: the kernel's routes pick both; it arrives as via 'routed'. Framing: 4-byte
+ * big-endian length + JSON.
  */
 export interface UdpTcpTransportInit {
   readonly codec: WireCodec
@@ -177,11 +179,22 @@ export class UdpTcpTransport implements Transport {
     this.#live('unicast')
     const mine = this.#nics.get(peer.nic)
     if (mine === undefined) throw new UnknownNicError(peer.nic, 'unicast')
+    return await this.#request(peer, mine.nic.linklocal, message, o)
+  }
+
+  /** To a 10.x address: no source given, the kernel's route (table ntk) picks the way and the source. */
+  async routedUnicast (ip: string, message: WireMessage, o: UnicastOptions = {}): Promise<WireMessage | undefined> {
+    this.#live('routedUnicast')
+    if (!this.#started) throw new TransportClosedError('routedUnicast before start()')
+    return await this.#request({ linklocal: ip, nic: '(routed)' }, undefined, message, o)
+  }
+
+  async #request (peer: PeerAddress, localAddress: string | undefined, message: WireMessage, o: UnicastOptions): Promise<WireMessage | undefined> {
     if (o.signal?.aborted === true) throw new UnicastAbortedError(peer, message.kind)
     const request = this.#codec.encodeFrame(message)
     const timeoutMs = o.timeoutMs ?? DEFAULT_UNICAST_TIMEOUT_MS
     return await new Promise<WireMessage | undefined>((resolve, reject) => {
-      const sock = connect({ host: peer.linklocal, port: this.port, localAddress: mine.nic.linklocal })
+      const sock = connect({ host: peer.linklocal, port: this.port, ...(localAddress === undefined ? {} : { localAddress }) })
       this.#connections.add(sock)
       const reader = new FrameReader(this.#codec.maxFrameBytes)
       let settled = false
@@ -235,7 +248,11 @@ export class UdpTcpTransport implements Transport {
     } catch { /* a handler's failure on a broadcast is the handler's business */ }
   }
 
-  /** One request per connection: read a frame, dispatch, write the reply frame, close. Bad input closes it. */
+  /**
+   * One request per connection: read a frame, dispatch, write the reply frame, close. Bad input closes it. A
+   * connection to one of our link-locals comes from a neighbour on that NIC (unicast); any other local address
+   * (10.x, lo) means it was routed to us from somewhere in the network.
+   */
   #accept (sock: TcpSocket): void {
     this.#connections.add(sock)
     sock.on('error', () => {})
@@ -257,8 +274,9 @@ export class UdpTcpTransport implements Transport {
           return
         }
         const r = this.#codec.decode(ev.payload)
-        if (!r.ok || nic === undefined) { sock.destroy(); return }
-        const caller: CallerInfo = { nic, via: 'unicast', source: (sock.remoteAddress ?? '').replace(/^::ffff:/, '') }
+        if (!r.ok) { sock.destroy(); return }
+        const source = (sock.remoteAddress ?? '').replace(/^::ffff:/, '')
+        const caller: CallerInfo = nic === undefined ? { nic: '', via: 'routed', source } : { nic, via: 'unicast', source }
         dispatch(this.#handlers, r.message, caller).then(
           reply => { if (!sock.destroyed) sock.end(this.#codec.encodeFrame(reply ?? voidMessage())) },
           () => sock.destroy())
