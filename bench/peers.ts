@@ -21,26 +21,32 @@ import { PeersNetwork } from '../daemon/src/sim/peers-network'
 import { PeerServices } from '../daemon/src/peers'
 import { Coordinator, registerCoordinatorMessages } from '../daemon/src/coordinator'
 import { SeededRandom } from '../daemon/src/util/random'
+import { expectedCoordinator, expectedServant } from '../daemon/test/helpers/peers-oracle'
 
 const GSIZES = [8, 8, 8, 8]
 const SHAPES: Record<number, [number, number]> = { 100: [10, 10], 500: [16, 32], 1000: [32, 32] }
 const ECHO = 7
 
 interface Node { peers: PeerServices, coord: Coordinator }
-interface Row { size: number, workload: string, requests: number, failed: number, p50: number, p95: number, max: number, perRequest: number, hopsPerRouted: number, wallS: number }
+interface Row { size: number, workload: string, requests: number, failed: number, wrong: number, p50: number, p95: number, max: number, perRequest: number, hopsPerRouted: number, wallS: number }
 
 const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN }
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d
 
 /** Runs the jobs at once (or one after the other, each settled, with `sequential`) and measures them. */
-async function workload (pn: PeersNetwork<Node>, size: number, name: string, jobs: Array<() => Promise<unknown>>, settle?: () => Promise<void>, sequential = false): Promise<Row> {
+/** A job resolves true when the servant was the one the oracle prescribes. */
+async function workload (pn: PeersNetwork<Node>, size: number, name: string, jobs: Array<() => Promise<boolean>>, settle?: () => Promise<void>, sequential = false): Promise<Row> {
   const t0 = Date.now()
   const before = { ...pn.traffic }
   const lat: number[] = []
   let failed = 0
-  const one = async (job: () => Promise<unknown>): Promise<void> => {
+  let wrong = 0
+  const one = async (job: () => Promise<boolean>): Promise<void> => {
     const start = pn.clock.now()
-    try { await job(); lat.push(pn.clock.now() - start) } catch { failed++ }
+    try {
+      if (!await job()) wrong++
+      lat.push(pn.clock.now() - start)
+    } catch { failed++ }
   }
   if (sequential) {
     for (const job of jobs) { await pn.run(one(job), 3_600_000); await settle?.() }
@@ -51,7 +57,7 @@ async function workload (pn: PeersNetwork<Node>, size: number, name: string, job
   const msgs = (pn.traffic.neighbourMessages - before.neighbourMessages) + (pn.traffic.contactMessages - before.contactMessages)
   const routed = pn.traffic.contactMessages - before.contactMessages
   return {
-    size, workload: name, requests: jobs.length, failed, p50: round(pct(lat, 0.5)), p95: round(pct(lat, 0.95)), max: round(Math.max(...lat)),
+    size, workload: name, requests: jobs.length, failed, wrong, p50: round(pct(lat, 0.5)), p95: round(pct(lat, 0.95)), max: round(Math.max(...lat)),
     perRequest: round(msgs / jobs.length), hopsPerRouted: round((pn.traffic.contactHops - before.contactHops) / Math.max(1, routed)), wallS: round((Date.now() - t0) / 1000)
   }
 }
@@ -74,19 +80,23 @@ async function inProcess (size: number, say: (m: string) => void): Promise<Row[]
   const pick = new SeededRandom(7)
   const clients = names.length <= 200 ? names : Array.from({ length: 200 }, () => names[pick.int(names.length)])
   const rows: Row[] = []
-  rows.push(await workload(pn, spec.nodes.length, 'coordinator read (each level)', clients.flatMap(c => [1, 2, 3, 4].map(lvl => async () => await pn.node(c).value.coord.memory(lvl)))))
+  const same = (a: readonly number[], b: readonly number[] | undefined): boolean => b !== undefined && a.join('.') === b.join('.')
+  rows.push(await workload(pn, spec.nodes.length, 'coordinator read (each level)', clients.flatMap(c => [1, 2, 3, 4].map(lvl => async () =>
+    same((await pn.node(c).value.coord.memory(lvl)).servant, expectedCoordinator(spec, c, lvl)?.naddr)))))
   say(JSON.stringify(rows[rows.length - 1]))
   rows.push(await workload(pn, spec.nodes.length, 'key lookup (whole network)', clients.map((c, k) => async () => {
     const p = pn.node(c).value.peers
-    return await p.contactPeer(ECHO, p.perfectTuple(`key-${k}`), {}, { timeoutExecMs: 1000 })
+    const xbar = p.perfectTuple(`key-${k}`)
+    const r = await p.contactPeer(ECHO, xbar, {}, { timeoutExecMs: 1000 })
+    return same((r.response as { by: number[] }).by, expectedServant(spec, c, xbar, () => true)?.naddr)
   })))
   say(JSON.stringify(rows[rows.length - 1]))
   const replicated = async (): Promise<void> => {
     for (let i = 0; i < 10_000 && [...pn.nodes.values()].some(n => n.value.coord.replicationsRunning > 0); i++) await pn.runFor(500)
   }
-  rows.push(await workload(pn, spec.nodes.length, 'reservation alone + its 15 replicas', clients.slice(0, 5).map((c, k) => async () => await pn.node(c).value.coord.reserve(4, 20_000 + k)), replicated, true))
+  rows.push(await workload(pn, spec.nodes.length, 'reservation alone + its 15 replicas', clients.slice(0, 5).map((c, k) => async () => { await pn.node(c).value.coord.reserve(4, 20_000 + k); return true }), replicated, true))
   say(JSON.stringify(rows[rows.length - 1]))
-  rows.push(await workload(pn, spec.nodes.length, '50 reservations at once + replicas (folded)', clients.slice(0, 50).map((c, k) => async () => await pn.node(c).value.coord.reserve(4, 10_000 + k)), replicated))
+  rows.push(await workload(pn, spec.nodes.length, '50 reservations at once + replicas (folded)', clients.slice(0, 50).map((c, k) => async () => { await pn.node(c).value.coord.reserve(4, 10_000 + k); return true }), replicated))
   say(JSON.stringify(rows[rows.length - 1]))
   const routingErrors = pn.traffic.routingErrors
   if (routingErrors > 0) say(`routing errors: ${routingErrors}: ${pn.routingProblems.slice(0, 3).join('; ')}`)
@@ -163,9 +173,9 @@ async function main (): Promise<void> {
     const rows: Row[] = []
     for (const s of sizes) rows.push(...await inProcess(s, say))
     out.push(`PeerServices in process: grids in ${[...GSIZES].reverse().join('·')}, link RTT 0.7-1.3 ms (one way = half), load ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} CPUs\n`,
-      '| nodes | workload | requests | failed | latency p50 / p95 / max (virtual ms) | messages per request | hops per routed leg | wall (s) |',
-      '|---|---|---|---|---|---|---|---|',
-      ...rows.map(r => `| ${r.size} | ${r.workload} | ${r.requests} | ${r.failed} | ${r.p50} / ${r.p95} / ${r.max} | ${r.perRequest} | ${r.hopsPerRouted} | ${r.wallS} |`), '')
+      '| nodes | workload | requests | failed | wrong servant (oracle) | latency p50 / p95 / max (virtual ms) | messages per request | hops per routed leg | wall (s) |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...rows.map(r => `| ${r.size} | ${r.workload} | ${r.requests} | ${r.failed} | ${r.workload.includes('reservation') ? '-' : r.wrong} | ${r.p50} / ${r.p95} / ${r.max} | ${r.perRequest} | ${r.hopsPerRouted} | ${r.wallS} |`), '')
   }
   if (values.lab === true) {
     out.push('Coordinator requests on real daemons (25 concurrent reservations at the network Coordinator, 5 rounds)\n',
