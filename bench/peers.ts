@@ -146,20 +146,42 @@ async function lab (say: (m: string) => void): Promise<string> {
       const c = p.services.find(x => x.pId === 1)
       return [n, { answered: c?.answered ?? 0, total: (c?.latencyMsAvg ?? 0) * (c?.answered ?? 0), max: c?.latencyMsMax ?? 0 }] as const
     })))
-    const before = await answered()
-    const rtt: number[] = []
-    for (let round = 0; round < 5; round++) {
-      await Promise.all([...sock.keys()].map(async n => {
-        const t = Date.now()
-        await controlRequest(sock.get(n)!, 'coordinator', { args: ['reserve', '4', String(round * 100 + Number(n.replace(/\D/g, '')))], timeoutMs: 60_000 })
-        rtt.push(Date.now() - t)
-      }))
+    const measure = async (what: string, run: (rtt: number[]) => Promise<void>): Promise<string> => {
+      const before = await answered()
+      const rtt: number[] = []
+      await run(rtt)
+      const after = await answered()
+      let count = 0; let total = 0
+      for (const [n, a] of after) { const b = before.get(n)!; count += a.answered - b.answered; total += a.total - b.total }
+      return `| ${what} | ${count} | ${round(total / Math.max(1, count))} | ${pct(rtt, 0.5)} / ${pct(rtt, 0.95)} / ${Math.max(...rtt)} |`
     }
-    const after = await answered()
-    let count = 0; let total = 0; let max = 0
-    for (const [n, a] of after) { const b = before.get(n)!; count += a.answered - b.answered; total += a.total - b.total; max = Math.max(max, a.max) }
-    return `| 5x5 grid, netns, lab timers | ${count} | ${round(total / Math.max(1, count))} | ${pct(rtt, 0.5)} / ${pct(rtt, 0.95)} / ${Math.max(...rtt)} | ${max} (all requests so far) | ${loadBefore} |`
+    const reserve = async (n: string, id: number, rtt: number[]): Promise<void> => {
+      const t = Date.now()
+      await controlRequest(sock.get(n)!, 'coordinator', { args: ['reserve', '4', String(id)], timeoutMs: 60_000 })
+      rtt.push(Date.now() - t)
+    }
+    // n1x1 is 0.0.0.0, the network's Coordinator; n5x5 the farthest node from it
+    const rows = [
+      await measure('one client (n5x5), 20 reservations one after the other', async rtt => { for (let k = 0; k < 20; k++) await reserve('n5x5', 1000 + k, rtt) }),
+      await measure('every node at once, 5 rounds of 25', async rtt => {
+        for (let r = 0; r < 5; r++) await Promise.all([...sock.keys()].map(async n => await reserve(n, 2000 + r * 100 + Number(n.replace(/\D/g, '')), rtt)))
+      })
+    ]
+    // what slowed requests down: timeouts, redos, exclusions, contact failures (all nodes, since deploy)
+    const sums: Record<string, number> = {}
+    for (const s of sock.values()) {
+      const c = (await controlRequest(s, 'peers') as { counters: Record<string, number> }).counters
+      for (const k of ['timeouts', 'redos', 'exclusions', 'contactFailures', 'noGateway', 'forwarded', 'retargeted', 'served']) sums[k] = (sums[k] ?? 0) + c[k]
+    }
+    say(`counters over all daemons: ${JSON.stringify(sums)}`)
+    return rows.map(r => `${r} ${loadBefore} |`).join('\n')
   } finally {
+    const logs = process.env.PEERS_BENCH_LOGS
+    if (logs !== undefined) {
+      const { mkdir, copyFile } = await import('node:fs/promises')
+      await mkdir(logs, { recursive: true })
+      for (const n of running.nodes.keys()) await copyFile(running.logFile(n) ?? '/dev/null', `${logs}/${n}.log`).catch(() => {})
+    }
     await running.destroy()
   }
 }
@@ -178,9 +200,9 @@ async function main (): Promise<void> {
       ...rows.map(r => `| ${r.size} | ${r.workload} | ${r.requests} | ${r.failed} | ${r.workload.includes('reservation') ? '-' : r.wrong} | ${r.p50} / ${r.p95} / ${r.max} | ${r.perRequest} | ${r.hopsPerRouted} | ${r.wallS} |`), '')
   }
   if (values.lab === true) {
-    out.push('Coordinator requests on real daemons (25 concurrent reservations at the network Coordinator, 5 rounds)\n',
-      '| lab | requests measured by the daemons | latency avg (ms, daemon) | control round trip p50 / p95 / max (ms) | latency max (ms, daemon) | load before |',
-      '|---|---|---|---|---|---|', await lab(say), '')
+    out.push('Reservations at the network Coordinator on a 5x5 grid of ntkd (netns, lab timers)\n',
+      '| workload | requests measured by the daemons | latency avg (ms, daemon) | control round trip p50 / p95 / max (ms) | load before |',
+      '|---|---|---|---|---|', await lab(say), '')
   }
   process.stdout.write(out.join('\n') + '\n')
 }

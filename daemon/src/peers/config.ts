@@ -79,8 +79,6 @@ export const DEFAULT_PEERS_CONFIG: PeersConfig = {
 /** Short waits for the lab (small networks, tests that must not sleep for minutes). */
 export const LAB_PEERS_CONFIG: PeersConfig = {
   ...DEFAULT_PEERS_CONFIG,
-  neighbourSendTimeoutMs: 1_000,
-  contactBackTimeoutMs: 1_000,
   participantRepublishMs: 30_000,
   participantDedupMs: 5_000,
   coherenceDeltaMs: [200, 1_000, 2_000, 5_000],

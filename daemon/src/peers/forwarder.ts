@@ -67,6 +67,7 @@ export class RequestForwarder {
       else if (c.kind === 'mine') mine = Math.max(mine, c.hc.lvl)
     }
     const excluded = (lvl: number, pos: number): boolean => insideMine(naddr, mine, lvl, pos) || hcs.has(lvl * 0x100000000 + pos)
+    let degraded = mf.degraded === true
     for (let tries = 0; tries < core.cfg.maxAttempts && !core.stopped; tries++) {
       const x = approximate(core.searchView(mf.pId, optional), mf.xbar, excluded)
       if (x === null) {
@@ -76,6 +77,7 @@ export class RequestForwarder {
       if (x.lvl === 0 && x.pos === naddr[0]) { await this.#serve(mf); return }
       const mf2: PeersForward = {
         ...mf,
+        degraded,
         lvl: x.lvl,
         pos: x.pos,
         xbar: mf.xbar.slice(0, x.lvl),
@@ -89,9 +91,10 @@ export class RequestForwarder {
         await this.#tell(target, { v: 1, kind: 'peers_set_next', msgId: mf.msgId, gnode: here(x) } satisfies PeersSetNext)
         return
       }
-      // nobody toward x answers: choose again without it
+      // nobody toward x answers: choose again without it; x may be alive, so no write on this search (ExecInfo)
       core.stats.noGateway++
       hcs.add(x.lvl * 0x100000000 + x.pos)
+      degraded = true
     }
   }
 
