@@ -161,19 +161,24 @@ async function lab (say: (m: string) => void): Promise<string> {
       rtt.push(Date.now() - t)
     }
     // n1x1 is 0.0.0.0, the network's Coordinator; n5x5 the farthest node from it
+    const counters = async (): Promise<Record<string, number>> => {
+      const sums: Record<string, number> = {}
+      for (const s of sock.values()) {
+        const c = (await controlRequest(s, 'peers') as { counters: Record<string, number> }).counters
+        for (const k of ['timeouts', 'redos', 'exclusions', 'contactFailures', 'noGateway', 'forwarded', 'retargeted', 'served']) sums[k] = (sums[k] ?? 0) + c[k]
+      }
+      return sums
+    }
+    const c0 = await counters()
     const rows = [
-      await measure('one client (n5x5), 20 reservations one after the other', async rtt => { for (let k = 0; k < 20; k++) await reserve('n5x5', 1000 + k, rtt) }),
+      await measure('one client (n5x5), 20 reservations one after the other', async rtt => { for (let k = 0; k < 20; k++) await reserve('n5x5', 1000 + k, rtt); say(`sequential round trips (ms): ${rtt.join(' ')}`) }),
       await measure('every node at once, 5 rounds of 25', async rtt => {
         for (let r = 0; r < 5; r++) await Promise.all([...sock.keys()].map(async n => await reserve(n, 2000 + r * 100 + Number(n.replace(/\D/g, '')), rtt)))
       })
     ]
     // what slowed requests down: timeouts, redos, exclusions, contact failures (all nodes, since deploy)
-    const sums: Record<string, number> = {}
-    for (const s of sock.values()) {
-      const c = (await controlRequest(s, 'peers') as { counters: Record<string, number> }).counters
-      for (const k of ['timeouts', 'redos', 'exclusions', 'contactFailures', 'noGateway', 'forwarded', 'retargeted', 'served']) sums[k] = (sums[k] ?? 0) + c[k]
-    }
-    say(`counters over all daemons: ${JSON.stringify(sums)}`)
+    const c1 = await counters()
+    say(`counters over all daemons during the measures: ${JSON.stringify(Object.fromEntries(Object.entries(c1).map(([k, v]) => [k, v - (c0[k] ?? 0)])))}`)
     return rows.map(r => `${r} ${loadBefore} |`).join('\n')
   } finally {
     const logs = process.env.PEERS_BENCH_LOGS
