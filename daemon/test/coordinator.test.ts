@@ -115,3 +115,12 @@ test('hooking memory is read and written only on the coordinator node itself; pr
   await t.throwsAsync(pn.run(other.getHookingMemory(4)), { name: 'NotCoordinatorNodeError' })
   await t.throwsAsync(pn.run(other.evaluateEnter(4, {})), { name: 'CoordinatorError', message: /no handler for evaluate_enter/ })
 })
+
+test('inside an autonomous subnet (levels up to subnetLevel) reservations are refused', async t => {
+  const spec = ringTopology(6, [2, 2, 2, 4])
+  const pn = await coordinatorNetwork(spec, { subnetLevel: 2 })
+  const c = pn.node(spec.nodes[3].name).value.coord
+  await t.throwsAsync(pn.run(c.reserve(2, 1)), { name: 'ReserveError', message: /level 2 is inside the autonomous subnet of level 2/ })
+  const ok = await pn.run(c.reserve(3, 1))
+  t.true(Number.isInteger(ok.newPos))
+})

@@ -75,6 +75,9 @@ export class Coordinator {
   /** Replicas this servant has written so far (each a routed request). */
   get replicasWritten (): number { return this.#service?.db.replicator.replicasWritten ?? 0 }
 
+  /** Replication passes that failed (logged). */
+  get replicationFailures (): number { return this.#service?.db.replicator.failures ?? 0 }
+
   /** True while this identity serves (main identity). */
   get serving (): boolean { return this.#service !== undefined }
 

@@ -120,7 +120,7 @@ export function attachPeerServices (ports: PeersPorts, o: AttachPeersOptions): A
     },
     counters: () => {
       const { byService, ...c } = peers.stats
-      return { ...c, propagation: { ...coordinator.propagation.stats }, replicasWritten: coordinator.replicasWritten }
+      return { ...c, propagation: { ...coordinator.propagation.stats }, replicasWritten: coordinator.replicasWritten, replicationFailures: coordinator.replicationFailures }
     },
     stop: () => { coordinator.stop(); peers.stop() }
   }

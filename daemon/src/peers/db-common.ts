@@ -104,6 +104,8 @@ export class Replicator<K, R> {
   readonly #running = new Map<string, { dirty: boolean }>()
   replicasWritten = 0
   passes = 0
+  /** Replication passes that ended in an error (logged). */
+  failures = 0
 
   constructor (private readonly peers: PeerServices, private readonly d: DatabaseDescriptor<K, R>, private readonly timeoutExecMs: Ms) {}
 
@@ -132,6 +134,7 @@ export class Replicator<K, R> {
           this.replicasWritten += done.length
         }
       } catch (e) {
+        this.failures++
         this.peers.core.log(`replication of ${id} failed: ${(e as Error).message}`)
       } finally {
         this.#running.delete(id)

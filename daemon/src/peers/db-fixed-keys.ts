@@ -44,7 +44,9 @@ export class FixedKeysDatabase<K, R> {
       for (const k of keys) {
         const l = this.d.evaluateHashNode(k).length
         if (guest >= l && previous !== undefined) {
-          this.d.setRecord(k, previous.d.getRecord(k))
+          // a copy: the two identities must not share one record object
+          const copy = this.d.recordFromWire(k, previous.d.recordToWire(k, previous.d.getRecord(k)))
+          this.d.setRecord(k, copy ?? this.d.defaultRecord(k))
           this.replicator.setVersion(k, previous.replicator.version(k))
           this.#notCompleted.delete(this.d.keyId(k))
         } else if (fresh >= l) {

@@ -73,7 +73,10 @@ export class TtlDatabase<K, R> {
     for (const k of previous?.d.allKeys() ?? []) {
       const l = this.d.evaluateHashNode(k).length
       if (guest >= l) {
-        if (previous!.d.myRecordsContains(k)) { this.d.setRecord(k, previous!.d.getRecord(k)); this.replicator.setVersion(k, previous!.replicator.version(k)) }
+        if (previous!.d.myRecordsContains(k)) {
+          const copy = this.d.recordFromWire(k, previous!.d.recordToWire(k, previous!.d.getRecord(k)))
+          if (copy !== null) { this.d.setRecord(k, copy); this.replicator.setVersion(k, previous!.replicator.version(k)) }
+        }
       } else if (fresh >= l) this.#addNotFound(this.d.keyId(k))
     }
     void this.#askKeys().catch(e => { this.peers.core.log(`ttl startup failed: ${(e as Error).message}`) })

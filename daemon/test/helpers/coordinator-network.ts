@@ -12,13 +12,14 @@ export async function coordinatorNetwork (spec: TopologySpec, o: {
   coordinator?: Partial<CoordinatorConfig>
   faults?: PeersFaults
   propagation?: (name: string) => PropagationHandler
+  subnetLevel?: number
 } = {}): Promise<PeersNetwork<CoordNode>> {
   const sim = buildNetwork(spec, { seed: o.seed ?? 1 })
   await sim.runUntilQuiescent()
   const pn = new PeersNetwork<CoordNode>(sim, { seed: o.seed ?? 1, faults: o.faults, registry: registerCoordinatorMessages })
   pn.attachAll((name, ports) => {
     const peers = new PeerServices(ports, { config: o.peers })
-    const coord = new Coordinator(peers, { config: o.coordinator, propagation: o.propagation?.(name) })
+    const coord = new Coordinator(peers, { config: o.coordinator, propagation: o.propagation?.(name), subnetLevel: o.subnetLevel })
     return { peers, coord }
   })
   await pn.run(Promise.all([...pn.nodes.values()].map(async n => await n.value.peers.start())))
