@@ -118,3 +118,27 @@ test('an optional service nobody takes part in: PeersNoParticipantsError', async
   const client = pn.node(spec.nodes[0].name).value
   await t.throwsAsync(pn.run(client.contactPeer(OPTIONAL, [0, 0, 0, 0], {}, { timeoutExecMs: 1000 })), { instanceOf: PeersNoParticipantsError })
 })
+
+test('the wire: every PeerServices and Coordinator kind has a schema; bad fields are rejected and counted', async t => {
+  const { ntkdMessageRegistry } = await import('../src/node')
+  const { WireCodec } = await import('../src/wire')
+  const codec = new WireCodec({ registry: ntkdMessageRegistry() })
+  for (const kind of ['peers_forward', 'peers_get_request', 'peers_request', 'peers_set_response', 'peers_set_refuse', 'peers_set_next', 'peers_participant', 'peers_participants', 'coord_propagate', 'coord_propagate_done']) {
+    t.true(codec.registry.has(kind), kind)
+  }
+  const good = { v: 1, kind: 'peers_forward', pId: 1, msgId: 5, insideLevel: 4, client: [1, 0], lvl: 1, pos: 0, xbar: [0], exclude: [{ level: 0, positions: [1] }], hops: 0 }
+  t.true(codec.decode(Buffer.from(JSON.stringify(good))).ok)
+  const bad = [
+    { ...good, pId: -1 },
+    { ...good, client: [1.5] },
+    { ...good, exclude: [{ level: 0 }] },
+    { ...good, extra: true },
+    { v: 1, kind: 'coord_propagate', id: 1, what: 'reboot', lvl: 1, gnode: [], fpId: 1, withReturn: false, data: null },
+    { v: 1, kind: 'peers_set_refuse', msgId: 1, respondant: [0], message: 'x'.repeat(2000), level: 0 }
+  ]
+  for (const b of bad) {
+    const r = codec.decode(Buffer.from(JSON.stringify(b)))
+    t.false(r.ok, JSON.stringify(b).slice(0, 80))
+  }
+  t.is(codec.counters.snapshot().rejected.invalid, bad.length)
+})
