@@ -268,7 +268,9 @@ export class RequestClient {
       const wa = this.#waiting.get(m.msgId)
       if (wa === undefined) return unknown('no such request is waiting')
       if (m.respondant.length !== tupleTop(wa.minTarget)) { this.core.stats.invalid++; return unknown('not inside the g-node of the search') }
-      if (wa.respondant === null || sameResp(wa, m.respondant)) {
+      // one servant per request: a copy that reached another node (a forward repeated after a lost ack) gets nothing
+      if (wa.respondant !== null && !sameResp(wa, m.respondant)) return unknown('another servant has the request')
+      if (wa.respondant === null) {
         wa.respondant = [...m.respondant]
         this.#push(wa, { type: 'get_request' })
       }
