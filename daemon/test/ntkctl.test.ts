@@ -48,12 +48,17 @@ test('control commands answer with the node\'s state, and the human formats show
   t.regex(cText, /^wire\.accepted [1-9]\d*$/m)
   t.regex(cText, /^kernel\.applyErrors 0$/m)
 
-  t.like(await answerControl(a, '{"cmd":"reboot"}'), { ok: false, error: 'unknown command "reboot" (known: status, arcs, identities, map, kernel, counters, prepare-enter-net, enter-net-phase-1, enter-net-phase-2, prepare-migrate, migrate-phase-1, migrate-phase-2, add-qspn-arc, add-identity-arc, remove-outer-arcs, check-connectivity, remove-identity)' })
+  t.like(await answerControl(a, '{"cmd":"reboot"}'), { ok: false, error: 'unknown command "reboot" (known: status, arcs, identities, map, kernel, counters, peers, coordinator, prepare-enter-net, enter-net-phase-1, enter-net-phase-2, prepare-migrate, migrate-phase-1, migrate-phase-2, add-qspn-arc, add-identity-arc, remove-outer-arcs, check-connectivity, remove-identity)' })
   t.like(await answerControl(a, '{"cmd":"enter-net-phase-1","args":["0"]}'), { ok: false, error: 'enter-net-phase-1 takes <id> <op_id>; got 0' })
   t.like(await answerControl(a, '{"cmd":"enter-net-phase-1","args":["0","7"]}'), { ok: false, error: 'no enter_net operation 7 prepared for identity 0' })
   t.like(await answerControl(a, '{"cmd":"remove-identity","args":["0"]}'), { ok: false, error: 'identity 0 is the main identity: it cannot be removed' })
   t.like(await answerControl(a, '{"cmd":"map","args":["9"]}'), { ok: false, error: 'no identity 9 (give its index, NodeID or namespace)' })
   t.like(await answerControl(a, '{"cmd":"prepare-migrate","args":["0","0","1","3.0.1","0.0.0","2","1","1","1","1","1","5","null"]}'), { ok: false, error: 'prepare migrate: connectivity position 1 at level 0 is not virtual (gsize 2)' })
+  t.like(await answerControl(a, '{"cmd":"status","args":["x"]}'), { ok: false, error: 'status takes no arguments; got x' })
+  t.like(await answerControl(a, '{"cmd":"coordinator","args":["reserve","9"]}'), { ok: false, error: 'coordinator takes [reserve|delete-reserve <level> <id>]; got reserve 9' })
+  const badLevel = await answerControl(a, '{"cmd":"coordinator","args":["reserve","9","1"]}')
+  t.false(badLevel.ok)
+  t.regex((badLevel as { error: string }).error, /expected "reserve LEVEL ID" or "delete-reserve LEVEL ID" with LEVEL in 1\.\.4/)
   t.like(await answerControl(a, 'status'), { ok: false, error: 'not JSON: status' })
 })
 
@@ -91,4 +96,45 @@ test('the ntkctl program: human and JSON output over the socket, exit 2 on usage
   const none = await runBin('ntkctl', ['--control', join(dir, 'absent.sock'), 'status'])
   t.is(none.code, 1)
   t.regex(none.stderr, /ntkctl: cannot talk to ntkd at .*absent\.sock/)
+})
+
+test('ntkctl coordinator: b (3.1.0.0) coordinates every g-node of a; a reservation made with the program shows in the memory', async t => {
+  const { dn, a } = await pair()
+  const dir = await mkdtemp(join(tmpdir(), 'ntkctl-'))
+  const sock = join(dir, 'ntkd.sock')
+  const close = await startControlServer(sock, a)
+  // the daemons run on the virtual clock: let it run (about as fast as real time) while the program talks to a
+  let driving = true
+  const driver = (async () => { while (driving) { await runFor(dn.clock, 10); await new Promise(resolve => setTimeout(resolve, 10)) } })()
+  t.teardown(async () => { driving = false; await driver; await close(); await dn.stopAll(); await rm(dir, { recursive: true, force: true }) })
+
+  const reserve = await runBin('ntkctl', ['--control', sock, 'coordinator', 'reserve', '1', '5'])
+  t.is(reserve.code, 0, reserve.stderr)
+  t.is(reserve.stdout.trim(), 'reserved position 3 eldership 1', 'level 1 of 3·1·0·: 0 and 1 are taken, max_virtual_pos starts at gsize 2: the first virtual is 3')
+  const bad = await runBin('ntkctl', ['--control', sock, 'coordinator', 'book', '1'])
+  t.is(bad.code, 2)
+  t.regex(bad.stderr, /coordinator takes \[reserve\|delete-reserve <level> <id>\]/)
+  const badVerb = await runBin('ntkctl', ['--control', sock, 'coordinator', 'book', '1', '2'])
+  t.is(badVerb.code, 2)
+  t.regex(badVerb.stderr, /coordinator takes \[reserve\|delete-reserve <level> <id>\]; got book 1 2/)
+  driving = false
+  await driver
+
+  const view = async (cmd: string): Promise<unknown> => {
+    const p = answerControl(a, JSON.stringify({ cmd }))
+    let done = false
+    void p.then(() => { done = true })
+    for (let k = 0; k < 200 && !done; k++) await runFor(dn.clock, 50)
+    const r = await p
+    if (!r.ok) throw new Error(r.error)
+    return r.result
+  }
+  const coord = await view('coordinator')
+  const human = formatReply('coordinator', coord)
+  t.regex(human, /^address 3\.1\.0\.1\n/)
+  t.regex(human, /^level 4 \(the network\): servant 3\.1\.0\.0 nodes 2 /m)
+  t.regex(human, /^level 1 \(g-node 3·1·0·\): servant 3\.1\.0\.0 nodes 2 max_virtual_pos 3 max_eldership 1 copy here\n {2}reservation 5: pos 3 eldership 1 expires in [1-5]\d(\.\d)? s$/m)
+  const v = coord as { levels: Array<{ lvl: number, servant: string, servantIsMe: boolean }> }
+  t.deepEqual(v.levels.map(l => [l.lvl, l.servant, l.servantIsMe]), [[1, '3.1.0.0', false], [2, '3.1.0.0', false], [3, '3.1.0.0', false], [4, '3.1.0.0', false]])
+  t.regex(formatReply('peers', await view('peers')), /^service 1 participating: requests 5 answered 5 failed 0 served \d+ refused 0 latency avg/m)
 })

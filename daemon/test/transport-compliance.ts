@@ -39,10 +39,10 @@ export class NodeAgent {
   constructor (readonly name: string, readonly transport: Transport) {
     transport.onMessage((message, caller) => {
       this.inbox.push({ message, caller })
-      if (!ping.is(message) || caller.via !== 'unicast') return undefined
+      if (!ping.is(message) || caller.via === 'broadcast') return undefined
       if (this.mode === 'silent') return new Promise<undefined>(() => {})
       if (this.mode === 'throw') throw new Error('handler failure')
-      return { v: 1, kind: 'pong', seq: message.seq, by: `${name}:${caller.nic}` }
+      return { v: 1, kind: 'pong', seq: message.seq, by: caller.via === 'routed' ? `${name}:routed from ${caller.source}` : `${name}:${caller.nic}` }
     })
   }
 }

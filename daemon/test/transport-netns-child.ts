@@ -30,6 +30,11 @@ async function main (): Promise<void> {
             const reply = await transport.unicast(req.peer, req.message, { timeoutMs: req.timeoutMs })
             return { reply: reply ?? null }
           } catch (e) { return { error: `${(e as Error).name}: ${(e as Error).message}` } }
+        case 'routed':
+          try {
+            const reply = await transport.routedUnicast(req.ip, req.message, { timeoutMs: req.timeoutMs })
+            return { reply: reply ?? null }
+          } catch (e) { return { error: `${(e as Error).name}: ${(e as Error).message}` } }
         case 'inbox': return agent.inbox
         case 'mode': agent.mode = req.mode as ResponderMode; return null
         case 'counters': return codec.counters.snapshot()

@@ -1,4 +1,5 @@
-import type { ArcView, DestinationView, IdentityView, NodeCounters, NodeStatus } from '../node'
+import type { ArcView, CoordinatorView, DestinationView, IdentityView, NodeCounters, NodeStatus } from '../node'
+import type { PeersView } from '../peers/peer-services'
 
 /** A route, rule or address as canonicalState lists it (only the fields shown here). */
 type Item = Record<string, unknown>
@@ -57,6 +58,33 @@ export function formatCounters (c: NodeCounters): string {
   return out.join('\n')
 }
 
+/** `ntkctl coordinator`: per level, the g-node, its servant, its count of nodes and its shared memory. */
+export function formatCoordinator (v: CoordinatorView): string {
+  const out = [`address ${v.address}${v.serving ? '' : ' (not serving: not a main identity)'}`]
+  for (const l of [...v.levels].sort((a, b) => b.lvl - a.lvl)) {
+    const g = l.gnode === '' ? 'the network' : `g-node ${l.gnode}`
+    if (l.error !== undefined) { out.push(`level ${l.lvl} (${g}): no answer: ${l.error}`); continue }
+    out.push(`level ${l.lvl} (${g}): servant ${l.servant ?? '?'}${l.servantIsMe ? ' (this node)' : ''} nodes ${l.nodesInside ?? '?'}` +
+      ` max_virtual_pos ${l.maxVirtualPos ?? '?'} max_eldership ${l.maxEldership ?? '?'}${l.nNodes === null ? '' : ` n_nodes ${l.nNodes}`}` +
+      `${l.localCopy ? ' copy here' : ''}`)
+    for (const b of l.reservations) out.push(`  reservation ${b.reserveRequestId}: pos ${b.newPos} eldership ${b.newEldership} expires in ${Math.round(b.ttlMs / 100) / 10} s`)
+    if (l.hookingMemory !== null) out.push(`  hooking memory ${JSON.stringify(l.hookingMemory)}`)
+  }
+  return out.join('\n')
+}
+
+/** `ntkctl peers`: services with their counters and latencies, participant maps, routing counters. */
+export function formatPeers (v: PeersView): string {
+  const out = [`address ${v.address} ${v.main ? 'main' : 'forwarder only (virtual positions)'} bootstrap ${v.bootstrapComplete ? 'complete' : 'in progress'}`]
+  for (const s of v.services) {
+    out.push(`service ${s.pId}${s.optional ? ' optional' : ''}${s.participating ? ' participating' : ''}: requests ${s.requests} answered ${s.answered} failed ${s.failed}` +
+      ` served ${s.served} refused ${s.refused}${s.latencyMsAvg === null ? '' : ` latency avg ${s.latencyMsAvg} ms max ${s.latencyMsMax ?? '?'} ms`}`)
+  }
+  for (const p of v.participants) out.push(`participants of ${p.pId}: ${p.gnodes.join(' ') || '-'}`)
+  out.push(Object.entries(v.counters).map(([k, x]) => `${k} ${show(x)}`).join(' '))
+  return out.join('\n')
+}
+
 /** Human output of each ntkctl command (`--json` prints the result as is). */
 export function formatReply (cmd: string, r: unknown): string {
   switch (cmd) {
@@ -85,6 +113,16 @@ export function formatReply (cmd: string, r: unknown): string {
       return formatKernel(r as { desired: unknown, actual: unknown })
     case 'counters':
       return formatCounters(r as NodeCounters)
+    case 'coordinator':
+      return formatCoordinator(r as CoordinatorView)
+    case 'coordinator reserve': {
+      const x = r as { newPos: number, newEldership: number }
+      return `reserved position ${x.newPos} eldership ${x.newEldership}`
+    }
+    case 'coordinator delete-reserve':
+      return `deleted reservation ${(r as { deleted: number }).deleted}`
+    case 'peers':
+      return formatPeers(r as PeersView)
     default:
       return JSON.stringify(r, null, 2)
   }

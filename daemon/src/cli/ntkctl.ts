@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // ntkctl: asks a running ntkd over its control socket. Exit codes: 0 ok, 1 daemon error or unreachable, 2 usage,
 // 3 check-connectivity says the identity is still needed.
-import { CONTROL_COMMANDS, CONTROL_USAGE, DEFAULT_CONTROL_SOCKET, controlRequest } from '../node'
+import { CONTROL_COMMANDS, CONTROL_USAGE, DEFAULT_CONTROL_SOCKET, argumentCounts, controlRequest } from '../node'
 import { formatReply } from './ntkctl-format'
 
 const USAGE = `usage: ntkctl [--control PATH] [--json] COMMAND [ARGS]
@@ -27,15 +27,16 @@ async function main (argv: string[]): Promise<number> {
     return 2
   }
   const usage = CONTROL_USAGE[cmd]
-  const least = usage === '' ? 0 : usage.split(' ').filter(w => !w.startsWith('[')).length
-  const most = usage === '' ? 0 : usage.split(' ').length
-  if (args.length < least || args.length > most) {
-    process.stderr.write(`ntkctl: ${cmd} takes ${usage === '' ? 'no arguments' : usage}\n`)
+  const { least, most } = argumentCounts(usage)
+  const badCoordinator = cmd === 'coordinator' && args.length !== 0 && (args.length !== most || !['reserve', 'delete-reserve'].includes(args[0]))
+  if (args.length < least || args.length > most || badCoordinator) {
+    process.stderr.write(`ntkctl: ${cmd} takes ${usage === '' ? 'no arguments' : usage}${args.length === 0 ? '' : `; got ${args.join(' ')}`}\n`)
     return 2
   }
   try {
-    const r = await controlRequest(control, cmd, { args })
-    process.stdout.write((json ? JSON.stringify(r, null, 2) : formatReply(cmd, r)) + '\n')
+    // the Coordinator answers through routed requests, which may wait for timeouts
+    const r = await controlRequest(control, cmd, { args, timeoutMs: cmd === 'coordinator' ? 60_000 : 5_000 })
+    process.stdout.write((json ? JSON.stringify(r, null, 2) : formatReply(cmd === 'coordinator' && args.length > 0 ? `coordinator ${args[0]}` : cmd, r)) + '\n')
     // check-connectivity answers "not yet" with its own exit code, so scripts and timelines can wait on it
     if (cmd === 'check-connectivity' && (r as { ok?: boolean }).ok === false) return 3
     return 0

@@ -12,6 +12,8 @@ export const CONTROL_USAGE: Readonly<Record<string, string>> = {
   map: '[<id>]',
   kernel: '',
   counters: '',
+  peers: '',
+  coordinator: '[reserve|delete-reserve <level> <id>]',
   'prepare-enter-net': '<id> <guest_lvl> <host_lvl> <host_gnode> <host_elderships> <pos1> <eld1> <pos2> <eld2> <conn_pos> <conn_eld> <arcs> <op_id> <prev_op_id|null>',
   'enter-net-phase-1': '<id> <op_id>',
   'enter-net-phase-2': '<id> <op_id>',
@@ -27,6 +29,20 @@ export const CONTROL_USAGE: Readonly<Record<string, string>> = {
 
 export const CONTROL_COMMANDS = Object.keys(CONTROL_USAGE)
 
+/** How many arguments a usage line takes: words inside [...] are optional. */
+export function argumentCounts (usage: string): { least: number, most: number } {
+  let least = 0
+  let most = 0
+  let depth = 0
+  for (const w of usage.split(' ').filter(x => x !== '')) {
+    if (w.startsWith('[')) depth++
+    if (depth === 0) least++
+    most++
+    if (w.endsWith(']')) depth--
+  }
+  return { least, most }
+}
+
 export class ControlArgError extends Error {
   constructor (message: string) { super(message); this.name = 'ControlArgError' }
 }
@@ -35,9 +51,8 @@ export class ControlArgError extends Error {
 export async function runControlCommand (node: RunningNode, cmd: string, args: readonly string[]): Promise<unknown> {
   const usage = CONTROL_USAGE[cmd]
   if (usage === undefined) throw new ControlArgError(`unknown command ${JSON.stringify(cmd)} (known: ${CONTROL_COMMANDS.join(', ')})`)
-  const want = usage === '' ? 0 : usage.split(' ').filter(w => !w.startsWith('[')).length
-  const most = usage === '' ? 0 : usage.split(' ').length
-  if (args.length < want || args.length > most) throw new ControlArgError(`${cmd} takes ${usage === '' ? 'no arguments' : usage}; got ${args.length === 0 ? 'none' : args.join(' ')}`)
+  const { least, most } = argumentCounts(usage)
+  if (args.length < least || args.length > most || (cmd === 'coordinator' && args.length !== 0 && args.length !== most)) throw new ControlArgError(`${cmd} takes ${usage === '' ? 'no arguments' : usage}; got ${args.length === 0 ? 'none' : args.join(' ')}`)
   const ops = node.ops
   const int = (name: string, v: string): number => {
     if (!/^\d+$/.test(v)) throw new ControlArgError(`${cmd}: ${name} "${v}" is not a whole number`)
@@ -76,6 +91,8 @@ export async function runControlCommand (node: RunningNode, cmd: string, args: r
     case 'map': return node.map(args[0])
     case 'kernel': return await node.kernel()
     case 'counters': return node.counters()
+    case 'peers': return node.peers()
+    case 'coordinator': return args.length === 0 ? await node.coordinator() : await node.coordinatorCommand(args)
     case 'prepare-enter-net': ops.prepareEnterNet(args[0], move(args, true)); return { prepared: true }
     case 'prepare-migrate': ops.prepareMigrate(args[0], move(args, false)); return { prepared: true }
     case 'enter-net-phase-1': return await ops.enterNetPhase1(args[0], int('op_id', args[1]))

@@ -4,7 +4,7 @@ import { dirname } from 'node:path'
 import type { RunningNode } from './node'
 import { runControlCommand } from './control-commands'
 
-export { CONTROL_COMMANDS, CONTROL_USAGE } from './control-commands'
+export { CONTROL_COMMANDS, CONTROL_USAGE, argumentCounts } from './control-commands'
 
 /* The control socket: one JSON object per line, {"cmd": "status"} or {"cmd": "map", "args": ["1"]}. */
 

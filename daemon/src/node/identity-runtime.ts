@@ -10,10 +10,12 @@ import {
   type ArcEndpoint, type MainIdentityInput, type RouteChoicesMemo, type RoutesInputMemo
 } from '../routes'
 import type { Transport } from '../transport'
+import type { WireMessage } from '../wire'
 import type { Clock } from '../util/clock'
 import type { ListenerErrorHandler } from '../util/listener-errors'
 import type { Random } from '../util/random'
 import type { NodeConfig } from './config'
+import { PEERS_NEIGHBOUR_KINDS, attachPeerServices, identityPeersPorts, type AttachedPeers, type IdentityPeersPorts, type PeersArc } from './peers-attach'
 
 /** What an identity's runtime takes from its system. */
 export interface RuntimeContext {
@@ -30,6 +32,7 @@ export interface RuntimeContext {
   /** The kernel should follow this identity's state soon. */
   readonly scheduleSync: () => void
   readonly onListenerError: ListenerErrorHandler
+  readonly log: (line: string) => void
 }
 
 /** How a runtime's QSPN instance is made. */
@@ -45,6 +48,9 @@ export type QspnStart =
 export class IdentityRuntime {
   readonly qspn: QspnManager
   readonly messenger: TransportQspnMessenger
+  /** PeerServices and the Coordinator of this identity (a connectivity identity only forwards: §5.1). */
+  readonly peers: AttachedPeers
+  readonly peersPorts: IdentityPeersPorts
   /** Identity-arcs (their ids) that are qspn-arcs: same network, handed to QSPN. */
   readonly qspnArcs = new Set<string>()
   #fingerprint: Fingerprint
@@ -75,6 +81,22 @@ export class IdentityRuntime {
     }
     this.qspn.events.onError = ctx.onListenerError
     this.messenger.attach(this.qspn)
+    this.peersPorts = identityPeersPorts({
+      transport: ctx.transport,
+      topology: ctx.topology,
+      qspn: this.qspn,
+      myId: () => identity.id,
+      arcs: () => this.#peersArcs(),
+      isMain: () => this.isMain,
+      clock: ctx.clock,
+      random: ctx.random,
+      log: line => ctx.log(`identity ${identity.index} peers: ${line}`),
+      timeoutMs: ctx.unicastTimeoutMs
+    })
+    // after an entry or migration the databases start from the identity this one replaces (§5.5): records of keys
+    // visible inside the g-node that moved are copied, those of the g-node formed anew start from their default
+    const origin = start.kind === 'create' ? undefined : { previous: start.previous.peers, guestGnodeLevel: start.args.guestLevel, newGnodeLevel: start.args.hostLevel - 1 }
+    this.peers = attachPeerServices(this.peersPorts, { timers: ctx.config.timers, subnetLevel: ctx.config.subnetLevel, ...(origin === undefined ? {} : { origin }) })
     for (const ev of ['path_added', 'path_changed', 'path_removed', 'destination_added', 'destination_removed'] as const) {
       this.qspn.events.on(ev, () => ctx.scheduleSync())
     }
@@ -98,14 +120,30 @@ export class IdentityRuntime {
   get local (): LocalIdentity { return this.ctx.identities.identity(this.identity.id) ?? this.identity }
   get isMain (): boolean { return this.local.netns === '' }
 
-  /** Hands identity-arc `arcId` to QSPN (same network). */
+  /** Hands identity-arc `arcId` to QSPN (same network), and so to PeerServices. */
   addQspnArc (arcId: string): void {
     if (this.qspnArcs.has(arcId)) return
     this.qspnArcs.add(arcId)
     const ia = this.ctx.identities.arcOf(this.identity.id, arcId)
     if (ia === undefined) throw new RangeError(`identity ${this.identity.index} has no identity-arc ${arcId}`)
     this.qspn.arcAdd({ id: arcId, cost: this.ctx.arcCost(ia.arcId) })
+    this.peers.arcAdded(arcId)
     this.ctx.scheduleSync()
+  }
+
+  /** A message of an identity module for this identity over identity-arc `arcId` (from the demultiplexer). */
+  async handle (arcId: string, m: WireMessage): Promise<WireMessage | undefined> {
+    if (PEERS_NEIGHBOUR_KINDS.has(m.kind)) return this.qspnArcs.has(arcId) ? await this.peersPorts.handleNeighbour(arcId, m) : undefined
+    return await this.messenger.handle(arcId, m)
+  }
+
+  #peersArcs (): PeersArc[] {
+    const out: PeersArc[] = []
+    for (const id of this.qspnArcs) {
+      const ia = this.ctx.identities.arcOf(this.identity.id, id)
+      if (ia !== undefined) out.push({ id, peer: this.ctx.identities.peerAddress(ia), peerId: ia.peerId })
+    }
+    return out
   }
 
   /** The identity-arc is gone (or QSPN dropped it): QSPN forgets it; idempotent. */
@@ -187,7 +225,10 @@ export class IdentityRuntime {
     return state
   }
 
-  stop (): void { this.qspn.stop() }
+  stop (): void {
+    this.peers.stop()
+    this.qspn.stop()
+  }
 
   #peerNaddr (arcId: string): string {
     try { return this.qspn.getNaddrForArc(arcId)?.join('.') ?? '' } catch { return '' }

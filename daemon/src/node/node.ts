@@ -4,6 +4,8 @@ import { type KernelState, type NamespaceState, type RouteItem, SYSTEM_NS, TABLE
 import { Neighborhood, TIMER_PROFILES, registerNeighborhoodMessages, type Arc, type NicCarrier, type NicInfo } from '../neighborhood'
 import { DEFAULT_QSPN_CONFIG, LAB_QSPN_CONFIG } from '../qspn/config'
 import { registerQspnMessages } from '../qspn/transport-messenger'
+import { CONTACT_KINDS, registerPeersMessages, type PeersView } from '../peers'
+import { registerCoordinatorMessages } from '../coordinator/messages'
 import type { Transport } from '../transport'
 import { MessageRegistry, type WireCounters } from '../wire'
 import type { Clock, Ms } from '../util/clock'
@@ -13,6 +15,7 @@ import type { NodeConfig } from './config'
 import { IdentityRuntime, type RuntimeContext } from './identity-runtime'
 import { KernelSync } from './kernel-sync'
 import { NodeOperations } from './operations'
+import type { CoordinatorView } from './peers-attach'
 import { nodeViews, type ArcView, type DestinationView, type IdentityView, type NodeCounters, type NodeStatus } from './views'
 
 export type { ArcView, DestinationView, IdentityView, NodeCounters, NodeStatus } from './views'
@@ -23,6 +26,8 @@ export function ntkdMessageRegistry (): MessageRegistry {
   registerNeighborhoodMessages(r)
   registerIdentityMessages(r)
   registerQspnMessages(r)
+  registerPeersMessages(r)
+  registerCoordinatorMessages(r)
   return r
 }
 
@@ -58,6 +63,12 @@ export interface RunningNode {
   /** The desired state of the last apply and what the kernel holds now, both canonical. */
   kernel (): Promise<{ desired: unknown, actual: unknown }>
   counters (): NodeCounters
+  /** PeerServices of the main identity: services, participants, request counters, latencies (ntkctl peers). */
+  peers (): PeersView
+  /** The Coordinator of each of the main identity's g-nodes and its shared memory (ntkctl coordinator). */
+  coordinator (): Promise<CoordinatorView>
+  /** ntkctl coordinator reserve LVL ID | delete-reserve LVL ID. */
+  coordinatorCommand (args: readonly string[]): Promise<unknown>
   /** The desired kernel state as of now (tests compare it with the kernel). */
   desiredState (): KernelState
   /** Applies now what is pending (tests; the daemon coalesces on its own). */
@@ -87,6 +98,7 @@ export class NodeSystem {
   readonly #frozen = new Set<string>()
   readonly #costs = new Map<string, number>()
   #last: { key: string, state: KernelState } | undefined
+  readonly #detachContact: () => void
 
   constructor (readonly config: NodeConfig, readonly ports: NodePorts, o: NodeOptions) {
     const { transport, kernel, clock, random } = ports
@@ -126,8 +138,16 @@ export class NodeSystem {
       unicastTimeoutMs,
       arcCost: arcId => this.#costs.get(arcId) ?? 1,
       scheduleSync: () => this.sync.schedule(),
-      onListenerError
+      onListenerError,
+      log
     }
+    // PeerServices' messages routed to this system's addresses (contact back to a client): only the main identity
+    // has addresses, so they are its own
+    this.#detachContact = transport.onMessage(async (m, caller) => {
+      if (caller.via !== 'routed' || !CONTACT_KINDS.has(m.kind)) return undefined
+      const main = this.runtimes.get(this.identities.mainId)
+      return main === undefined ? undefined : await main.peersPorts.handleContact(m)
+    })
   }
 
   readonly log = (line: string): void => { this.ports.log?.(line) }
@@ -143,7 +163,7 @@ export class NodeSystem {
     this.runtimes.set(r.identity.id, r)
     this.demux.register(r.identity.id, {
       arcFrom: (dev, peerId) => this.identities.arcFrom(r.identity.id, dev, peerId)?.id,
-      handle: async (arcId, m) => await r.messenger.handle(arcId, m)
+      handle: async (arcId, m) => await r.handle(arcId, m)
     })
     // communication over the arc failed (or a connectivity identity dropped it): QSPN dropped it already; the
     // identity-arc goes (telling the neighbour), or the physical arc when the link itself looks broken (§4.9) -
@@ -258,6 +278,7 @@ export class NodeSystem {
 
   async stop (): Promise<void> {
     for (const r of this.runtimes.values()) r.stop()
+    this.#detachContact()
     this.demux.stop()
     this.identities.stop()
     try {

@@ -1,3 +1,5 @@
+import type { PeersView } from '../peers'
+import type { CoordinatorView } from './peers-attach'
 import { type HCoord, type Naddr, cidrGlobalOf, formatHCoord, formatNaddr, isRealAddress } from '../addressing'
 import { canonicalState } from '../kernel/state'
 import { localAddressSet } from '../routes'
@@ -66,6 +68,8 @@ export interface NodeCounters {
   readonly kernel: unknown
   readonly identities: unknown
   readonly listenerErrors: unknown
+  /** PeerServices and Coordinator of the main identity. */
+  readonly peers: unknown
 }
 
 const addr = (n: Naddr | null): string | null => n === null ? null : formatNaddr(n, '.')
@@ -78,6 +82,9 @@ export function nodeViews (system: NodeSystem): {
   map: (identity?: string) => DestinationView[]
   kernel: () => Promise<{ desired: unknown, actual: unknown }>
   counters: () => NodeCounters
+  peers: () => PeersView
+  coordinator: () => Promise<CoordinatorView>
+  coordinatorCommand: (args: readonly string[]) => Promise<unknown>
 } {
   const { config, identities, ctx } = system
   const topology = config.topology
@@ -98,7 +105,8 @@ export function nodeViews (system: NodeSystem): {
       qspnTransport: transport,
       kernel: { ...system.sync.stats },
       identities: { ...identities.stats, ...system.demux.stats },
-      listenerErrors: { ...system.listenerErrors }
+      listenerErrors: { ...system.listenerErrors },
+      peers: system.main.peers.counters()
     }
   }
   const identityViews = (): IdentityView[] => [...system.runtimes.values()].sort((a, b) => a.identity.index - b.identity.index).map(r => {
@@ -190,6 +198,9 @@ export function nodeViews (system: NodeSystem): {
       const desired = system.sync.lastDesired ?? system.desiredState()
       return { desired: canonicalState(desired), actual: canonicalState(await system.ports.kernel.read(desired)) }
     },
-    counters
+    counters,
+    peers: () => system.main.peers.peersView(),
+    coordinator: async () => await system.main.peers.coordinatorView(),
+    coordinatorCommand: async args => await system.main.peers.coordinatorCommand(args)
   }
 }

@@ -20,6 +20,16 @@ export interface LinkOptions {
 
 interface Link { a: Endpoint, b: Endpoint, latencyMs: Ms, loss: number, up: boolean }
 
+/**
+ * How a node's kernel forwards a packet to `ip` (its routes, e.g. an InMemoryKernel's table ntk): 'local' when `ip`
+ * is one of its own addresses, the next hop (our NIC and the gateway's link-local, with the source address the
+ * route gives), or null when there is no route.
+ */
+export type RouteLookup = (node: string, ip: string) => 'local' | { nic: string, via: string, src?: string } | null | Promise<'local' | { nic: string, via: string, src?: string } | null>
+
+/** A routed message went nowhere: no route, a loop, or a next hop that is no neighbour. */
+export const MAX_ROUTED_HOPS = 64
+
 const key = (e: Endpoint): string => `${e.node}:${e.nic}`
 
 /**
@@ -31,6 +41,8 @@ export class InMemoryNetwork {
   /** Links by endpoint key (both ends), so a send does not scan every link of a large network. */
   readonly #linksAt = new Map<string, Link[]>()
   readonly #transports = new Map<string, InMemoryTransport>()
+  /** Routes of routed unicasts (none: routed unicasts fail). */
+  router: RouteLookup | undefined
 
   constructor (readonly clock: Clock, readonly random?: Random) {}
 
@@ -181,6 +193,69 @@ export class InMemoryTransport implements Transport {
         }, () => {})
       })
     })
+  }
+
+  /**
+   * A routed unicast: the network's router (each node's kernel routes) picks every hop from here to the node owning
+   * `ip`; the latencies and losses of the links crossed apply both ways. The receiver sees via 'routed'.
+   */
+  async routedUnicast (ip: string, message: WireMessage, o: UnicastOptions = {}): Promise<WireMessage | undefined> {
+    this.#live('routedUnicast')
+    const peer = { linklocal: ip, nic: '(routed)' }
+    const bytes = this.codec.encode(message)
+    const timeoutMs = o.timeoutMs ?? DEFAULT_UNICAST_TIMEOUT_MS
+    const net = this.network
+    const router = net.router
+    if (router === undefined) throw new UnicastFailedError(peer, message.kind, 'no routes in this in-memory network')
+    // the way there, hop by hop, as each node's routes have it now
+    const links: Link[] = []
+    let at = this.node
+    let source = ''
+    for (;;) {
+      const hop = await router(at, ip)
+      if (hop === 'local') break
+      if (hop === null) throw new UnicastFailedError(peer, message.kind, `no route to ${ip} at ${at}`)
+      if (source === '') source = hop.src ?? ''
+      const next = net.neighbours({ node: at, nic: hop.nic }).find(([far]) => net.transportOf(far.node)?.linklocalOf(far.nic) === hop.via)
+      if (next === undefined) throw new UnicastFailedError(peer, message.kind, `${at}: next hop ${hop.via} via ${hop.nic} is no neighbour`)
+      links.push(next[1])
+      at = next[0].node
+      if (links.length > MAX_ROUTED_HOPS) throw new UnicastFailedError(peer, message.kind, `routing loop toward ${ip}`)
+    }
+    const target = net.transportOf(at)
+    const latency = links.reduce((sum, l) => sum + l.latencyMs, 0)
+    const lost = (): boolean => links.some(l => !l.up || net.lost(l))
+    return await new Promise<WireMessage | undefined>((resolve, reject) => {
+      let settled = false
+      const finish = (f: () => void): void => { if (!settled) { settled = true; cancel(); f() } }
+      const cancel = net.clock.setTimer(timeoutMs, () => finish(() => reject(new UnicastTimeoutError(peer, message.kind, timeoutMs))))
+      if (lost()) return
+      net.clock.setTimer(latency, () => {
+        if (target === undefined || target.#closed) { finish(() => reject(new UnicastFailedError(peer, message.kind, 'connection refused'))); return }
+        target.#serveRouted(source, bytes).then(replyBytes => {
+          if (replyBytes === undefined) { finish(() => reject(new UnicastFailedError(peer, message.kind, 'closed without a reply'))); return }
+          if (lost()) return
+          net.clock.setTimer(latency, () => {
+            if (this.#closed) return
+            const r = this.codec.decode(replyBytes)
+            if (!r.ok) finish(() => reject(new UnicastFailedError(peer, message.kind, `reply rejected: ${r.reason}`)))
+            else finish(() => resolve(r.message.kind === VOID_KIND ? undefined : r.message))
+          })
+        }, () => {})
+      })
+    })
+  }
+
+  async #serveRouted (source: string, bytes: Buffer): Promise<Buffer | undefined> {
+    if (this.#closed) return undefined
+    const r = this.codec.decode(bytes)
+    if (!r.ok) return undefined
+    try {
+      const reply = await dispatch(this.#handlers, r.message, { nic: '', via: 'routed', source })
+      return this.codec.encode(reply ?? voidMessage())
+    } catch {
+      return undefined
+    }
   }
 
   async close (): Promise<void> {

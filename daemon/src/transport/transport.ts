@@ -14,10 +14,14 @@ export interface PeerAddress {
 
 /** Who sent a message and how it arrived. Informative: protocol decisions use the message's own, validated fields. */
 export interface CallerInfo {
-  /** Our NIC the message arrived on. */
+  /** Our NIC the message arrived on ('' for a routed message: it came to one of our 10.x addresses). */
   readonly nic: string
-  readonly via: 'broadcast' | 'unicast'
-  /** Transport-level source address (IPv4 link-local for unicast; for a real broadcast the sender's IPv6 fe80). */
+  /**
+   * broadcast and unicast come from a neighbour over one NIC; routed comes from anywhere in the network to one of
+   * our routable addresses (PeerServices' contact back, §5.4), never from a neighbour's link-local protocol.
+   */
+  readonly via: 'broadcast' | 'unicast' | 'routed'
+  /** Transport-level source address (IPv4 link-local for unicast; for a real broadcast the sender's IPv6 fe80; the 10.x source for routed). */
   readonly source: string
 }
 
@@ -57,6 +61,11 @@ export interface Transport {
   broadcast (nic: string, message: WireMessage): Promise<void>
   /** A request over a reliable channel; resolves with the peer's reply (or undefined when it had none). */
   unicast (peer: PeerAddress, message: WireMessage, o?: UnicastOptions): Promise<WireMessage | undefined>
+  /**
+   * A request to a routable address (10.x) anywhere in the network, over a reliable channel the kernel routes (its
+   * `ntk` table picks the way and the source address); resolves with the reply.
+   */
+  routedUnicast (ip: string, message: WireMessage, o?: UnicastOptions): Promise<WireMessage | undefined>
   /** Returns a function that removes the handler. */
   onMessage (handler: MessageHandler): () => void
   close (): Promise<void>

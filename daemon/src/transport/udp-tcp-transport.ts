@@ -33,7 +33,9 @@ import {
  *
  * Unicast is TCP over IPv4 link-locals as in the original: a server on 0.0.0.0:<port>, a connection per request
  * from our link-local on the NIC (needs the host route `<peer-ll> dev <nic> src <my-ll>`); the arrival NIC of a
- * request is the NIC owning the connection's local address. Framing: 4-byte big-endian length + JSON.
+ * request is the NIC owning the connection's local address. A routed unicast (PeerServices' contact back) goes to a
+ * 10.x address with no source of ours: the kernel's routes pick both; it arrives as via 'routed'. Framing: 4-byte
+ * big-endian length + JSON.
  */
 export interface UdpTcpTransportInit {
   readonly codec: WireCodec
@@ -65,6 +67,9 @@ export class PortBindError extends Error {
   }
 }
 
+/** One NIC of the transport: its receiving UDP socket, or (a pseudo-interface) its listener and socket maker. */
+interface NicEntry { nic: TransportNic, rx?: UdpSocket, server?: Server, sockets?: NetnsSockets }
+
 export class UdpTcpTransport implements Transport {
   readonly port: number
   readonly #codec: WireCodec
@@ -73,7 +78,7 @@ export class UdpTcpTransport implements Transport {
   readonly #bindRetryMs: number
   readonly #log: (line: string) => void
   /** Real NICs have their multicast socket; pseudo-interfaces of nested namespaces a TCP listener opened there. */
-  readonly #nics = new Map<string, { nic: TransportNic, rx?: UdpSocket, server?: Server, sockets?: NetnsSockets }>()
+  readonly #nics = new Map<string, NicEntry>()
   readonly #netns = new Map<string, NetnsSockets>()
   readonly #netnsPath: (netns: string) => string
   readonly #handlers = new Set<MessageHandler>()
@@ -204,6 +209,17 @@ export class UdpTcpTransport implements Transport {
     this.#live('unicast')
     const mine = this.#nics.get(peer.nic)
     if (mine === undefined) throw new UnknownNicError(peer.nic, 'unicast')
+    return await this.#request(peer, mine, message, o)
+  }
+
+  /** To a 10.x address: no source given, the kernel's route (table ntk) picks the way and the source. */
+  async routedUnicast (ip: string, message: WireMessage, o: UnicastOptions = {}): Promise<WireMessage | undefined> {
+    this.#live('routedUnicast')
+    if (!this.#started) throw new TransportClosedError('routedUnicast before start()')
+    return await this.#request({ linklocal: ip, nic: '(routed)' }, undefined, message, o)
+  }
+
+  async #request (peer: PeerAddress, mine: NicEntry | undefined, message: WireMessage, o: UnicastOptions): Promise<WireMessage | undefined> {
     if (o.signal?.aborted === true) throw new UnicastAbortedError(peer, message.kind)
     const request = this.#codec.encodeFrame(message)
     const timeoutMs = o.timeoutMs ?? DEFAULT_UNICAST_TIMEOUT_MS
@@ -243,7 +259,9 @@ export class UdpTcpTransport implements Transport {
         s.on('error', e => finish(() => reject(new UnicastFailedError(peer, message.kind, e.message))))
         s.on('close', () => finish(() => reject(new UnicastFailedError(peer, message.kind, 'closed without a reply'))))
       }
-      if (mine.sockets === undefined) {
+      if (mine === undefined) {
+        talk(connect({ host: peer.linklocal, port: this.port }), false)
+      } else if (mine.sockets === undefined) {
         talk(connect({ host: peer.linklocal, port: this.port, localAddress: mine.nic.linklocal }), false)
       } else {
         // from a pseudo-interface: the connection is opened inside its namespace, then handed over connected
@@ -275,7 +293,8 @@ export class UdpTcpTransport implements Transport {
 
   /**
    * One request per connection: read a frame, dispatch, write the reply frame, close. Bad input closes it. The
-   * arrival NIC is the one owning the connection's local address (or the pseudo-interface whose listener took it).
+   * arrival NIC is the one owning the connection's local address (or the pseudo-interface whose listener took it);
+   * any other local address (10.x, lo) means it was routed to us from somewhere in the network.
    */
   #accept (sock: TcpSocket, pseudo?: string): void {
     this.#connections.add(sock)
@@ -298,8 +317,9 @@ export class UdpTcpTransport implements Transport {
           return
         }
         const r = this.#codec.decode(ev.payload)
-        if (!r.ok || nic === undefined) { sock.destroy(); return }
-        const caller: CallerInfo = { nic, via: 'unicast', source: (sock.remoteAddress ?? '').replace(/^::ffff:/, '') }
+        if (!r.ok) { sock.destroy(); return }
+        const source = (sock.remoteAddress ?? '').replace(/^::ffff:/, '')
+        const caller: CallerInfo = nic === undefined ? { nic: '', via: 'routed', source } : { nic, via: 'unicast', source }
         dispatch(this.#handlers, r.message, caller).then(
           reply => { if (!sock.destroyed) sock.end(this.#codec.encodeFrame(reply ?? voidMessage())) },
           () => sock.destroy())

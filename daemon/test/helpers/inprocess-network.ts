@@ -4,7 +4,7 @@ import { VirtualClock } from '../../src/sim/virtual-clock'
 import type { TopologySpec } from '../../src/sim/topologies'
 import { SeededRandom } from '../../src/util/random'
 import { InMemoryKernel, TableAllocator, SYSTEM_NS, TABLE_NTK, type RouteItem } from '../../src/kernel'
-import type { Naddr, Topology } from '../../src/addressing'
+import { cidrContains, type Naddr, type Topology } from '../../src/addressing'
 import { startNode, ntkdMessageRegistry, validateConfig, type NodeConfig, type RunningNode } from '../../src/node'
 
 // Whole daemons (startNode: Neighborhood + QSPN over the wire codec + kernel sync) in one process, over an
@@ -102,6 +102,8 @@ export class DaemonNetwork {
 
   constructor (readonly o: DaemonNetworkOptions) {
     this.net = new InMemoryNetwork(this.clock, new SeededRandom(o.seed ?? 7))
+    // routed unicasts (PeerServices' contact back) follow each node's in-memory kernel, as packets would
+    this.net.router = async (node, ip) => await kernelNextHop(this.daemons.get(node)?.kernel, ip)
   }
 
   get topology (): Topology { return this.get([...this.daemons.keys()][0]).config.topology }
@@ -239,4 +241,23 @@ export function inside (n: Naddr, hc: { lvl: number, pos: number }, m: Naddr): b
   if (m[hc.lvl] !== hc.pos) return false
   for (let l = hc.lvl + 1; l < n.length; l++) if (m[l] !== n[l]) return false
   return true
+}
+
+/**
+ * Where a kernel sends a packet to `ip`: 'local' for one of its addresses, else the longest match in table ntk
+ * (what `ip rule add table ntk` makes the daemon's own packets use); null when unreachable or absent.
+ */
+export async function kernelNextHop (kernel: InMemoryKernel | undefined, ip: string): Promise<'local' | { nic: string, via: string, src?: string } | null> {
+  const s = (await kernel?.read())?.namespaces.get(SYSTEM_NS)
+  if (s === undefined) return null
+  if (s.addresses.some(a => a.ip.split('/')[0] === ip)) return 'local'
+  let best: RouteItem | undefined
+  let bestLen = -1
+  for (const r of s.routes) {
+    if (r.table !== TABLE_NTK || !cidrContains(r.dst, ip)) continue
+    const len = Number(r.dst.split('/')[1])
+    if (len > bestLen) { best = r; bestLen = len }
+  }
+  if (best === undefined || best.type !== 'unicast' || best.via === undefined || best.dev === undefined) return null
+  return { nic: best.dev, via: best.via, ...(best.src === undefined ? {} : { src: best.src }) }
 }

@@ -1,0 +1,7 @@
+export * from './config'
+export * from './memory'
+export * from './requests'
+export * from './messages'
+export * from './propagation'
+export * from './service'
+export * from './coordinator'
