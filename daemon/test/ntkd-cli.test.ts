@@ -1,5 +1,6 @@
 import test from 'ava'
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -63,7 +64,7 @@ test('the program exits 2 with the reason on a bad command line or a NIC that do
   const ns = `ntkcli${process.pid}`
   sh('ip', 'netns', 'add', ns)
   t.teardown(() => { try { sh('ip', 'netns', 'del', ns) } catch { /* gone */ } })
-  const noNic = await runBin('ntkd', ['-i', 'nosuch0', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--control', `/run/ntkd/${ns}.sock`], ns)
+  const noNic = await runBin('ntkd', ['-i', 'nosuch0', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--control', `/run/ntkd/${ns}.sock`, '--rt-tables', '/nonexistent/rt_tables'], ns)
   t.is(noNic.code, 2)
   t.regex(noNic.stderr, /ntkd: interface nosuch0 does not exist/)
   t.is(sh('ip', '-n', ns, '-4', 'route', 'show', 'table', 'all').trim(), '', 'no route was added')
@@ -124,16 +125,20 @@ test('the daemon starts when the kernel would hand its protocol port to an ephem
   const ns = `ntkport${process.pid}`
   sh('ip', 'netns', 'add', ns)
   const sock = `/run/ntkd/${ns}.sock`
+  // `ip netns exec` shares the host's /etc: the daemon gets an rt_tables file of its own, never the host's
+  const dir = await mkdtemp(join(tmpdir(), 'ntkport-'))
+  const hostRtTables = readHostRtTables()
   let daemon: ReturnType<typeof startBin> | undefined
   t.teardown(async () => {
     daemon?.kill('SIGKILL')
     await daemon?.exited
     try { sh('ip', 'netns', 'del', ns) } catch { /* gone */ }
+    await rm(dir, { recursive: true, force: true })
   })
   const inNs = (...argv: string[]): string => sh('ip', 'netns', 'exec', ns, ...argv)
   sh('ip', '-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1')
   inNs('sysctl', '-qw', 'net.ipv4.ip_local_port_range=60269 60269')
-  daemon = startBin('ntkd', ['-i', 'v0', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--timers', 'lab', '--control', sock], ns)
+  daemon = startBin('ntkd', ['-i', 'v0', '--topology', '2,1,1,1', '--address', '3.1.0.1', '--timers', 'lab', '--control', sock, '--rt-tables', join(dir, 'rt_tables')], ns)
   const running = await waitUntil(60_000, async () => /running: address/.test(daemon!.stderr()) || await Promise.race([daemon!.exited.then(() => true), delay(100).then(() => false)]))
   t.true(running && /running: address/.test(daemon.stderr()), `the daemon runs: ${daemon.stderr()}`)
   t.notRegex(daemon.stderr(), /EADDRINUSE/)
@@ -143,7 +148,12 @@ test('the daemon starts when the kernel would hand its protocol port to an ephem
   daemon.kill('SIGTERM')
   t.is(await daemon.exited, 0, daemon.stderr())
   t.is(inNs('cat', '/proc/sys/net/ipv4/ip_local_reserved_ports').trim(), '', 'and no longer once it stopped')
+  t.is(readHostRtTables(), hostRtTables, "the host's rt_tables is untouched")
 })
+
+function readHostRtTables (): string {
+  try { return readFileSync('/etc/iproute2/rt_tables', 'utf8') } catch { return '' }
+}
 
 async function delay (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
 

@@ -17,7 +17,7 @@ import { ntkctlArgv } from './topology/kinds/ntkd'
 
 export const HYGIENE_CATEGORIES = [
   'network namespaces', 'links in the host namespace', 'host 10/8 and 169.254/16 addresses and routes', 'containers',
-  'mounts', 'processes', 'run files and sockets'
+  'mounts', 'processes', 'run files and sockets', 'host rt_tables'
 ] as const
 export type HygieneCategory = typeof HYGIENE_CATEGORIES[number]
 export type Leftovers = Record<HygieneCategory, string[]>
@@ -30,7 +30,8 @@ export const HYGIENE_WHAT: Record<HygieneCategory, string> = {
   containers: 'label ntklab.lab=<lab>',
   mounts: 'host mountinfo lines naming a lab\'s netns or state directory',
   processes: 'alive in a lab\'s namespace after its destroy (holders, daemons, execs), or recorded PIDs still alive',
-  'run files and sockets': '/run/ntklab/{labs,netns,docker}/<lab>, /run/ntkd/ntkd-<netns>.sock'
+  'run files and sockets': '/run/ntklab/{labs,netns,docker}/<lab>, /run/ntkd/ntkd-<netns>.sock',
+  'host rt_tables': 'lines naming ntk tables new in the host\'s /etc/iproute2/rt_tables (each node writes its own copy)'
 }
 
 /** The hygiene topology: a line of 3 ntkd nodes (4·2·2·2) and a ring of 4 linux nodes, in one lab. */
@@ -92,7 +93,7 @@ async function netnsInode (pid: number): Promise<string | undefined> {
   return link === undefined ? undefined : /^net:\[(\d+)\]$/.exec(link)?.[1]
 }
 
-interface HostState { links: Map<string, string>, addresses: Set<string>, routes: Set<string> }
+interface HostState { links: Map<string, string>, addresses: Set<string>, routes: Set<string>, rtTables: Set<string> }
 
 const inLabRanges = (ip: string | undefined): boolean => ip !== undefined && (/^10\./.test(ip) || /^169\.254\./.test(ip))
 
@@ -118,8 +119,10 @@ async function hostState (): Promise<HostState> {
       routes.add(`${dst} table ${String(r.table ?? 'main')} dev ${String(r.dev)}`)
     }
   }
-  return { links, addresses, routes }
+  const rtTables = new Set((await fs.readFile(HOST_RT_TABLES, 'utf8').catch(() => '')).split('\n').filter(l => /\bntk/.test(l)))
+  return { links, addresses, routes, rtTables }
 }
+const HOST_RT_TABLES = '/etc/iproute2/rt_tables'
 
 export class LeftoverTracker {
   /** Lab names the tracker looks after. */
@@ -180,6 +183,7 @@ export class LeftoverTracker {
     }
     for (const a of after.addresses) if (!this.before.addresses.has(a)) out['host 10/8 and 169.254/16 addresses and routes'].push(`address ${a}`)
     for (const r of after.routes) if (!this.before.routes.has(r)) out['host 10/8 and 169.254/16 addresses and routes'].push(`route ${r}`)
+    for (const l of after.rtTables) if (!this.before.rtTables.has(l)) out['host rt_tables'].push(l.trim())
 
     out.containers = await this.#containers()
 

@@ -25,6 +25,7 @@ for (const backendName of ['netns', 'docker'] as const) {
     t.true(running.mounts >= 7, `netns mounts: ${running.mounts}`)
     t.true(running.processes >= 7 + 3, `holders and daemons: ${running.processes}`)
     if (backendName === 'docker') t.is(running.containers, 7)
+    t.is(running['host rt_tables'], 0, "running daemons write their node's rt_tables, never the host's")
     // the run directory and the backend's state directory; on netns the daemons' control sockets are the host's
     t.true(running['run files and sockets'] >= (backendName === 'netns' ? 2 + 3 : 2), `run files: ${running['run files and sockets']}`)
 
