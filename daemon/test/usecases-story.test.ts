@@ -1,6 +1,8 @@
 import test, { type ExecutionContext } from 'ava'
 import { type DaemonNetwork, runFor, runUntil, startDaemons } from './helpers/inprocess-network'
 import { expectedSystem, kernelProblems, type StoryIdentity, type StoryWorld } from './helpers/identity-expect'
+import { expectedCoordinator } from './helpers/peers-oracle'
+import type { TopologySpec } from '../src/sim/topologies'
 
 // The whole story of the documented use cases (shared/spec/usecases.md: entr01-entr06, migr01-migr02, the removal
 // of the connectivity identities) on seven whole daemons in one process, driven by the proof's operations as
@@ -193,5 +195,27 @@ test('the whole story: entries entr01-entr06, migrations migr01-migr02, and the 
   const mains = Object.fromEntries(systems.map(s => [s, n[s].identities().find(i => i.kind === 'main')?.address]))
   t.deepEqual(mains, { alfa: '2.0.1.0', beta: '2.0.1.1', gamma: '2.0.0.0', delta: '2.1.0.1', mu: '2.1.0.0', epsilon: '2.0.0.1', lambda: '2.1.1.0' }, 'the final addresses of §1.5')
   t.deepEqual(systems.map(s => n[s].identities().length), [1, 1, 2, 1, 2, 1, 1], 'γ and ε keep their migr02 identities')
+
+  // PeerServices after the story: every system's main identity asks the Coordinator of each of its g-nodes, and each
+  // names the servant H_t prescribes for the final addresses (the node nearest 0·…·0 inside the g-node). λ reaches
+  // 2·1·'s servant μ only through γ0 and ε1 (2·1·3·): connectivity identities forward requests, the contact back
+  // crosses their namespaces.
+  const final: TopologySpec = {
+    gsizes: [2, 2, 2, 4],
+    nodes: systems.map(s => ({ name: s, naddr: String(mains[s]).split('.').map(Number).reverse() })),
+    links: []
+  }
+  const wrong: string[] = []
+  await drive(dn, Promise.all(systems.map(async s => {
+    const v = await n[s].coordinator()
+    for (const l of v.levels) {
+      const want = [...(expectedCoordinator(final, s, l.lvl)?.naddr ?? [])].reverse().join('.')
+      if (l.servant !== want) wrong.push(`${s} level ${l.lvl}: servant ${l.servant ?? l.error ?? '?'}, expected ${want}`)
+    }
+  })), 60_000)
+  if (process.env.STORY_DEBUG === '1') for (const s of systems) for (const r of n[s].system.runtimes.values()) console.log(s, r.identity.index, r.naddr.join('.'), r.isMain, r.peers.coordinator.serving, r.qspn.isBootstrapComplete(), JSON.stringify(r.peers.peers.core.stats))
+  t.deepEqual(wrong, [], 'every main identity names the Coordinator of each of its g-nodes')
+  const byConnectivity = systems.flatMap(s => [...n[s].system.runtimes.values()].filter(r => !r.isMain).map(r => [`${s}${r.identity.index}`, r.peers.peers.core.stats.forwarded] as const))
+  t.true(byConnectivity.some(([, f]) => f > 0), `connectivity identities forwarded requests: ${byConnectivity.map(([k, f]) => `${k} ${f}`).join(', ')}`)
   for (const s of systems) t.is((n[s].counters().listenerErrors as { count: number }).count, 0, `${s}: no listener threw`)
 })

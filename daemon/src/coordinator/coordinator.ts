@@ -61,12 +61,25 @@ export class Coordinator {
     this.cfg = { ...DEFAULT_COORDINATOR_CONFIG, ...o.config }
     this.propagation = new Propagation(peers, this.cfg, o.propagation)
     this.#detach = peers.ports.neighbours.onMessage(async (arcId, m) => await this.propagation.handle(arcId, m))
-    if (peers.core.isMain()) {
-      const service = new CoordinatorService(peers, { ...this.cfg }, { handlers: o.handlers, subnetLevel: o.subnetLevel })
-      peers.register(service)
-      service.db.start(o.previous === undefined ? undefined : o.previous.#service?.db)
-      this.#service = service
-    }
+    this.#previousDb = o.previous === undefined ? undefined : (o.previous.#service ?? o.previous.#retired)?.db
+    this.becameMain()
+  }
+
+  /** The database of the identity this one replaces (its records are retrieved from it, §5.5). */
+  readonly #previousDb: CoordinatorService['db'] | undefined
+  /** The service this identity ran before it became a connectivity identity (its successor retrieves from it). */
+  #retired: CoordinatorService | undefined
+
+  /**
+   * The identity's address is all real: it serves from now on. At once for the first identity of a network; for
+   * an identity made by an entry or migration, at phase 2, when its virtual position becomes real.
+   */
+  becameMain (): void {
+    if (this.#service !== undefined || !this.peers.core.isMain()) return
+    const service = new CoordinatorService(this.peers, { ...this.cfg }, { handlers: this.o.handlers, subnetLevel: this.o.subnetLevel })
+    this.peers.register(service)
+    service.db.start(this.#previousDb)
+    this.#service = service
   }
 
   /** Replications of written memories still running here. */
@@ -88,6 +101,7 @@ export class Coordinator {
   goneConnectivity (): void {
     if (this.#service === undefined) return
     this.peers.unregister(COORDINATOR_PID)
+    this.#retired = this.#service
     this.#service = undefined
   }
 

@@ -165,6 +165,8 @@ export class IdentityRuntime {
     this.#leaving = undefined
     this.#fingerprint = withEldershipAt(this.#fingerprint, fromLevel - 1, eldership)
     this.qspn.makeConnectivity(fromLevel, toLevel, virtualPos, this.#fingerprint)
+    // a connectivity identity forwards PeerServices' requests and serves none (§5.1)
+    this.peers.coordinator.goneConnectivity()
     this.ctx.scheduleSync()
   }
 
@@ -172,6 +174,7 @@ export class IdentityRuntime {
   makeReal (level: number, pos: number, eldership: number): void {
     this.#fingerprint = withEldershipAt(this.#fingerprint, level, eldership)
     this.qspn.makeReal(level, pos, this.#fingerprint)
+    this.peers.coordinator.becameMain()
     this.ctx.scheduleSync()
   }
 

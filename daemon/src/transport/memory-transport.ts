@@ -21,11 +21,16 @@ export interface LinkOptions {
 interface Link { a: Endpoint, b: Endpoint, latencyMs: Ms, loss: number, up: boolean }
 
 /**
- * How a node's kernel forwards a packet to `ip` (its routes, e.g. an InMemoryKernel's table ntk): 'local' when `ip`
+ * How a node's kernel forwards a packet to `ip` (its routes, e.g. an InMemoryKernel's tables): 'local' when `ip`
  * is one of its own addresses, the next hop (our NIC and the gateway's link-local, with the source address the
- * route gives), or null when there is no route.
+ * route gives), or null when there is no route. `arrival` is absent for the packet's first hop (sent from the
+ * node's own namespace); a forwarded packet is routed in the namespace of the NIC it came in on, by the table its
+ * previous hop's MAC selects (spec §2.3).
  */
-export type RouteLookup = (node: string, ip: string) => 'local' | { nic: string, via: string, src?: string } | null | Promise<'local' | { nic: string, via: string, src?: string } | null>
+export type RouteLookup = (node: string, ip: string, arrival?: RoutedArrival) => RouteHop | Promise<RouteHop>
+export type RouteHop = 'local' | { nic: string, via: string, src?: string } | null
+/** Where a forwarded packet came in: our NIC (real, or a pseudo-interface), and the neighbour's NIC it left from. */
+export interface RoutedArrival { readonly nic: string, readonly fromNode: string, readonly fromNic: string }
 
 /** A routed message went nowhere: no route, a loop, or a next hop that is no neighbour. */
 export const MAX_ROUTED_HOPS = 64
@@ -113,6 +118,9 @@ export class InMemoryTransport implements Transport {
   constructor (readonly network: InMemoryNetwork, readonly node: string, readonly codec: WireCodec) {}
 
   linklocalOf (nic: string): string | undefined { return this.#nics.get(nic)?.linklocal }
+
+  /** The real NIC under `nic` (itself, or a pseudo-interface's parent). */
+  realNicOf (nic: string): string | undefined { const n = this.#nics.get(nic); return n === undefined ? undefined : n.parent ?? n.name }
 
   /** The NIC (real, or a pseudo-interface on real NIC `nic`) holding `linklocal`. */
   nicWith (nic: string, linklocal: string): string | undefined {
@@ -211,14 +219,20 @@ export class InMemoryTransport implements Transport {
     const links: Link[] = []
     let at = this.node
     let source = ''
+    let arrival: RoutedArrival | undefined
     for (;;) {
-      const hop = await router(at, ip)
+      const hop = await router(at, ip, arrival)
       if (hop === 'local') break
-      if (hop === null) throw new UnicastFailedError(peer, message.kind, `no route to ${ip} at ${at}`)
+      if (hop === null) throw new UnicastFailedError(peer, message.kind, `no route to ${ip} at ${at}${arrival === undefined ? '' : ` (in on ${arrival.nic} from ${arrival.fromNode})`}`)
       if (source === '') source = hop.src ?? ''
-      const next = net.neighbours({ node: at, nic: hop.nic }).find(([far]) => net.transportOf(far.node)?.linklocalOf(far.nic) === hop.via)
+      // the gateway: the neighbour's NIC, or a pseudo-interface on it, holding the link-local the route names
+      const realNic = net.transportOf(at)?.realNicOf(hop.nic) ?? hop.nic
+      const next = net.neighbours({ node: at, nic: realNic })
+        .map(([far, link]): [Endpoint, Link, string | undefined] => [far, link, net.transportOf(far.node)?.nicWith(far.nic, hop.via)])
+        .find(([, , nic]) => nic !== undefined)
       if (next === undefined) throw new UnicastFailedError(peer, message.kind, `${at}: next hop ${hop.via} via ${hop.nic} is no neighbour`)
       links.push(next[1])
+      arrival = { nic: next[2] as string, fromNode: at, fromNic: hop.nic }
       at = next[0].node
       if (links.length > MAX_ROUTED_HOPS) throw new UnicastFailedError(peer, message.kind, `routing loop toward ${ip}`)
     }

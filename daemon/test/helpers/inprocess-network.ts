@@ -1,4 +1,4 @@
-import { InMemoryNetwork, type Endpoint } from '../../src/transport'
+import { InMemoryNetwork, type Endpoint, type RouteHop } from '../../src/transport'
 import { WireCodec, WireCounters, type WireMessage } from '../../src/wire'
 import { VirtualClock } from '../../src/sim/virtual-clock'
 import type { TopologySpec } from '../../src/sim/topologies'
@@ -75,6 +75,8 @@ export interface Daemon {
   readonly allocator: TableAllocator
   readonly codec: CountingCodec
   readonly counters: WireCounters
+  /** MAC of each managed (real) NIC. */
+  readonly macOf: (nic: string) => string
 }
 
 export interface DaemonNetworkOptions {
@@ -103,7 +105,11 @@ export class DaemonNetwork {
   constructor (readonly o: DaemonNetworkOptions) {
     this.net = new InMemoryNetwork(this.clock, new SeededRandom(o.seed ?? 7))
     // routed unicasts (PeerServices' contact back) follow each node's in-memory kernel, as packets would
-    this.net.router = async (node, ip) => await kernelNextHop(this.daemons.get(node)?.kernel, ip)
+    this.net.router = async (node, ip, arrival) => {
+      const from = arrival === undefined ? undefined : this.daemons.get(arrival.fromNode)
+      const fromMac = from === undefined || arrival === undefined ? undefined : await nicMac(from, arrival.fromNic)
+      return await kernelNextHop(this.daemons.get(node)?.kernel, ip, arrival === undefined ? undefined : { nic: arrival.nic, fromMac })
+    }
   }
 
   get topology (): Topology { return this.get([...this.daemons.keys()][0]).config.topology }
@@ -125,14 +131,15 @@ export class DaemonNetwork {
     const kernel = new InMemoryKernel({ allocator, devices: p.nics })
     const config = validateConfig({ interfaces: [...p.nics], topology: [...this.o.topologyBits], address: p.address, timers: 'lab', costs: { ...p.costs }, ...p.config })
     const hex = (n: number): string => n.toString(16).padStart(2, '0')
+    const macOf = (nic: string): string => p.macs?.[nic] ?? `02:00:${hex(k >> 8)}:${hex(k & 255)}:${hex(p.nics.indexOf(nic) >> 8)}:${hex(p.nics.indexOf(nic) & 255)}`
     const started = startNode(config, {
       transport, kernel, clock: this.clock, random: new SeededRandom((this.o.seed ?? 7) * 100_003 + k), wireCounters: counters,
       // NTK_TEST_LOG=<daemon name>,... prints those daemons' logs (with the virtual time) while debugging a test
       ...((process.env.NTK_TEST_LOG ?? '').split(',').includes(name) ? { log: (line: string) => { process.stderr.write(`[${this.clock.now()} ${name}] ${line}\n`) } } : {}),
-      macOf: nic => p.macs?.[nic] ?? `02:00:${hex(k >> 8)}:${hex(k & 255)}:${hex(p.nics.indexOf(nic) >> 8)}:${hex(p.nics.indexOf(nic) & 255)}`
+      macOf
     }, this.o.kernelIntervalMs === undefined ? {} : { kernelIntervalMs: this.o.kernelIntervalMs })
     await flush()
-    const d: Daemon = { name, naddr: config.naddr, config, node: await started, kernel, allocator, codec, counters }
+    const d: Daemon = { name, naddr: config.naddr, config, node: await started, kernel, allocator, codec, counters, macOf }
     this.daemons.set(name, d)
     return d
   }
@@ -247,17 +254,42 @@ export function inside (n: Naddr, hc: { lvl: number, pos: number }, m: Naddr): b
  * Where a kernel sends a packet to `ip`: 'local' for one of its addresses, else the longest match in table ntk
  * (what `ip rule add table ntk` makes the daemon's own packets use); null when unreachable or absent.
  */
-export async function kernelNextHop (kernel: InMemoryKernel | undefined, ip: string): Promise<'local' | { nic: string, via: string, src?: string } | null> {
-  const s = (await kernel?.read())?.namespaces.get(SYSTEM_NS)
+/**
+ * The next hop of a packet to `ip` as the node's in-memory kernel routes it (spec §2.3): sent by the node itself,
+ * in its default namespace by table ntk (with the route's src); forwarded, in the namespace of the NIC it came in on
+ * (a pseudo-interface's nested namespace, or the default one) by the table the previous hop's MAC selects (mark,
+ * then the fwmark rule), else by table ntk where a rule sends everything there. 'local' for an address of that
+ * namespace, null for no route or an unreachable one.
+ */
+export async function kernelNextHop (kernel: InMemoryKernel | undefined, ip: string, arrival?: { nic: string, fromMac?: string }): Promise<RouteHop> {
+  const state = await kernel?.read()
+  if (state === undefined) return null
+  let ns = SYSTEM_NS
+  if (arrival !== undefined) for (const [name, n] of state.namespaces) if (n.pseudoInterfaces.some(p => p.name === arrival.nic)) ns = name
+  const s = state.namespaces.get(ns)
   if (s === undefined) return null
   if (s.addresses.some(a => a.ip.split('/')[0] === ip)) return 'local'
+  let table: string | undefined
+  const mark = arrival?.fromMac === undefined ? undefined : s.marks.find(m => m.mac.toUpperCase() === arrival.fromMac?.toUpperCase())?.markOf
+  if (mark !== undefined && s.rules.some(r => r.fwmarkOf === mark)) table = s.rules.find(r => r.fwmarkOf === mark)?.table
+  else if (s.rules.some(r => r.table === TABLE_NTK && r.fwmarkOf === undefined)) table = TABLE_NTK
+  if (table === undefined) return null
   let best: RouteItem | undefined
   let bestLen = -1
   for (const r of s.routes) {
-    if (r.table !== TABLE_NTK || !cidrContains(r.dst, ip)) continue
+    if (r.table !== table || !cidrContains(r.dst, ip)) continue
     const len = Number(r.dst.split('/')[1])
     if (len > bestLen) { best = r; bestLen = len }
   }
   if (best === undefined || best.type !== 'unicast' || best.via === undefined || best.dev === undefined) return null
   return { nic: best.dev, via: best.via, ...(best.src === undefined ? {} : { src: best.src }) }
+}
+
+/** The MAC of a daemon's NIC: a pseudo-interface's from its kernel state, a real NIC's as configured. */
+async function nicMac (d: Daemon, nic: string): Promise<string> {
+  for (const n of (await d.kernel.read()).namespaces.values()) {
+    const p = n.pseudoInterfaces.find(x => x.name === nic)
+    if (p !== undefined) return p.mac
+  }
+  return d.macOf(nic)
 }
