@@ -218,7 +218,12 @@ test.serial('ntkctl runs against a node\'s own daemon, hear switches a radio pai
   t.regex((await ntklab('inspect', lab)).stdout, /b:eth1\s+c:eth1\s+down\s+-\s+radio air/)
 
   // ntkctl against the node's own control socket: its output and its exit code
-  const st = await ntklab('ntkctl', lab, 'a', 'status', '--json')
+  // (deploy returns once the daemons are started; each opens its control socket a moment later)
+  let st = await ntklab('ntkctl', lab, 'a', 'status', '--json')
+  for (const deadline = Date.now() + 15_000; st.code !== 0 && Date.now() < deadline;) {
+    await new Promise(resolve => setTimeout(resolve, 200))
+    st = await ntklab('ntkctl', lab, 'a', 'status', '--json')
+  }
   t.is(st.code, 0, st.stderr)
   const status = JSON.parse(st.stdout) as { address: string, nics: Array<{ name: string, linkLocal: string }> }
   t.is(status.address, '3.1.0.1')

@@ -101,7 +101,7 @@ test('steps are checked against the topology: nodes, links, one event per step',
     '3:timeline[0].link: no link r1:eth2 -- r3:eth1 in the topology',
     '5:timeline[1].node: unknown node "r9" (nodes: r1, r2, r3, r4, r5, r6)',
     '9:timeline[2].action: action does not belong to a link step (it takes link, state, impair)',
-    '10:timeline[3]: a step needs one event: link, hear, node, exec, ntkctl, together, wait, expect',
+    '10:timeline[3]: a step needs one event: link, hear, node, exec, ntkctl, together, probe, probe-end, wait, expect',
     '11:timeline[4].expect.routes.r7: unknown node "r7"',
     '14:timeline[6].at: at 5s is earlier than a previous step\'s at 10s'
   ])

@@ -34,8 +34,10 @@ async function main (argv: string[]): Promise<number> {
     return 2
   }
   try {
-    // the Coordinator answers through routed requests, which may wait for timeouts
-    const r = await controlRequest(control, cmd, { args, timeoutMs: cmd === 'coordinator' ? 60_000 : 5_000 })
+    // the Coordinator answers through routed requests, and the operations talk to neighbours: both may wait for
+    // timeouts; the queries answer at once
+    const query = ['status', 'arcs', 'identities', 'map', 'kernel', 'counters', 'peers'].includes(cmd)
+    const r = await controlRequest(control, cmd, { args, timeoutMs: query ? 5_000 : 60_000 })
     process.stdout.write((json ? JSON.stringify(r, null, 2) : formatReply(cmd === 'coordinator' && args.length > 0 ? `coordinator ${args[0]}` : cmd, r)) + '\n')
     // check-connectivity answers "not yet" with its own exit code, so scripts and timelines can wait on it
     if (cmd === 'check-connectivity' && (r as { ok?: boolean }).ok === false) return 3

@@ -133,6 +133,9 @@ const PSEUDO_MAC_FIRST_OCTET = '4E' // ntkd: locally administered, unicast
  * pseudo-interfaces (random MAC and link-local), and every neighbour is told, so that arcs a0–b0 persist over the
  * new pseudo-interface and a1–b0 (or a1–b1 when b0 duplicated in the same migration) are added.
  */
+/** How many times a duplication's match request is sent to a neighbour before it is given up. */
+const MATCH_ATTEMPTS = 3
+
 export class IdentityManager {
   readonly events = new TypedEvents<IdentityEvents>()
   readonly stats = { requestsFailed: 0, rejected: 0 }
@@ -340,14 +343,20 @@ export class IdentityManager {
     const oldNic = old.pseudo.get(w0.realDev)
     if (arc === undefined || oldNic === undefined) return
     let reply: IdentityDuplication | undefined
-    try {
-      const r = await this.#request(arc, {
-        v: 1, kind: 'identity_match_duplication', migrationId: dup.migrationId, oldId: old.id, newId: fresh.id, peerId: w0.peerId, oldMac: oldNic.mac, oldLinkLocal: oldNic.linkLocal
-      } satisfies IdentityMatchDuplication)
-      if (r !== undefined && identityDuplication.is(r)) reply = r as IdentityDuplication
-    } catch (e) {
-      this.stats.requestsFailed++
-      this.#log(`identity_match_duplication over ${arc.id}: ${(e as Error).message}`)
+    // the neighbour must learn where our old identity went and that a new one took its place, or its arcs to us
+    // stay wrong for good: a lost request (a busy neighbour, a dropped connection) is tried again
+    for (let attempt = 1; attempt <= MATCH_ATTEMPTS; attempt++) {
+      try {
+        const r = await this.#request(arc, {
+          v: 1, kind: 'identity_match_duplication', migrationId: dup.migrationId, oldId: old.id, newId: fresh.id, peerId: w0.peerId, oldMac: oldNic.mac, oldLinkLocal: oldNic.linkLocal
+        } satisfies IdentityMatchDuplication)
+        if (r !== undefined && identityDuplication.is(r)) reply = r as IdentityDuplication
+        break
+      } catch (e) {
+        this.stats.requestsFailed++
+        this.#log(`identity_match_duplication over ${arc.id} (attempt ${attempt} of ${MATCH_ATTEMPTS}): ${(e as Error).message}`)
+        if (!this.#physical.has(arc.id)) return
+      }
     }
     // the neighbour moves in this migration too but has not duplicated yet: the pair is made when it asks us
     if (reply?.peerPending === true) return
@@ -438,10 +447,11 @@ export class IdentityManager {
     const w = mine === undefined ? undefined : [...mine.arcs.values()].find(a => a.arcId === arc.id && a.peerId === m.oldId)
     if (mine === undefined || w === undefined) return none
     // I stay: my arc to their old identity follows it to its pseudo-interface, and one to their new identity is
-    // added on the NIC the old one had.
-    const oldPeerMac = w.peerMac
-    const oldPeerLinkLocal = w.peerLinkLocal
-    this.#changeIdentityArc(mine, w, m.oldMac, m.oldLinkLocal)
+    // added on the NIC the old one had (a request asked again after a lost reply finds both done already)
+    const already = w.peerMac === m.oldMac.toUpperCase() && w.peerLinkLocal === m.oldLinkLocal
+    const oldPeerMac = already ? w.prevPeerMac ?? w.peerMac : w.peerMac
+    const oldPeerLinkLocal = already ? w.prevPeerLinkLocal ?? w.peerLinkLocal : w.peerLinkLocal
+    if (!already) this.#changeIdentityArc(mine, w, m.oldMac, m.oldLinkLocal)
     this.#addIdentityArc(mine.id, arc, m.newId, oldPeerMac, oldPeerLinkLocal)
     // the host route to the old identity's new link-local exists before the asker goes on
     await this.#p.syncKernel()

@@ -99,7 +99,7 @@ export async function runControlCommand (node: RunningNode, cmd: string, args: r
     case 'enter-net-phase-2': return ops.enterNetPhase2(args[0], int('op_id', args[1]))
     case 'migrate-phase-1': return await ops.migratePhase1(args[0], int('op_id', args[1]))
     case 'migrate-phase-2': return ops.migratePhase2(args[0], int('op_id', args[1]))
-    case 'add-qspn-arc': return ops.addQspnArc(args[0], args[1], args[2])
+    case 'add-qspn-arc': return await ops.addQspnArcWithin(args[0], args[1], args[2], node.system.ctx.unicastTimeoutMs)
     case 'add-identity-arc': {
       if (args[4] !== undefined && args[4] !== 'qspn') throw new ControlArgError(`add-identity-arc: the fifth argument can only be "qspn", got ${args[4]}`)
       return await ops.addIdentityArc(args[0], args[1], args[2], args[3], args[4] === 'qspn')

@@ -79,6 +79,23 @@ export class NodeOperations {
   }
 
   /**
+   * addQspnArc as the operator gives it (ntkctl): a neighbour's duplication may still be telling us of its new
+   * identity, so the identity-arc to `peerMac` is waited for, up to `budgetMs`.
+   */
+  async addQspnArcWithin (identity: string, dev: string, peerMac: string, budgetMs: number): Promise<{ arc: string }> {
+    const { clock } = this.system.ctx
+    const deadline = clock.now() + budgetMs
+    for (;;) {
+      try {
+        return this.addQspnArc(identity, dev, peerMac)
+      } catch (e) {
+        if (!(e instanceof OperationError) || !/has no identity-arc/.test(e.message) || clock.now() >= deadline) throw e
+      }
+      await new Promise<void>(resolve => clock.setTimer(100, resolve))
+    }
+  }
+
+  /**
    * Adds an identity-arc between `identity` and the neighbour's identity `peer` (NodeID, namespace, or "main") over the
    * arc to `peerMac`; `qspn`: a qspn-arc on both sides at once (the two identities are in the same network).
    */

@@ -1,4 +1,5 @@
 import type { ChurnMetrics } from './sampling'
+import type { ProbeReport } from './probe'
 import type { Event } from './timeline'
 import type { Diff } from './wait'
 
@@ -16,6 +17,8 @@ export interface StepMetrics {
   attempts?: number
   flaps?: number
   churn?: ChurnMetrics
+  /** probe-end: what the probe's ping saw. */
+  probe?: ProbeReport
 }
 
 export interface StepResult {

@@ -11,6 +11,8 @@ import type { ScenarioLab } from './scenario-lab'
 import { startSampling } from './sampling'
 import { describeEvent, plannedStart, type Event, type Step } from './timeline'
 import { NotConvergedError, waitFor, type Diff } from './wait'
+import { formatProbe, probeArgv, probeReport, probeStopArgv } from './probe'
+import type { RunResult } from '../util/exec'
 
 export interface RunOptions {
   /** Where failure bundles go (a folder per step); none written when absent. */
@@ -46,6 +48,22 @@ interface Run {
   /** When the last topology event happened (ms from t0): convergence is measured from it. */
   lastEventMs: number
   signal?: AbortSignal
+  /** Probes running in the background, by id. */
+  probes: Map<string, RunningProbe>
+}
+
+interface RunningProbe { node: string, pidFile: string, intervalMs: number, done: Promise<RunResult>, startedAt: number }
+
+/** Where a probe's ping records its PID inside its node (a directory every node image has). */
+const probePidFile = (lab: string, id: string): string => `/var/log/ntklab-probe-${lab}-${id.replace(/[^A-Za-z0-9_.-]/g, '_')}.pid`
+
+/** Ends a probe (SIGINT) and waits for its output; a ping that does not end within 10 s is reported. */
+async function endProbe (run: Run, id: string, p: RunningProbe): Promise<RunResult> {
+  run.probes.delete(id)
+  await run.lab.exec(p.node, probeStopArgv(p.pidFile), { check: false })
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<RunResult>(resolve => { timer = setTimeout(() => resolve({ code: -1, stdout: '', stderr: 'the probe did not end within 10 s of SIGINT' }), 10_000) })
+  try { return await Promise.race([p.done, late]) } finally { clearTimeout(timer) }
 }
 
 async function applyEvent (run: Run, step: Step, e: Event, res: StepResult): Promise<void> {
@@ -106,6 +124,44 @@ async function applyEvent (run: Run, step: Step, e: Event, res: StepResult): Pro
       }
       return
     }
+    case 'probe': {
+      const pidFile = probePidFile(lab.spec.name, e.id)
+      const done = lab.exec(e.node, probeArgv(pidFile, e.to, e.intervalMs, e.maxMs), { check: false })
+      const probe: RunningProbe = { node: e.node, pidFile, intervalMs: e.intervalMs, done, startedAt: Date.now() }
+      run.probes.set(e.id, probe)
+      // running once its PID is recorded (the step that ends it needs it); a ping that fails at once is reported here
+      const deadline = run.clock.now() + 10_000
+      let ended: RunResult | undefined
+      void done.then(r => { ended = r })
+      while ((await lab.exec(e.node, ['sh', '-c', `test -s ${pidFile}`], { check: false })).code !== 0) {
+        if (ended !== undefined) { run.probes.delete(e.id); throw new StepFailedError(step, `the probe's ping exited ${ended.code} at once: ${(ended.stderr + ended.stdout).trim().slice(0, 300)}`) }
+        if (run.clock.now() >= deadline) throw new StepFailedError(step, 'the probe\'s ping did not start within 10 s')
+        await run.clock.sleep(50)
+      }
+      // ping's timestamps are wall-clock time: so is the probe's window
+      probe.startedAt = Date.now()
+      res.detail = `${e.node} pings ${e.to} every ${formatDuration(e.intervalMs)}`
+      return
+    }
+    case 'probe-end': {
+      const p = run.probes.get(e.id)
+      if (p === undefined) throw new StepFailedError(step, `probe ${e.id} is not running`)
+      const endedAt = Date.now()
+      const out = await endProbe(run, e.id, p)
+      if (out.code === -1) throw new StepFailedError(step, out.stderr)
+      const report = probeReport(out.stdout, p.intervalMs, { startMs: p.startedAt, endMs: endedAt })
+      res.detail = formatProbe(report)
+      res.metrics = { ...res.metrics, probe: report }
+      const lines = report.outages.map(o => `no reply for ${(o.ms / 1000).toFixed(2)} s from ${(o.atMs / 1000).toFixed(2)} s into the probe`)
+      if (report.received === 0) throw new StepFailedError(step, `no reply at all (${formatProbe(report)})`, { summary: 'no reply', lines: out.stdout.trim().split('\n').slice(-20), data: report })
+      if (e.maxOutageMs !== undefined && report.longestOutageMs > e.maxOutageMs) {
+        throw new StepFailedError(step, `traffic stopped for ${(report.longestOutageMs / 1000).toFixed(2)} s, more than ${formatDuration(e.maxOutageMs)} (${formatProbe(report)})`, { summary: 'outage too long', lines, data: report })
+      }
+      if (e.maxLossPercent !== undefined && report.lossPercent > e.maxLossPercent) {
+        throw new StepFailedError(step, `lost ${report.lossPercent}% of the requests, more than ${e.maxLossPercent}% (${formatProbe(report)})`, { summary: 'loss too high', lines, data: report })
+      }
+      return
+    }
     case 'wait':
     case 'expect': {
       const check = e.type === 'wait'
@@ -156,7 +212,7 @@ export async function runScenario (scenario: Scenario, lab: ScenarioLab, o: RunO
   const seed = o.seed ?? scenario.seed ?? newSeed()
   const state = initialState(lab.spec)
   const ctx: CheckContext = { lab, state: () => state, models: o.models ?? defaultRouteModels(), concurrency: o.concurrency }
-  const run: Run = { lab, state, random: seededRandom(seed), ctx, clock, t0: clock.now(), lastEventMs: 0, signal: o.signal }
+  const run: Run = { lab, state, random: seededRandom(seed), ctx, clock, t0: clock.now(), lastEventMs: 0, signal: o.signal, probes: new Map() }
   const startedAt = new Date().toISOString()
   const results: StepResult[] = scenario.steps.map(s => ({
     index: s.index,
@@ -205,6 +261,8 @@ export async function runScenario (scenario: Scenario, lab: ScenarioLab, o: RunO
       }
     }
   }
+  // probes a failed step left running (or never ended by the timeline) stop with the scenario
+  for (const [id, p] of [...run.probes]) await endProbe(run, id, p).catch(() => {})
   return partial()
 }
 

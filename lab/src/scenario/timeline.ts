@@ -25,6 +25,10 @@ export type Event =
   | { type: 'exec', node: string, argv: string[], code: number, within?: number, interval?: number }
   /** Commands started at the same time (the operator's several terminals); the step waits for all of them. */
   | { type: 'together', commands: Array<{ node: string, argv: string[], code: number }> }
+  /** A continuous ping from `node` to `to` in the background, until the probe-end step of the same id (or `maxMs`). */
+  | { type: 'probe', id: string, node: string, to: string, intervalMs: number, maxMs: number }
+  /** Ends probe `id` and checks its longest outage and its loss. */
+  | { type: 'probe-end', id: string, maxOutageMs?: number, maxLossPercent?: number }
   | { type: 'wait', condition: Condition, within: number, hold: number, interval: number, sample?: number, nextHops: boolean }
   | { type: 'expect', assertions: Assertions, within: number, hold: number, interval: number, nextHops: boolean }
 
@@ -45,8 +49,10 @@ export const DEFAULT_WAIT_MS = 30_000
 export const DEFAULT_EXPECT_MS = 10_000
 export const DEFAULT_INTERVAL_MS = 500
 export const DEFAULT_WITHDRAWN_HOLD_MS = 2_000
+export const DEFAULT_PROBE_INTERVAL_MS = 100
+export const DEFAULT_PROBE_MAX_MS = 600_000
 
-const EVENT_KEYS = ['link', 'hear', 'node', 'exec', 'ntkctl', 'together', 'wait', 'expect'] as const
+const EVENT_KEYS = ['link', 'hear', 'node', 'exec', 'ntkctl', 'together', 'probe', 'probe-end', 'wait', 'expect'] as const
 
 function isObject (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -64,6 +70,8 @@ function describe (e: Event): string {
     case 'wait': return `wait ${typeof e.condition === 'string' ? e.condition : Object.keys(e.condition).join('+')}`
     case 'expect': return `expect ${Object.keys(e.assertions).join('+')}`
     case 'together': return `together: ${e.commands.map(c => c.node).join(', ')}`
+    case 'probe': return `probe ${e.id}: ${e.node} pings ${e.to}`
+    case 'probe-end': return `probe ${e.id} ends`
   }
 }
 
@@ -76,12 +84,14 @@ export function compileTimeline (raw: readonly unknown[], lab: ResolvedLab, base
   const problems: StepProblem[] = []
   const steps: Step[] = []
   const nodes = new Set(lab.nodes.map(n => n.name))
+  /** Probes started by the steps so far and not ended yet. */
+  const probes = new Set<string>()
   raw.forEach((r, index) => {
     const at = (...p: Array<string | number>): KeyPath => [...base, index, ...p]
     const bad = (message: string, ...p: Array<string | number>): void => { problems.push({ path: at(...p), message }) }
     if (!isObject(r)) { bad('a step is a map of keys'); return }
     const events = EVENT_KEYS.filter(k => r[k] !== undefined)
-    const nodeIsAction = events.includes('node') && (events.includes('exec') || events.includes('ntkctl'))
+    const nodeIsAction = events.includes('node') && (events.includes('exec') || events.includes('ntkctl') || events.includes('probe'))
     const kinds = nodeIsAction ? events.filter(k => k !== 'node') : events
     if (kinds.length !== 1) {
       bad(kinds.length === 0
@@ -97,6 +107,8 @@ export function compileTimeline (raw: readonly unknown[], lab: ResolvedLab, base
       exec: ['exec', 'node', 'code', 'within', 'interval'],
       ntkctl: ['ntkctl', 'node', 'code', 'within', 'interval'],
       together: ['together'],
+      probe: ['probe', 'node', 'to', 'interval', 'for'],
+      'probe-end': ['probe-end', 'max-outage', 'max-loss'],
       wait: ['wait', 'within', 'hold', 'interval', 'sample', 'next-hops'],
       expect: ['expect', 'within', 'hold', 'interval', 'next-hops']
     }
@@ -186,6 +198,37 @@ export function compileTimeline (raw: readonly unknown[], lab: ResolvedLab, base
         })
         if (commands.length !== list.length) return
         event = { type: 'together', commands }
+        break
+      }
+      case 'probe': {
+        const node = needNode()
+        if (node === undefined) return
+        const id = r.probe
+        if (typeof id !== 'string' || id === '') { bad('probe: takes the probe\'s name (its probe-end step names it too)', 'probe'); return }
+        if (probes.has(id)) { bad(`probe ${id} is started twice (end it with probe-end: ${id} first, or use another name)`, 'probe'); return }
+        if (typeof r.to !== 'string' || r.to === '') { bad('a probe needs to: <address> (what the node pings)', 'probe'); return }
+        const intervalMs = dur('interval', DEFAULT_PROBE_INTERVAL_MS)
+        if (intervalMs < 10) { bad(`interval ${intervalMs}ms is too short for a probe (at least 10ms)`, 'interval'); return }
+        const maxMs = dur('for', DEFAULT_PROBE_MAX_MS)
+        if (maxMs < intervalMs) { bad('for: must be longer than the interval', 'for'); return }
+        probes.add(id)
+        event = { type: 'probe', id, node, to: r.to, intervalMs, maxMs }
+        break
+      }
+      case 'probe-end': {
+        const id = r['probe-end']
+        if (typeof id !== 'string' || !probes.has(id)) {
+          bad(`probe-end: ${JSON.stringify(id)} names no probe started by an earlier step${probes.size === 0 ? '' : ` (running: ${[...probes].join(', ')})`}`, 'probe-end')
+          return
+        }
+        const loss = r['max-loss']
+        let maxLossPercent: number | undefined
+        if (loss !== undefined) {
+          maxLossPercent = typeof loss === 'number' ? loss : Number(String(loss).replace(/%$/, ''))
+          if (!Number.isFinite(maxLossPercent) || maxLossPercent < 0 || maxLossPercent > 100) { bad(`max-loss ${JSON.stringify(loss)} is no percentage (0 to 100, e.g. 5%)`, 'max-loss'); return }
+        }
+        probes.delete(id)
+        event = { type: 'probe-end', id, ...(r['max-outage'] === undefined ? {} : { maxOutageMs: dur('max-outage', 0) }), ...(maxLossPercent === undefined ? {} : { maxLossPercent }) }
         break
       }
       case 'wait': {
