@@ -34,10 +34,11 @@ serial('each node has its own /run/netns, /etc/iproute2 and /sys; removeLab leav
   t.notRegex((await backend.exec(b, ['ip', 'netns', 'list'])).stdout, /ntkv0/, 'invisible in another node')
   t.false(existsSync('/run/netns/ntkv0'), 'invisible on the host')
 
-  await backend.exec(a, ['sh', '-c', 'echo "251 ntk" >> /etc/iproute2/rt_tables'])
-  t.regex((await backend.exec(a, ['cat', '/etc/iproute2/rt_tables'])).stdout, /251 ntk/)
-  t.notRegex((await backend.exec(b, ['cat', '/etc/iproute2/rt_tables'])).stdout, /251 ntk/, 'node b keeps its own rt_tables')
-  t.notRegex(await fs.readFile('/etc/iproute2/rt_tables', 'utf8'), /251 ntk/, 'the host keeps its own rt_tables')
+  const hostRtTables = await fs.readFile('/etc/iproute2/rt_tables', 'utf8')
+  await backend.exec(a, ['sh', '-c', 'echo "251 ntk_netns_backend_test" >> /etc/iproute2/rt_tables'])
+  t.regex((await backend.exec(a, ['cat', '/etc/iproute2/rt_tables'])).stdout, /251 ntk_netns_backend_test/)
+  t.notRegex((await backend.exec(b, ['cat', '/etc/iproute2/rt_tables'])).stdout, /251 ntk_netns_backend_test/, 'node b keeps its own rt_tables')
+  t.is(await fs.readFile('/etc/iproute2/rt_tables', 'utf8'), hostRtTables, 'the host keeps its own rt_tables')
 
   await ipBatch([`link add name x1 netns ${a.netns} type veth peer name y1 netns ${b.netns}`])
   t.deepEqual((await backend.exec(a, ['ls', '/sys/class/net'])).stdout.split(/\s+/).filter(Boolean).sort(), ['lo', 'x1'], '/sys shows the node\'s own interfaces')

@@ -1,3 +1,4 @@
+import type { HookingView } from '../hooking'
 import type { ArcView, CoordinatorView, DestinationView, IdentityView, NodeCounters, NodeStatus } from '../node'
 import type { PeersView } from '../peers/peer-services'
 
@@ -91,7 +92,7 @@ export function formatReply (cmd: string, r: unknown): string {
     case 'status': {
       const s = r as NodeStatus
       return [
-        `address ${s.address} (${s.global ?? 'virtual'}) topology ${s.topology} bootstrap ${s.bootstrapComplete ? 'complete' : 'in progress'}`,
+        `address ${s.address} (${s.global ?? 'virtual'}) topology ${s.topology} bootstrap ${s.bootstrapComplete ? 'complete' : 'in progress'} network ${s.networkId ?? 'unknown'}`,
         ...s.identities.map(i => `identity ${i.index} ${i.id} ${i.kind} ${i.address} netns ${i.netns === '' ? 'default' : i.netns} fp ${i.fingerprint}`),
         ...s.nics.map(n => `nic ${n.name} ${n.mac} ${n.linkLocal ?? '-'}`),
         `arcs ${s.arcs} destinations ${s.destinations}`
@@ -123,6 +124,17 @@ export function formatReply (cmd: string, r: unknown): string {
       return `deleted reservation ${(r as { deleted: number }).deleted}`
     case 'peers':
       return formatPeers(r as PeersView)
+    case 'events':
+      return (r as Array<{ at: number, type: string }>).map(e => JSON.stringify(e)).join('\n')
+    case 'hooking': {
+      const h = r as HookingView
+      return [
+        `network ${h.networkId ?? 'unknown'}${h.entering === null ? '' : ` entering ${h.entering}`}`,
+        ...h.arcs.map(a => `arc ${a.arc} ${a.status}${a.networkId === null ? '' : ` network ${a.networkId}`}${a.peer === null ? '' : ` peer ${a.peer}`}`),
+        ...h.evaluations.map(e => `evaluation of network ${e.networkId} level ${e.lvl} ${e.status} (${Math.max(0, Math.round(e.inMs / 100) / 10)} s)`),
+        ...h.locks.map(l => `entering lock on level ${l.lvl} (${Math.max(0, Math.round(l.inMs / 100) / 10)} s)`)
+      ].join('\n')
+    }
     default:
       return JSON.stringify(r, null, 2)
   }

@@ -36,7 +36,7 @@ async function main (argv: string[]): Promise<number> {
   try {
     // the Coordinator answers through routed requests, and the operations talk to neighbours: both may wait for
     // timeouts; the queries answer at once
-    const query = ['status', 'arcs', 'identities', 'map', 'kernel', 'counters', 'peers'].includes(cmd)
+    const query = ['status', 'arcs', 'identities', 'map', 'kernel', 'counters', 'peers', 'hooking', 'events'].includes(cmd)
     const r = await controlRequest(control, cmd, { args, timeoutMs: query ? 5_000 : 60_000 })
     process.stdout.write((json ? JSON.stringify(r, null, 2) : formatReply(cmd === 'coordinator' && args.length > 0 ? `coordinator ${args[0]}` : cmd, r)) + '\n')
     // check-connectivity answers "not yet" with its own exit code, so scripts and timelines can wait on it

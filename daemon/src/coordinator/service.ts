@@ -17,7 +17,9 @@ export class HandlingImpossibleError extends Error {
  * IBeginEnterHandler, ICompletedEnterHandler, IAbortEnterHandler). Each runs on the servant with the request's
  * opaque data and the client's tuple; it returns opaque data or throws HandlingImpossibleError.
  */
-export type EnterHandler = (lvl: number, data: unknown, clientTuple: readonly number[]) => unknown
+export type EnterHandler = (lvl: number, data: unknown, clientTuple: readonly number[], memory: HookingMemoryAccess) => unknown
+/** The g-node's Hooking memory on its servant, for a handler to read and write within one request. */
+export interface HookingMemoryAccess { get (): unknown, set (data: unknown): void }
 export type CoordinatorHandlers = Partial<Record<'evaluateEnter' | 'beginEnter' | 'completedEnter' | 'abortEnter', EnterHandler>>
 
 const HANDLER_OF: Record<ProxyType, keyof CoordinatorHandlers> = {
@@ -105,7 +107,11 @@ export class CoordinatorService implements PeerService, FixedKeysDescriptor<numb
         if (h === undefined) return err('handling-impossible', `no handler for ${req.type} on this node`)
         return (async () => {
           try {
-            return { result: (await h(req.lvl, req.data, clientTuple)) ?? null }
+            const memory: HookingMemoryAccess = {
+              get: () => this.getRecord(req.lvl).hookingMemory ?? null,
+              set: data => { this.setRecord(req.lvl, { ...this.getRecord(req.lvl), hookingMemory: data }) }
+            }
+            return { result: (await h(req.lvl, req.data, clientTuple, memory)) ?? null }
           } catch (e) {
             if (e instanceof HandlingImpossibleError) return err('handling-impossible', e.message)
             throw e

@@ -235,6 +235,30 @@ export class IdentityManager {
     }
   }
 
+  /**
+   * Every physical arc carries an identity-arc between the two main identities (§6.1). Two neighbours that moved at
+   * the same time in different operations (each entering or migrating on its own) may each have matched the other's
+   * old identity only: this asks each neighbour for its main identity now and adds the identity-arc that is missing
+   * (the neighbour adds its side). Returns the identity-arcs added.
+   */
+  async ensureMainArcs (): Promise<IdentityArc[]> {
+    const added: IdentityArc[] = []
+    await Promise.all([...this.#physical.values()].map(async arc => {
+      try {
+        const reply = await this.#request(arc, { v: 1, kind: 'identity_main' })
+        if (reply === undefined || !identityMainReply.is(reply) || this.#physical.get(arc.id) !== arc) return
+        const peerId = (reply as IdentityMainReply).id
+        const main = this.#identities.get(this.#mainId)
+        if (main === undefined || [...main.arcs.values()].some(a => a.arcId === arc.id && a.peerId === peerId)) return
+        added.push(await this.addIdentityArc(main.id, arc.id, peerId))
+      } catch (e) {
+        this.stats.requestsFailed++
+        this.#log(`main identity-arc over ${arc.id}: ${(e as Error).message}`)
+      }
+    }))
+    return added
+  }
+
   /** The arc is gone: every identity-arc over it goes too. */
   removeArc (arcId: string): void {
     this.#physical.delete(arcId)

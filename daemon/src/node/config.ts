@@ -10,8 +10,11 @@ export interface NodeConfig {
   /** Managed NICs (-i), in order. */
   readonly interfaces: readonly string[]
   readonly topology: Topology
-  /** Address of the main identity, level 0 first. */
-  readonly naddr: Naddr
+  /**
+   * Address of the main identity, level 0 first; null: none configured, the daemon founds a network of its own at
+   * random positions and merges with the networks it meets (Hooking).
+   */
+  readonly naddr: Naddr | null
   /** SNAT anonymizer (default on; -j/--no-anonymize turns it off). */
   readonly anonymize: boolean
   /** Assign the anonymizing address (-k/--serve-anonymous). */
@@ -31,14 +34,16 @@ export interface NodeConfig {
   readonly port: number
   /** Shared network key: messages are signed and foreign ones dropped. */
   readonly networkKey?: string
-  /**
-   * Which identity-arcs become qspn-arcs: `auto`, every identity-arc of the main identity (the network is one by
-   * configuration); `manual`, only those an operator adds (`ntkctl add-qspn-arc`), as in the proof of concept.
-   */
+  /** Which identity-arcs become qspn-arcs (see QspnArcsMode). */
   readonly qspnArcs: QspnArcsMode
 }
 
-export type QspnArcsMode = 'auto' | 'manual'
+/**
+ * `auto`: every identity-arc of the main identity is a qspn-arc (one network by configuration); `manual`: only those
+ * the operator adds (ntkctl add-qspn-arc); `hooking`: those whose peer says it is in the same network (network id),
+ * the others are another network to merge with (the default without a configured address).
+ */
+export type QspnArcsMode = 'auto' | 'manual' | 'hooking'
 
 export const DEFAULT_CONTROL_SOCKET = '/run/ntkd/ntkd.sock'
 export const DEFAULT_RT_TABLES = '/etc/iproute2/rt_tables'
@@ -54,7 +59,7 @@ export type NtkdCommand =
   | { readonly action: 'cleanup', readonly rtTables: string }
   | { readonly action: 'help' }
 
-export const NTKD_USAGE = `usage: ntkd -i NIC [-i NIC ...] --topology BITS --address POS [options]
+export const NTKD_USAGE = `usage: ntkd -i NIC [-i NIC ...] --topology BITS [--address POS] [options]
        ntkd --cleanup [--rt-tables PATH]
 options:
   -i, --interface NIC        managed NIC (repeatable)
@@ -63,7 +68,8 @@ options:
                              networkKey);
                              command-line flags win
   --topology 2,1,1,1         bits per level, top level first (4·2·2·2)
-  --address 3.1.0.1          address of the main identity, top level first
+  --address 3.1.0.1          address of the main identity, top level first; without it the daemon founds a
+                             network at random positions and merges with those it meets
   -j, --no-anonymize         no SNAT anonymizer
   -k, --serve-anonymous      also assign the anonymizing address
   -s, --subnet-level S       gateway of an autonomous subnet of level S
@@ -74,8 +80,9 @@ options:
   --rt-tables PATH           rt_tables file (default ${DEFAULT_RT_TABLES})
   --port N                   protocol port (default 60269)
   --network-key KEY          shared key: sign messages, drop unsigned ones
-  --qspn-arcs auto|manual    auto (default): every arc of the main identity is a qspn-arc; manual: only those
-                             added with ntkctl add-qspn-arc (replaying the documented use cases)
+  --qspn-arcs MODE           auto (default with --address): every arc of the main identity is a qspn-arc;
+                             hooking (default without): arcs to the same network, and networks met are merged;
+                             manual: only those added with ntkctl add-qspn-arc (replaying the use cases)
   --cleanup                  remove every kernel object a daemon may have left, then exit`
 
 interface RawConfig {
@@ -175,8 +182,7 @@ export function validateConfig (raw: RawConfig): NodeConfig {
   }
   if (new Set(interfaces).size !== interfaces.length) throw new ConfigError(`interfaces: ${interfaces.join(', ')} lists a NIC twice`)
   const topology = parseTopology(raw.topology)
-  if (raw.address === undefined) throw new ConfigError('address: missing (--address 3.1.0.1, top level first)')
-  const naddr = parseAddress(raw.address, topology)
+  const naddr = raw.address === undefined ? null : parseAddress(raw.address, topology)
   const subnetLevel = raw.subnetLevel === undefined ? 0 : raw.subnetLevel
   if (typeof subnetLevel !== 'number' || !Number.isInteger(subnetLevel) || subnetLevel < 0 || subnetLevel >= topology.levels) {
     throw new ConfigError(`subnetLevel: ${String(subnetLevel)} is not a level in 0..${topology.levels - 1}`)
@@ -192,8 +198,9 @@ export function validateConfig (raw: RawConfig): NodeConfig {
       costs[nic] = c
     }
   }
-  const qspnArcs = raw.qspnArcs ?? 'auto'
-  if (qspnArcs !== 'auto' && qspnArcs !== 'manual') throw new ConfigError(`qspnArcs: "${String(qspnArcs)}" is neither auto nor manual`)
+  const qspnArcs = raw.qspnArcs ?? (naddr === null ? 'hooking' : 'auto')
+  if (qspnArcs !== 'auto' && qspnArcs !== 'manual' && qspnArcs !== 'hooking') throw new ConfigError(`qspnArcs: "${String(qspnArcs)}" is none of auto, manual, hooking`)
+  if (naddr === null && qspnArcs !== 'hooking') throw new ConfigError(`qspnArcs: ${qspnArcs} needs a configured address (--address); without one the daemon merges by Hooking (qspnArcs: hooking)`)
   const linkLocals = parseLinkLocals(raw.linkLocals, interfaces)
   const port = raw.port ?? 60269
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`port: ${String(port)} is not a TCP/UDP port`)

@@ -14,6 +14,8 @@ export const CONTROL_USAGE: Readonly<Record<string, string>> = {
   counters: '',
   peers: '',
   coordinator: '[reserve|delete-reserve <level> <id>]',
+  hooking: '',
+  events: '',
   'prepare-enter-net': '<id> <guest_lvl> <host_lvl> <host_gnode> <host_elderships> <pos1> <eld1> <pos2> <eld2> <conn_pos> <conn_eld> <arcs> <op_id> <prev_op_id|null>',
   'enter-net-phase-1': '<id> <op_id>',
   'enter-net-phase-2': '<id> <op_id>',
@@ -92,6 +94,8 @@ export async function runControlCommand (node: RunningNode, cmd: string, args: r
     case 'kernel': return await node.kernel()
     case 'counters': return node.counters()
     case 'peers': return node.peers()
+    case 'hooking': return node.system.hooking.view()
+    case 'events': return node.system.hooking.events.list()
     case 'coordinator': return args.length === 0 ? await node.coordinator() : await node.coordinatorCommand(args)
     case 'prepare-enter-net': ops.prepareEnterNet(args[0], move(args, true)); return { prepared: true }
     case 'prepare-migrate': ops.prepareMigrate(args[0], move(args, false)); return { prepared: true }

@@ -15,6 +15,7 @@ import type { Clock } from '../util/clock'
 import type { ListenerErrorHandler } from '../util/listener-errors'
 import type { Random } from '../util/random'
 import type { NodeConfig } from './config'
+import { HOOKING_NEIGHBOUR_KINDS, type HookingManager } from '../hooking'
 import { PEERS_NEIGHBOUR_KINDS, attachPeerServices, identityPeersPorts, type AttachedPeers, type IdentityPeersPorts, type PeersArc } from './peers-attach'
 
 /** What an identity's runtime takes from its system. */
@@ -33,6 +34,8 @@ export interface RuntimeContext {
   readonly scheduleSync: () => void
   readonly onListenerError: ListenerErrorHandler
   readonly log: (line: string) => void
+  /** The system's Hooking: it decides on the Coordinator's behalf and reacts to its propagations. */
+  readonly hooking: HookingManager
 }
 
 /** How a runtime's QSPN instance is made. */
@@ -96,7 +99,13 @@ export class IdentityRuntime {
     // after an entry or migration the databases start from the identity this one replaces (§5.5): records of keys
     // visible inside the g-node that moved are copied, those of the g-node formed anew start from their default
     const origin = start.kind === 'create' ? undefined : { previous: start.previous.peers, guestGnodeLevel: start.args.guestLevel, newGnodeLevel: start.args.hostLevel - 1 }
-    this.peers = attachPeerServices(this.peersPorts, { timers: ctx.config.timers, subnetLevel: ctx.config.subnetLevel, ...(origin === undefined ? {} : { origin }) })
+    this.peers = attachPeerServices(this.peersPorts, {
+      timers: ctx.config.timers,
+      subnetLevel: ctx.config.subnetLevel,
+      handlers: ctx.hooking.coordinatorHandlers(identity.id),
+      propagation: ctx.hooking.propagationHandler(identity.id),
+      ...(origin === undefined ? {} : { origin })
+    })
     for (const ev of ['path_added', 'path_changed', 'path_removed', 'destination_added', 'destination_removed'] as const) {
       this.qspn.events.on(ev, () => ctx.scheduleSync())
     }
@@ -134,7 +143,15 @@ export class IdentityRuntime {
   /** A message of an identity module for this identity over identity-arc `arcId` (from the demultiplexer). */
   async handle (arcId: string, m: WireMessage): Promise<WireMessage | undefined> {
     if (PEERS_NEIGHBOUR_KINDS.has(m.kind)) return this.qspnArcs.has(arcId) ? await this.peersPorts.handleNeighbour(arcId, m) : undefined
+    if (HOOKING_NEIGHBOUR_KINDS.has(m.kind)) return await this.ctx.hooking.handle(this.identity.id, arcId, m)
     return await this.messenger.handle(arcId, m)
+  }
+
+  /** A request from this identity to the peer identity of identity-arc `arcId` (addressed from us to it). */
+  async request (arcId: string, m: WireMessage, timeoutMs: number): Promise<WireMessage | undefined> {
+    const ia = this.ctx.identities.arcOf(this.identity.id, arcId)
+    if (ia === undefined) throw new RangeError(`identity ${this.identity.index} has no identity-arc ${arcId}`)
+    return await this.ctx.transport.unicast(this.ctx.identities.peerAddress(ia), { ...m, src: this.identity.id, dst: ia.peerId }, { timeoutMs })
   }
 
   #peersArcs (): PeersArc[] {

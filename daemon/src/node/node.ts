@@ -6,6 +6,8 @@ import { DEFAULT_QSPN_CONFIG, LAB_QSPN_CONFIG } from '../qspn/config'
 import { registerQspnMessages } from '../qspn/transport-messenger'
 import { CONTACT_KINDS, registerPeersMessages, type PeersView } from '../peers'
 import { registerCoordinatorMessages } from '../coordinator/messages'
+import { HookingManager, LAB_HOOKING_CONFIG, DEFAULT_HOOKING_CONFIG, registerHookingMessages, type HookingHost, type HookingIdentity } from '../hooking'
+import type { Naddr } from '../addressing'
 import type { Transport } from '../transport'
 import { MessageRegistry, type WireCounters } from '../wire'
 import type { Clock, Ms } from '../util/clock'
@@ -28,6 +30,7 @@ export function ntkdMessageRegistry (): MessageRegistry {
   registerQspnMessages(r)
   registerPeersMessages(r)
   registerCoordinatorMessages(r)
+  registerHookingMessages(r)
   return r
 }
 
@@ -93,6 +96,7 @@ export class NodeSystem {
   readonly demux: IdentityDemux
   readonly sync: KernelSync
   readonly ctx: RuntimeContext
+  readonly hooking: HookingManager
   readonly listenerErrors = { count: 0, last: null as string | null }
   /** Namespaces whose state holds still while an identity in them is being replaced (duplication in progress). */
   readonly #frozen = new Set<string>()
@@ -127,6 +131,8 @@ export class NodeSystem {
     })
     this.identities.events.onError = onListenerError
     this.demux = new IdentityDemux(transport, clock, (config.timers === 'lab' ? LAB_QSPN_CONFIG : DEFAULT_QSPN_CONFIG).arcTimeoutMs, log)
+    this.hooking = new HookingManager(this.#hookingHost(), config.timers === 'lab' ? LAB_HOOKING_CONFIG : DEFAULT_HOOKING_CONFIG)
+    this.hooking.events.onError = onListenerError
     this.ctx = {
       config,
       topology: config.topology,
@@ -139,7 +145,8 @@ export class NodeSystem {
       arcCost: arcId => this.#costs.get(arcId) ?? 1,
       scheduleSync: () => this.sync.schedule(),
       onListenerError,
-      log
+      log,
+      hooking: this.hooking
     }
     // PeerServices' messages routed to this system's addresses (contact back to a client): only the main identity
     // has addresses, so they are its own
@@ -151,6 +158,39 @@ export class NodeSystem {
   }
 
   readonly log = (line: string): void => { this.ports.log?.(line) }
+
+  /** What Hooking acts through: the main identity, the identity-arcs, the operations of an entry. */
+  #hookingHost (): HookingHost {
+    const view = (r: IdentityRuntime | undefined): HookingIdentity | undefined => r === undefined
+      ? undefined
+      : { id: r.identity.id, index: r.identity.index, naddr: r.naddr, elderships: r.fingerprint.elderships, qspn: r.qspn, coordinator: r.peers.coordinator, isMain: r.isMain }
+    const runtime = (id: string): IdentityRuntime => {
+      const r = this.runtimes.get(id)
+      if (r === undefined) throw new RangeError(`no identity ${id}`)
+      return r
+    }
+    return {
+      topology: this.config.topology,
+      subnetLevel: this.config.subnetLevel,
+      clock: this.ports.clock,
+      random: this.ports.random,
+      log: line => { this.log(line) },
+      main: () => view(this.runtimes.get(this.identities.mainId)),
+      identity: id => view(this.runtimes.get(id)),
+      arcs: id => this.identities.arcsOf(id).map(a => ({ id: a.id, peerId: a.peerId, peerMac: a.peerMac })),
+      isQspnArc: (id, arcId) => this.runtimes.get(id)?.qspnArcs.has(arcId) === true,
+      addQspnArc: (id, arcId) => { runtime(id).addQspnArc(arcId) },
+      request: async (id, arcId, m, timeoutMs) => await runtime(id).request(arcId, m, timeoutMs),
+      prepareEnter: (id, opId) => { this.ops().prepareDuplication('enter', id, opId) },
+      enter: async (id, move, opId, externalArcs) => {
+        const ops = this.ops()
+        ops.prepareEnterNet(id, { ...move, externalArcs, opId, prevOpId: null })
+        return (await ops.enterNetPhase1(id, opId)).id
+      },
+      dismiss: async id => { await this.ops().removeIdentity(id) },
+      ensureMainArcs: async () => { await this.identities.ensureMainArcs() }
+    }
+  }
 
   get main (): IdentityRuntime {
     const r = this.runtimes.get(this.identities.mainId)
@@ -245,6 +285,8 @@ export class NodeSystem {
       this.log(`identity-arc added ${describeArc(arc)}${qspn === true ? ' (qspn)' : ''}`)
       this.demux.arcAdded(arc.identityId)
       const r = this.runtimes.get(arc.identityId)
+      // hooking: the neighbour says whether it is in our network first
+      if (r !== undefined && !r.qspnArcs.has(arc.id) && qspn !== true && this.config.qspnArcs === 'hooking' && r.isMain) this.hooking.arcAdded(r.identity.id, arc.id)
       if (r !== undefined && !r.qspnArcs.has(arc.id) && (qspn === true || (this.config.qspnArcs === 'auto' && r.isMain))) {
         // QSPN talks over it at once: the host route to the peer's link-local must be in the kernel first (in the
         // default namespace the Neighborhood's is, not in a connectivity identity's)
@@ -267,16 +309,21 @@ export class NodeSystem {
       const fresh = this.runtimes.get(newIdentityId)
       if (fresh !== undefined && this.runtimes.get(oldIdentityId)?.qspnArcs.has(pair.oldArcId) === true && !fresh.qspnArcs.has(pair.newArcId)) fresh.addQspnArc(pair.newArcId)
     })
-    ids.on('identity_arc_removed', ({ arc }) => { this.log(`identity-arc removed ${describeArc(arc)}`); this.sync.schedule() })
+    ids.on('identity_arc_removed', ({ arc }) => { this.log(`identity-arc removed ${describeArc(arc)}`); this.hooking.arcRemoved(arc.identityId, arc.id); this.sync.schedule() })
+    ids.on('identity_removed', ({ identity }) => { this.hooking.identityRemoved(identity.id) })
 
     const main = ids.identity(ids.mainId)
     if (main === undefined) throw new Error('no main identity')
-    this.addRuntime(new IdentityRuntime(this.ctx, main, this.config.naddr, firstFingerprint(this.config.topology, this.config.naddr, this.ports.random), { kind: 'create' }))
+    // no configured address: a network of our own at random positions, merged by Hooking with those we meet
+    const naddr: Naddr = this.config.naddr ?? this.config.topology.gsizes.map(g => this.ports.random.int(g))
+    this.addRuntime(new IdentityRuntime(this.ctx, main, naddr, firstFingerprint(this.config.topology, naddr, this.ports.random), { kind: 'create' }))
+    this.hooking.identityAdded(main.id, { kind: 'create' })
     await nb.start()
     await this.sync.applyNow()
   }
 
   async stop (): Promise<void> {
+    this.hooking.stop()
     for (const r of this.runtimes.values()) r.stop()
     this.#detachContact()
     this.demux.stop()

@@ -38,7 +38,7 @@ export interface MoveArgs {
   readonly prevOpId?: number | null
 }
 
-interface Pending { readonly kind: 'enter' | 'migrate', readonly oldId: string, readonly args: MoveArgs, newId?: string, phase2Done?: boolean }
+interface Pending { readonly kind: 'enter' | 'migrate', readonly oldId: string, args?: MoveArgs, newId?: string, phase2Done?: boolean }
 
 export class OperationError extends Error {
   constructor (message: string) { super(message); this.name = 'OperationError' }
@@ -55,6 +55,19 @@ export class NodeOperations {
   readonly #pending = new Map<string, Pending>()
 
   constructor (private readonly system: NodeSystem) {}
+
+  /**
+   * prepare_add_identity alone, before the decisions are known (Hooking's prepare_enter / prepare_migration reach
+   * every node of the g-node first; their finish carries the positions): prepareEnterNet or prepareMigrate with the
+   * same op id then gives the decisions.
+   */
+  prepareDuplication (kind: Pending['kind'], identity: string, opId: number): void {
+    const r = this.#runtime(identity)
+    const key = pendingKey(r.identity.id, opId)
+    if (this.#pending.has(key)) return
+    this.system.identities.prepareAddIdentity(opId, r.identity.id)
+    this.#pending.set(key, { kind, oldId: r.identity.id })
+  }
 
   /** prepare_enter_net_phase_1: remembers the decisions and announces the duplication (prepare_add_identity). */
   prepareEnterNet (identity: string, args: MoveArgs): void { this.#prepare('enter', identity, args) }
@@ -149,7 +162,9 @@ export class NodeOperations {
     if (!Number.isInteger(args.connPos) || args.connPos < gsizes[args.guestLevel]) bad(`connectivity position ${args.connPos} at level ${args.guestLevel} is not virtual (gsize ${gsizes[args.guestLevel]})`)
     if (kind === 'enter') for (const a of args.externalArcs ?? []) this.#arcByRef(r, a)
     const key = pendingKey(r.identity.id, args.opId)
-    if (this.#pending.has(key)) bad(`operation ${args.opId} is already prepared for identity ${r.identity.index}`)
+    const announced = this.#pending.get(key)
+    if (announced !== undefined && (announced.args !== undefined || announced.kind !== kind)) bad(`operation ${args.opId} is already prepared for identity ${r.identity.index}`)
+    if (announced !== undefined) { announced.args = args; return }
     this.system.identities.prepareAddIdentity(args.opId, r.identity.id)
     this.#pending.set(key, { kind, oldId: r.identity.id, args })
   }
@@ -161,6 +176,7 @@ export class NodeOperations {
     if (op === undefined || op.kind !== kind) throw new OperationError(`no ${kind === 'enter' ? 'enter_net' : 'migrate'} operation ${opId} prepared for identity ${r0.identity.index}`)
     if (op.newId !== undefined) throw new OperationError(`operation ${opId} of identity ${r0.identity.index} already ran its phase 1`)
     const a = op.args
+    if (a === undefined) throw new OperationError(`operation ${opId} of identity ${r0.identity.index} is announced but has no positions yet`)
     const l = system.config.topology.levels
     const prevNaddr = [...r0.naddr]
     const prevFp = r0.fingerprint
@@ -214,7 +230,7 @@ export class NodeOperations {
     if (op.newId === undefined) throw new OperationError(`operation ${opId}: phase 1 has not run`)
     const r1 = this.system.runtimes.get(op.newId)
     if (r1 === undefined) throw new OperationError(`operation ${opId}: the new identity is gone`)
-    if (op.phase2Done === true) return this.#ref(r1)
+    if (op.phase2Done === true || op.args === undefined) return this.#ref(r1)
     r1.makeReal(op.args.hostLevel - 1, op.args.pos2, op.args.eld2)
     op.phase2Done = true
     this.system.log(`${kind} ${opId}: identity ${r1.identity.index} takes ${formatNaddr(r1.naddr)}`)

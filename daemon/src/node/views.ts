@@ -30,6 +30,8 @@ export interface DestinationView {
 
 export interface NodeStatus {
   readonly address: string
+  /** The network the main identity is in (its top fingerprint, or the one it entered); null while unknown. */
+  readonly networkId: number | null
   readonly topology: string
   readonly global: string | null
   readonly bootstrapComplete: boolean
@@ -70,6 +72,7 @@ export interface NodeCounters {
   readonly listenerErrors: unknown
   /** PeerServices and Coordinator of the main identity. */
   readonly peers: unknown
+  readonly hooking: unknown
 }
 
 const addr = (n: Naddr | null): string | null => n === null ? null : formatNaddr(n, '.')
@@ -106,7 +109,8 @@ export function nodeViews (system: NodeSystem): {
       kernel: { ...system.sync.stats },
       identities: { ...identities.stats, ...system.demux.stats },
       listenerErrors: { ...system.listenerErrors },
-      peers: system.main.peers.counters()
+      peers: system.main.peers.counters(),
+      hooking: { events: system.hooking.events.count }
     }
   }
   const identityViews = (): IdentityView[] => [...system.runtimes.values()].sort((a, b) => a.identity.index - b.identity.index).map(r => {
@@ -170,6 +174,7 @@ export function nodeViews (system: NodeSystem): {
       })
       return {
         address: formatNaddr(main.naddr, '.'),
+        networkId: system.hooking.networkIdOf(main.identity.id),
         topology: topology.toString(),
         global: local.global,
         bootstrapComplete: main.qspn.isBootstrapComplete(),

@@ -56,7 +56,8 @@ export class CountingCodec extends WireCodec {
 
 /** One daemon of the network: address (top level first), managed NICs, fixed costs (µs) per NIC. */
 export interface DaemonPlan {
-  readonly address: string
+  /** Omitted: the daemon founds a network at random positions and merges by Hooking. */
+  readonly address?: string
   readonly nics: readonly string[]
   readonly costs?: Readonly<Record<string, number>>
   /** Options of the daemon's configuration (NodeConfig keys as in a config file). */
@@ -67,6 +68,7 @@ export interface DaemonPlan {
 
 export interface Daemon {
   readonly name: string
+  /** The main identity's address now (level 0 first). */
   readonly naddr: Naddr
   readonly config: NodeConfig
   readonly node: RunningNode
@@ -139,7 +141,9 @@ export class DaemonNetwork {
       macOf
     }, this.o.kernelIntervalMs === undefined ? {} : { kernelIntervalMs: this.o.kernelIntervalMs })
     await flush()
-    const d: Daemon = { name, naddr: config.naddr, config, node: await started, kernel, allocator, codec, counters, macOf }
+    const node = await started
+    // the main identity's address as of now (an entry or migration changes it)
+    const d: Daemon = { name, get naddr () { return node.system.main.naddr }, config, node, kernel, allocator, codec, counters, macOf }
     this.daemons.set(name, d)
     return d
   }

@@ -1,0 +1,6 @@
+export * from './config'
+export * from './entry'
+export * from './evaluation'
+export * from './events'
+export * from './messages'
+export * from './manager'

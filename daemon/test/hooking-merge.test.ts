@@ -1,0 +1,83 @@
+import test from 'ava'
+import { type DaemonNetwork, runUntil, startDaemons } from './helpers/inprocess-network'
+import { mapProblems, oracleOfArcs, kernelProblems } from './helpers/daemon-checks'
+
+// Networks that meet merge by themselves (§6.3): daemons started without an address found a network each at
+// random positions; when an arc joins two networks the smaller enters the bigger (an exact tie: the smaller
+// network id), and afterwards there is one network id, every address is unique and real, every map and kernel
+// equals the oracle's over the addresses the daemons took, and no connectivity identity is left.
+
+async function merged (dn: DaemonNetwork, budgetMs: number): Promise<{ ms: number | null, problems: string[] }> {
+  let problems: string[] = []
+  const ms = await runUntil(dn.clock, async () => {
+    problems = networkProblems(dn)
+    if (problems.length > 0) return false
+    problems = mapProblems(dn, oracleOfArcs(dn), { limit: 5, alternatives: false })
+    if (problems.length > 0) return false
+    await dn.syncKernels()
+    problems = await kernelProblems(dn, oracleOfArcs(dn), 5)
+    return problems.length === 0
+  }, { budgetMs, stepMs: 250 })
+  if ((ms === null && process.env.HOOKING_DEBUG === '1') || process.env.HOOKING_DEBUG === '2') {
+    for (const d of dn.list()) {
+      console.log(`${d.name} ${[...d.naddr].reverse().join('.')} net ${String(d.node.status().networkId)} ids ${d.node.identities().map(i => `${i.index}:${i.kind}:${i.address}`).join(' ')}`)
+      console.log('  ' + JSON.stringify(d.node.system.hooking.view()))
+      for (const e of d.node.system.hooking.events.list()) console.log(`  ${JSON.stringify(e)}`)
+    }
+  }
+  return { ms, problems }
+}
+
+/** One network id, unique real addresses, one identity per system. */
+function networkProblems (dn: DaemonNetwork): string[] {
+  const out: string[] = []
+  const ids = new Set(dn.list().map(d => d.node.status().networkId))
+  if (ids.size !== 1) out.push(`network ids: ${[...ids].join(', ')}`)
+  const seen = new Map<string, string>()
+  for (const d of dn.list()) {
+    const a = d.naddr.join('.')
+    if (seen.has(a)) out.push(`${d.name} and ${seen.get(a) ?? ''} share ${a}`)
+    seen.set(a, d.name)
+    if (d.naddr.some((p, l) => p >= dn.topology.gsizes[l])) out.push(`${d.name} has a virtual position: ${a}`)
+    const n = d.node.identities().length
+    if (n !== 1) out.push(`${d.name} has ${n} identities`)
+  }
+  return out
+}
+
+test('two lone daemons meet: one enters the other\'s network, one network id, routes both ways, no identity left over', async t => {
+  const dn = await startDaemons({ a: { nics: ['eth0'] }, b: { nics: ['eth0'] } }, { topologyBits: [2, 1, 1, 1], seed: 3 })
+  t.teardown(async () => await dn.stopAll())
+  const before = dn.list().map(d => d.node.status().networkId)
+  t.not(before[0], before[1], 'two networks at first')
+  dn.link({ node: 'a', nic: 'eth0' }, { node: 'b', nic: 'eth0' })
+  const r = await merged(dn, 60_000)
+  t.deepEqual(r.problems, [], 'merged')
+  t.log(`merged after ${String(r.ms)} ms of virtual time`)
+  const events = dn.list().flatMap(d => d.node.system.hooking.events.list().map(e => `${d.name} ${e.type}`))
+  t.true(events.some(e => / entered$/.test(e)), events.join(', '))
+  t.true(events.some(e => / same_network$/.test(e)), events.join(', '))
+})
+
+/** Unconfigured daemons on a graph: nodes n0..n(k-1), each edge a link (a NIC per link end). */
+async function graph (k: number, edges: Array<[number, number]>, seed: number, bits = [2, 1, 1, 1]): Promise<DaemonNetwork> {
+  const nics = Array.from({ length: k }, () => [] as string[])
+  const ends = edges.map(([a, b]) => {
+    const ea = `e${nics[a].length}`; nics[a].push(ea)
+    const eb = `e${nics[b].length}`; nics[b].push(eb)
+    return { a: { node: `n${a}`, nic: ea }, b: { node: `n${b}`, nic: eb } }
+  })
+  const dn = await startDaemons(Object.fromEntries(nics.map((list, i) => [`n${i}`, { nics: list.length === 0 ? ['e0'] : list }])), { topologyBits: bits, seed })
+  for (const e of ends) dn.link(e.a, e.b)
+  return dn
+}
+
+const line = (k: number, from = 0): Array<[number, number]> => Array.from({ length: k - 1 }, (_, i) => [from + i, from + i + 1])
+
+test('a line of 5 lone daemons started at once becomes one network', async t => {
+  const dn = await graph(5, line(5), 11)
+  t.teardown(async () => await dn.stopAll())
+  const r = await merged(dn, 120_000)
+  t.deepEqual(r.problems, [])
+  t.log(`merged after ${String(r.ms)} ms; addresses ${dn.list().map(d => `${d.name}=${[...d.naddr].reverse().join('.')}`).join(' ')}`)
+})
