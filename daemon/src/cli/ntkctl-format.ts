@@ -77,7 +77,7 @@ export function formatReply (cmd: string, r: unknown): string {
         ...i.arcs.map(a => `  arc ${a.id} dev ${a.dev} peer ${a.peerLinkLocal} ${a.peerAddress ?? '?'} cost ${a.cost}us`)
       ].join('\n')).join('\n')
     case 'map':
-      return (r as DestinationView[]).map(d => `${d.name} ${d.cidr}\n` + d.paths.map(p => `  via ${p.arc} cost ${p.cost}us hops ${p.hops.join(' ')}`).join('\n')).join('\n') || '(no destinations)'
+      return (r as DestinationView[]).map(d => `${d.name} ${d.cidr ?? '(virtual)'}\n` + d.paths.map(p => `  via ${p.arc} cost ${p.cost}us hops ${p.hops.join(' ')}`).join('\n')).join('\n') || '(no destinations)'
     case 'kernel':
       return formatKernel(r as { desired: unknown, actual: unknown })
     case 'counters':

@@ -14,9 +14,17 @@ export interface NeighborhoodEvents {
 
 type Listener<T> = (payload: T) => void
 
-/** A tiny typed event emitter, one per Neighborhood (no globals). A throwing listener does not stop the others. */
+/**
+ * A tiny typed event emitter, one per Neighborhood (no globals). A throwing listener does not stop the others: its
+ * error is counted (`listenerErrors`) and handed to `onError` (the daemon logs it).
+ */
 export class TypedEvents<E> {
   readonly #listeners = new Map<keyof E, Set<Listener<never>>>()
+  #errors = 0
+  onError: ((event: keyof E, error: unknown) => void) | undefined
+
+  get listenerErrors (): number { return this.#errors }
+
   on<K extends keyof E> (event: K, fn: Listener<E[K]>): () => void {
     let set = this.#listeners.get(event)
     if (set === undefined) { set = new Set(); this.#listeners.set(event, set) }
@@ -26,7 +34,7 @@ export class TypedEvents<E> {
 
   emit<K extends keyof E> (event: K, payload: E[K]): void {
     for (const fn of [...(this.#listeners.get(event) ?? [])]) {
-      try { (fn as Listener<E[K]>)(payload) } catch { /* a listener's bug must not break the protocol */ }
+      try { (fn as Listener<E[K]>)(payload) } catch (e) { this.#errors++; this.onError?.(event, e) }
     }
   }
 }

@@ -58,7 +58,8 @@ export interface DestinationView {
   readonly hc: HCoord
   /** "(lvl,pos)" */
   readonly name: string
-  readonly cidr: string
+  /** null for a g-node at a virtual position (a connectivity identity's): it has no IPv4 CIDR and no route. */
+  readonly cidr: string | null
   readonly paths: ReadonlyArray<{ readonly arc: string, readonly cost: number, readonly hops: string[] }>
 }
 
@@ -87,6 +88,7 @@ export interface IdentityView {
 
 export interface NodeCounters {
   readonly wire: unknown
+  readonly neighborhood: unknown
   readonly qspn: unknown
   readonly qspnTransport: unknown
   readonly kernel: unknown
@@ -170,6 +172,7 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     nics: nicInfos, timers: neighbourTimers, fixedCosts: { byNic: config.costs }
   })
   const nb = neighborhood
+  nb.events.onError = (event, e) => { log(`neighborhood ${String(event)} listener failed: ${(e as Error)?.stack ?? String(e)}`) }
 
   const identityArc = (a: Arc): { id: string, dev: string, peerMac: string, peerLinkLocal: string, cost: number } =>
     ({ id: a.id, dev: a.nic, peerMac: a.peerMac.toUpperCase(), peerLinkLocal: a.peerLinklocal, cost: a.cost ?? 1 })
@@ -193,7 +196,8 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
     nb.on('arc_removing', ({ arc }) => {
       // spec §2.8-8: QSPN first (routes over the arc go), then the arc and its host route
       if (arcs.remove(arc.id) === undefined) return
-      qspn.arcRemove(arc.id)
+      // QSPN may have dropped it first (a neighbour that failed a full-ETP request): it is then gone there already
+      if (qspn.arcIds().includes(arc.id)) qspn.arcRemove(arc.id)
       messenger.removeArc(arc.id)
       log(`arc removed ${arc.id}`)
       sync.schedule()
@@ -213,6 +217,7 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
   let stopped: Promise<void> | undefined
   const counters = (): NodeCounters => ({
     wire: ports.wireCounters?.snapshot() ?? null,
+    neighborhood: nb.stats,
     qspn: { ...qspn.stats },
     qspnTransport: { ...messenger.stats },
     kernel: { ...sync.stats }
@@ -232,7 +237,7 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
         out.push({
           hc,
           name: formatHCoord(hc),
-          cidr: cidrGlobalOf(topology, identity.naddr, hc),
+          cidr: hc.pos < topology.gsizes[hc.lvl] ? cidrGlobalOf(topology, identity.naddr, hc) : null,
           paths: qspn.getPathsTo(hc).map(p => ({ arc: p.arcId, cost: p.cost, hops: p.hops.map(formatHCoord) }))
         })
       }

@@ -75,6 +75,8 @@ export interface DaemonNetworkOptions {
   readonly networkKey?: string
   /** KernelSync coalescing window of every node. */
   readonly kernelIntervalMs?: number
+  /** The daemons' log lines (default: dropped). */
+  readonly log?: (node: string, line: string) => void
 }
 
 /** A peer's NIC as seen from one NIC: who is at the other end of a link. */
@@ -114,6 +116,7 @@ export class DaemonNetwork {
     const hex = (n: number): string => n.toString(16).padStart(2, '0')
     const started = startNode(config, {
       transport, kernel, clock: this.clock, random: new SeededRandom((this.o.seed ?? 7) * 100_003 + k), wireCounters: counters,
+      ...(this.o.log === undefined ? {} : { log: (line: string) => this.o.log?.(name, line) }),
       macOf: nic => `02:00:${hex(k >> 8)}:${hex(k & 255)}:${hex(p.nics.indexOf(nic) >> 8)}:${hex(p.nics.indexOf(nic) & 255)}`
     }, this.o.kernelIntervalMs === undefined ? {} : { kernelIntervalMs: this.o.kernelIntervalMs })
     await flush()
@@ -175,6 +178,7 @@ export interface SpecOptions {
   readonly seed?: number
   readonly networkKey?: string
   readonly kernelIntervalMs?: number
+  readonly log?: (node: string, line: string) => void
   /**
    * Links whose cost is measured (RTT on the virtual clock: latency = cost/2000 ms) instead of configured. The
    * others get the spec's cost as fixed cost on both NICs and 1 ms latency.
