@@ -4,8 +4,14 @@ import { dirname } from 'node:path'
 import type { RunningNode } from './node'
 
 /** Commands of the control socket (one JSON object per line: {"cmd": "status"}). */
-export const CONTROL_COMMANDS = ['status', 'arcs', 'identities', 'map', 'kernel', 'counters'] as const
+export const CONTROL_COMMANDS = ['status', 'arcs', 'identities', 'map', 'kernel', 'counters', 'reload'] as const
 export type ControlCommand = typeof CONTROL_COMMANDS[number]
+
+/** What the program running the node adds to the control socket. */
+export interface ControlHooks {
+  /** `reload`: re-reads what can change at run time (the network keys); resolves with what it now holds. */
+  readonly reload?: () => Promise<unknown>
+}
 
 /** One reply line: {"ok": true, "result": ...} or {"ok": false, "error": "..."}. */
 export type ControlReply = { ok: true, result: unknown } | { ok: false, error: string }
@@ -15,7 +21,7 @@ export class ControlError extends Error {
 }
 
 /** Answers one request line for a running node. Never throws: errors become `{ok: false}`. */
-export async function answerControl (node: RunningNode, line: string): Promise<ControlReply> {
+export async function answerControl (node: RunningNode, line: string, hooks: ControlHooks = {}): Promise<ControlReply> {
   let req: unknown
   try { req = JSON.parse(line) } catch { return { ok: false, error: `not JSON: ${line.slice(0, 80)}` } }
   const cmd = typeof req === 'object' && req !== null ? (req as { cmd?: unknown }).cmd : undefined
@@ -27,6 +33,9 @@ export async function answerControl (node: RunningNode, line: string): Promise<C
       case 'map': return { ok: true, result: node.map() }
       case 'kernel': return { ok: true, result: await node.kernel() }
       case 'counters': return { ok: true, result: node.counters() }
+      case 'reload':
+        if (hooks.reload === undefined) return { ok: false, error: 'this daemon has nothing to reload' }
+        return { ok: true, result: await hooks.reload() }
       default: return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (known: ${CONTROL_COMMANDS.join(', ')})` }
     }
   } catch (e) {
@@ -35,7 +44,7 @@ export async function answerControl (node: RunningNode, line: string): Promise<C
 }
 
 /** The unix control socket of ntkd; returns a function that closes it and removes the socket file. */
-export async function startControlServer (path: string, node: RunningNode): Promise<() => Promise<void>> {
+export async function startControlServer (path: string, node: RunningNode, hooks: ControlHooks = {}): Promise<() => Promise<void>> {
   await mkdir(dirname(path), { recursive: true })
   await rm(path, { force: true })
   const sockets = new Set<Socket>()
@@ -50,7 +59,7 @@ export async function startControlServer (path: string, node: RunningNode): Prom
         const line = buf.slice(0, nl).trim()
         buf = buf.slice(nl + 1)
         if (line === '') continue
-        void answerControl(node, line).then(r => { if (!socket.destroyed) socket.write(JSON.stringify(r) + '\n') })
+        void answerControl(node, line, hooks).then(r => { if (!socket.destroyed) socket.write(JSON.stringify(r) + '\n') })
       }
       if (buf.length > 65536) socket.destroy()
     })

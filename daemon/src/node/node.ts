@@ -164,7 +164,7 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
   let lastDesired: { key: string, quick: string, state: KernelState } | undefined
   const inputMemo: RoutesInputMemo = { perDest: new Map() }
   const choicesMemo: RouteChoicesMemo = { perDest: new Map() }
-  const sync = new KernelSync(kernel, desiredState, clock, o.kernelIntervalMs ?? 50, log)
+  const sync = new KernelSync(kernel, desiredState, clock, { minIntervalMs: o.kernelIntervalMs ?? 50, rescanMs: config.rescanSeconds * 1000, log })
 
   neighborhood = new Neighborhood({
     transport, clock, random, syncKernel: async () => await sync.applyNow(), ...(ports.nicCarrier === undefined ? {} : { nicCarrier: ports.nicCarrier })

@@ -12,7 +12,7 @@ interface NodeCountersView {
   neighborhood: { ignored: Record<string, number>, listenerErrors: number }
   qspn: { etpRejected: number, etpIgnored: number, lastRejectReason: string | null }
   qspnTransport: { fromUnknownArc: number }
-  kernel: { applyErrors: number }
+  kernel: { applyErrors: number, repairs: number }
 }
 
 /** A node's rejection counters as one flat record. */
@@ -29,11 +29,13 @@ export function rejectionVector (dn: DaemonNetwork, d: Daemon): RejectionVector 
   return v
 }
 
-/** Counters that must stay 0 for the whole run: kernel applies that failed, Neighborhood listeners that threw. */
+/** Counters that must stay 0 for the whole run: kernel applies that failed or repaired, Neighborhood listeners that threw. */
 export function healthProblems (d: Daemon): string[] {
   const c = d.node.counters() as unknown as NodeCountersView
   const out: string[] = []
   if (c.kernel.applyErrors > 0) out.push(`${d.name}: ${c.kernel.applyErrors} kernel applies failed`)
+  // nobody touches an in-memory kernel behind the daemon: a rescan that repairs means an apply was lost
+  if (c.kernel.repairs > 0) out.push(`${d.name}: ${c.kernel.repairs} kernel rescans found the kernel behind the desired state`)
   if (c.neighborhood.listenerErrors > 0) out.push(`${d.name}: ${c.neighborhood.listenerErrors} Neighborhood listeners threw`)
   return out
 }
