@@ -81,6 +81,7 @@ export function formatReply (cmd: string, r: unknown): string {
     case 'kernel':
       return formatKernel(r as { desired: unknown, actual: unknown })
     case 'counters':
+    case 'memory':
       return formatCounters(r as NodeCounters)
     default:
       return JSON.stringify(r, null, 2)

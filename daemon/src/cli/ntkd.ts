@@ -2,6 +2,8 @@
 // ntkd: the Netsukuku routing daemon (spec §11). Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { randomInt } from 'node:crypto'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { ConfigError, NTKD_USAGE, networkKeysFor, parseNtkdArgs, startNode, startControlServer, ntkdMessageRegistry, type NodeConfig } from '../node'
 import { LinuxKernel, TableAllocator, sweepDaemonState } from '../kernel'
 import { UdpTcpTransport } from '../transport'
@@ -49,6 +51,23 @@ function reserveProtocolPort (port: number): () => void {
   }
 }
 
+/**
+ * A full garbage collection, for `ntkctl memory` (no --expose-gc needed on the command line). V8 collects old
+ * garbage only when its heap reaches a limit, so at any instant the resident memory lies somewhere on a saw tooth
+ * between what is live and that limit (several MiB apart); after a full collection it shows what is held.
+ */
+function fullGc (): () => void {
+  setFlagsFromString('--expose-gc')
+  return runInNewContext('gc') as () => void
+}
+
+/** The process's memory in MiB: resident, V8 heap in use and reserved, outside the heap (buffers). */
+function memoryCounters (): Record<string, number> {
+  const m = process.memoryUsage()
+  const mb = (n: number): number => Math.round(n / 10485.76) / 100
+  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) }
+}
+
 async function run (config: NodeConfig): Promise<void> {
   // the protocols' timers are unref'd: keep the process alive until a signal (also while a bind waits for its port)
   setInterval(() => {}, 1 << 30)
@@ -80,7 +99,12 @@ async function run (config: NodeConfig): Promise<void> {
     transport, kernel, clock, random: new SeededRandom(randomInt(2 ** 31)), wireCounters: counters, log, nicCarrier: sysfsCarrier,
     macOf: nic => macs.get(nic) as string
   }, { kernelIntervalMs: config.timers === 'lab' ? 50 : 100 })
-  const closeControl = await startControlServer(config.control, node, { reload: reloadKeys })
+  const gc = fullGc()
+  const closeControl = await startControlServer(config.control, node, {
+    reload: reloadKeys,
+    counters: () => ({ memory: memoryCounters() }),
+    memory: () => { gc(); return memoryCounters() }
+  })
   const st = node.status()
   log(`running: address ${st.address} (${st.global ?? 'virtual'}) topology ${st.topology} on ${config.interfaces.join(', ')}; control ${config.control}`)
 

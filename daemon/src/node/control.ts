@@ -4,13 +4,17 @@ import { dirname } from 'node:path'
 import type { RunningNode } from './node'
 
 /** Commands of the control socket (one JSON object per line: {"cmd": "status"}). */
-export const CONTROL_COMMANDS = ['status', 'arcs', 'identities', 'map', 'kernel', 'counters', 'reload'] as const
+export const CONTROL_COMMANDS = ['status', 'arcs', 'identities', 'map', 'kernel', 'counters', 'reload', 'memory'] as const
 export type ControlCommand = typeof CONTROL_COMMANDS[number]
 
 /** What the program running the node adds to the control socket. */
 export interface ControlHooks {
   /** `reload`: re-reads what can change at run time (the network keys); resolves with what it now holds. */
   readonly reload?: () => Promise<unknown>
+  /** Counters of the program beside the node's own (`ntkctl counters`): the process's memory, say. */
+  readonly counters?: () => Record<string, unknown>
+  /** `memory`: the process's memory after a full garbage collection (what it holds, not what it has not freed yet). */
+  readonly memory?: () => unknown
 }
 
 /** One reply line: {"ok": true, "result": ...} or {"ok": false, "error": "..."}. */
@@ -32,7 +36,10 @@ export async function answerControl (node: RunningNode, line: string, hooks: Con
       case 'identities': return { ok: true, result: node.identities() }
       case 'map': return { ok: true, result: node.map() }
       case 'kernel': return { ok: true, result: await node.kernel() }
-      case 'counters': return { ok: true, result: node.counters() }
+      case 'counters': return { ok: true, result: { ...node.counters(), ...hooks.counters?.() } }
+      case 'memory':
+        if (hooks.memory === undefined) return { ok: false, error: 'this daemon does not report its memory' }
+        return { ok: true, result: hooks.memory() }
       case 'reload':
         if (hooks.reload === undefined) return { ok: false, error: 'this daemon has nothing to reload' }
         return { ok: true, result: await hooks.reload() }
