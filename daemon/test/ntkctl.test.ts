@@ -48,8 +48,15 @@ test('control commands answer with the node\'s state, and the human formats show
   t.regex(cText, /^wire\.accepted [1-9]\d*$/m)
   t.regex(cText, /^kernel\.applyErrors 0$/m)
 
-  t.deepEqual(await answerControl(a, '{"cmd":"reboot"}'), { ok: false, error: 'unknown command "reboot" (known: status, arcs, identities, map, kernel, counters)' })
+  t.deepEqual(await answerControl(a, '{"cmd":"reboot"}'), { ok: false, error: 'unknown command "reboot" (known: status, arcs, identities, map, kernel, counters, reload, memory)' })
   t.like(await answerControl(a, 'status'), { ok: false, error: 'not JSON: status' })
+  // reload and memory belong to the program running the node (ntkd): without it they say so
+  t.deepEqual(await answerControl(a, '{"cmd":"reload"}'), { ok: false, error: 'this daemon has nothing to reload' })
+  t.deepEqual(await answerControl(a, '{"cmd":"memory"}'), { ok: false, error: 'this daemon does not report its memory' })
+  const hooks = { reload: async () => ({ keys: ['0123abcd'] }), counters: () => ({ memory: { rssMb: 60 } }), memory: () => ({ rssMb: 59 }) }
+  t.deepEqual(await answerControl(a, '{"cmd":"reload"}', hooks), { ok: true, result: { keys: ['0123abcd'] } })
+  t.like(await answerControl(a, '{"cmd":"counters"}', hooks), { ok: true, result: { memory: { rssMb: 60 } } })
+  t.regex(formatReply('memory', (await answerControl(a, '{"cmd":"memory"}', hooks) as { result: unknown }).result), /^rssMb 59$/)
 })
 
 test('kernel: a route removed behind the daemon\'s back shows as missing', async t => {
