@@ -138,7 +138,7 @@ test('the periodic rescan puts back an ntk route, the ntk rule and an address re
   t.deepEqual(canonicalState(await kernel.read(desired)), canonicalState(desired), 'all three are back')
   t.like(sync.stats, { rescans: 1, repairs: 1 })
   t.true(sync.stats.repairedOps >= 3, `${sync.stats.repairedOps} ops`)
-  t.true(logs.some(l => /kernel rescan: .* put right/.test(l)))
+  t.true(logs.some(l => /kernel rescan: .* put right: .*route .* table ntk/.test(l)), logs.join('\n'))
   // the next rescan finds nothing to repair; after final() none runs
   for (let k = 0; k < 100 && sync.stats.rescans === 1; k++) { clock.step(); await new Promise(resolve => setImmediate(resolve)) }
   t.like(sync.stats, { rescans: 2, repairs: 1 })

@@ -99,11 +99,14 @@ export class KernelSync {
       this.stats.rescans++
       const state = this.#desiredOrNull()
       if (state === null) return
+      // only a state applied already can show drift: a newer one (its apply still due) differs from the kernel anyway
+      const applied = state === this.#lastDesired && !this.#failed
       const ops = await this.#apply(state, false, true)
-      if (ops > 0) {
+      if (applied && ops > 0) {
         this.stats.repairs++
         this.stats.repairedOps += ops
-        this.#log(`kernel rescan: the kernel differed from the desired state; ${ops} changes put right`)
+        const changes = this.kernel.lastApplyStats?.changes ?? []
+        this.#log(`kernel rescan: the kernel differed from the desired state; ${ops} changes put right: ${changes.slice(0, 8).join('; ')}${changes.length > 8 ? '; ...' : ''}`)
       }
     })
     await this.#chain

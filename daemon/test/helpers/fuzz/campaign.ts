@@ -135,7 +135,7 @@ export async function runWireFuzz (o: FuzzOptions): Promise<FuzzReport> {
   for (const k of ntkdMessageRegistry().kinds()) if (!corpus.byKind.has(k)) find(`kind ${k} was never seen on the wire: it is not fuzzed`)
 
   // the daemons' own reports of trouble (a listener that threw, an apply that failed) are findings
-  const daemonLog = (node: string, line: string): void => { if (process.env.FUZZ_LOG !== undefined) process.stderr.write(`${node}: ${line}\n`); if (/failed|threw/.test(line)) find(`${node} logged: ${line}`) }
+  const daemonLog = (node: string, line: string): void => { if (process.env.FUZZ_LOG !== undefined) process.stderr.write(`${node}: ${line}\n`); if (/failed|threw|kernel rescan/.test(line)) find(`${node} logged: ${line}`) }
   const [fuzz, twin] = [await startRing(o.seed, FUZZ_NETWORK_KEY, daemonLog), await startRing(o.seed, FUZZ_NETWORK_KEY)]
   try {
     const truth = await observable(twin)
