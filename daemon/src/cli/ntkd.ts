@@ -2,7 +2,7 @@
 // ntkd: the Netsukuku routing daemon (spec §11). Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { randomInt } from 'node:crypto'
-import { setFlagsFromString } from 'node:v8'
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { ConfigError, NTKD_USAGE, networkKeysFor, parseNtkdArgs, startNode, startControlServer, ntkdMessageRegistry, type NodeConfig } from '../node'
 import { LinuxKernel, TableAllocator, sweepDaemonState } from '../kernel'
@@ -61,11 +61,15 @@ function fullGc (): () => void {
   return runInNewContext('gc') as () => void
 }
 
-/** The process's memory in MiB: resident, V8 heap in use and reserved, outside the heap (buffers). */
+/**
+ * The process's memory in MiB: resident, V8 heap in use (of which compiled code: it grows as the JIT compiles the
+ * paths a daemon runs, up to a plateau) and reserved, outside the heap (buffers).
+ */
 function memoryCounters (): Record<string, number> {
   const m = process.memoryUsage()
   const mb = (n: number): number => Math.round(n / 10485.76) / 100
-  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) }
+  const code = getHeapSpaceStatistics().filter(s => s.space_name.startsWith('code')).reduce((sum, s) => sum + s.space_used_size, 0)
+  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapCodeMb: mb(code), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) }
 }
 
 async function run (config: NodeConfig): Promise<void> {

@@ -46,7 +46,7 @@ export interface ChurnResult {
   /** After the warm-up flaps: the baseline. */
   readonly rssBeforeMb: ReadonlyMap<string, number>
   readonly rssAfterMb: ReadonlyMap<string, number>
-  /** Live V8 heap (after a full collection) at each reading, per daemon. */
+  /** Live V8 heap without compiled code (after a full collection) at each reading, per daemon: the daemon's objects. */
   readonly heapBeforeMb: ReadonlyMap<string, number>
   readonly heapAfterMb: ReadonlyMap<string, number>
   /** Largest growth of one daemon's resident memory over the baseline, percent. */
@@ -64,10 +64,13 @@ async function holds (what: string, check: Check, budget: number, hold = 0): Pro
   }
 }
 
-/** Each daemon's live V8 heap, MiB (`ntkctl memory`: after a full collection). */
+/** Each daemon's live V8 heap without compiled code, MiB (`ntkctl memory`: after a full collection): its objects. */
 async function heapInUse (lab: RunningLab): Promise<Map<string, number>> {
   const out = new Map<string, number>()
-  for (const n of lab.nodes.keys()) out.set(n, (await ntkctl(lab, n, ['memory']) as { heapUsedMb?: number }).heapUsedMb ?? NaN)
+  for (const n of lab.nodes.keys()) {
+    const m = await ntkctl(lab, n, ['memory']) as { heapUsedMb?: number, heapCodeMb?: number }
+    out.set(n, (m.heapUsedMb ?? NaN) - (m.heapCodeMb ?? 0))
+  }
   return out
 }
 
@@ -117,7 +120,7 @@ export async function runChurn (lab: RunningLab, o: ChurnOptions): Promise<Churn
   }
   const before = await settledMemory(lab, o.settleMs ?? 10_000)
   const heapBefore = await heapInUse(lab)
-  log(`after ${warmup} warm-up flaps: resident memory ${[...before.values()].map(p => p.rssMb.toFixed(1)).join(', ')} MiB; live heap ${[...heapBefore.values()].map(x => x.toFixed(1)).join(', ')} MiB`)
+  log(`after ${warmup} warm-up flaps: resident memory ${[...before.values()].map(p => p.rssMb.toFixed(1)).join(', ')} MiB; live objects ${[...heapBefore.values()].map(x => x.toFixed(2)).join(', ')} MiB`)
 
   const flapMs = await flap(o.flaps)
   log(`${o.flaps} flaps in ${(flapMs / 1000).toFixed(1)} s`)
@@ -132,7 +135,7 @@ export async function runChurn (lab: RunningLab, o: ChurnOptions): Promise<Churn
     heapAfter = await heapInUse(lab)
   } catch (e) { died.push((e as Error).message) }
   for (const [n, p] of before) if (after.has(n) && after.get(n)?.pid !== p.pid) died.push(`${n}: pid ${p.pid} became ${after.get(n)?.pid ?? '?'}`)
-  log(`after the churn: resident memory ${[...after.values()].map(p => p.rssMb.toFixed(1)).join(', ')} MiB; live heap ${[...heapAfter.values()].map(x => x.toFixed(1)).join(', ')} MiB`)
+  log(`after the churn: resident memory ${[...after.values()].map(p => p.rssMb.toFixed(1)).join(', ')} MiB; live objects ${[...heapAfter.values()].map(x => x.toFixed(2)).join(', ')} MiB`)
   const growth = (from: typeof before): number[] => [...from].map(([n, p]) => 100 * ((after.get(n)?.rssMb ?? p.rssMb) - p.rssMb) / p.rssMb)
   return {
     daemons: before.size,
