@@ -110,3 +110,55 @@ test('mainIdentityState given the previous state reuses its unchanged routes as 
   t.true(g11.size >= 1 && g11.size <= 4, `${[...g11].join(', ')}`)
   t.is(next.routes.length, prev.routes.length)
 })
+
+test('the periodic rescan puts back an ntk route, the ntk rule and an address removed by hand, and counts the repair', async t => {
+  const clock = new VirtualClock()
+  const kernel = new InMemoryKernel({ allocator: new TableAllocator(), devices: ['eth1'] })
+  const desired = stateOf(base)
+  const logs: string[] = []
+  const sync = new KernelSync(kernel, () => desired, clock, { minIntervalMs: 50, rescanMs: 5_000, log: l => logs.push(l) })
+  t.teardown(async () => { await sync.final(desired) })
+  await sync.applyNow()
+  const ns = desired.namespaces.get(SYSTEM_NS)!
+  const route = ns.routes.find(r => r.table === 'ntk')!
+  const rule = ns.rules.find(r => r.table === 'ntk' && r.fwmarkOf === undefined)!
+  const address = ns.addresses[0]
+  // someone deletes them behind the daemon's back; nothing the daemon computes changes, so no apply is due
+  kernel.applyOps([
+    { kind: 'route', op: 'del', ns: SYSTEM_NS, item: route, why: 'unwanted' },
+    { kind: 'rule', op: 'del', ns: SYSTEM_NS, item: rule, why: 'unwanted' },
+    { kind: 'address', op: 'del', ns: SYSTEM_NS, item: address, why: 'unwanted' }
+  ])
+  await sync.applyNow()
+  t.notDeepEqual(canonicalState(await kernel.read(desired)), canonicalState(desired), 'an ordinary apply trusts its last apply')
+  t.is(sync.stats.rescans, 0)
+  for (let k = 0; k < 100 && sync.stats.rescans === 0; k++) { clock.step(); await new Promise(resolve => setImmediate(resolve)) }
+  t.is(clock.now(), 5_000, 'the rescan runs after rescanMs')
+  await sync.applyNow()
+  t.deepEqual(canonicalState(await kernel.read(desired)), canonicalState(desired), 'all three are back')
+  t.like(sync.stats, { rescans: 1, repairs: 1 })
+  t.true(sync.stats.repairedOps >= 3, `${sync.stats.repairedOps} ops`)
+  t.true(logs.some(l => /kernel rescan: .* put right: .*route .* table ntk/.test(l)), logs.join('\n'))
+  // the next rescan finds nothing to repair; after final() none runs
+  for (let k = 0; k < 100 && sync.stats.rescans === 1; k++) { clock.step(); await new Promise(resolve => setImmediate(resolve)) }
+  t.like(sync.stats, { rescans: 2, repairs: 1 })
+  await sync.final(desired)
+  const at = clock.now()
+  while (clock.step()) await new Promise(resolve => setImmediate(resolve))
+  t.is(sync.stats.rescans, 2, `no rescan after final (clock ran to ${clock.now()} from ${at})`)
+})
+
+test('a desired state that cannot be computed is counted and logged; the applies after it still run', async t => {
+  const clock = new VirtualClock()
+  const kernel = new InMemoryKernel({ allocator: new TableAllocator(), devices: ['eth1'] })
+  let broken = true
+  const logs: string[] = []
+  const sync = new KernelSync(kernel, () => { if (broken) throw new Error('routes bug'); return stateOf(base) }, clock, { minIntervalMs: 50, log: l => logs.push(l) })
+  await sync.applyNow()
+  t.like(sync.stats, { applies: 0, applyErrors: 1, lastError: 'desired state: routes bug' })
+  t.true(logs.some(l => l.includes('computing the desired state failed')))
+  broken = false
+  await sync.applyNow()
+  t.is(sync.stats.applies, 1)
+  t.deepEqual(canonicalState(await kernel.read(stateOf(base))), canonicalState(stateOf(base)))
+})

@@ -90,7 +90,7 @@ test('a cut link moves routes to the alternative path in map and kernel, and bac
   const after = bestFirstHop(dn, a, key)
   t.not(after, before)
   const other = a.config.interfaces.find(n => n !== nic) as string
-  t.is((await ntkRoutes(a.kernel)).get(far.cidr ?? "")?.via, linkLocalOf(dn.get(dn.peerOf(a.name, other).node), dn.peerOf(a.name, other).nic), 'kernel routes the far g-node over the other arc')
+  t.is((await ntkRoutes(a.kernel)).get(far.cidr ?? '')?.via, linkLocalOf(dn.get(dn.peerOf(a.name, other).node), dn.peerOf(a.name, other).nic), 'kernel routes the far g-node over the other arc')
   t.is(a.node.arcs().length, 1)
 
   dn.setLinkUp({ node: a.name, nic }, peer, true)

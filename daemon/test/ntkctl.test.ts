@@ -48,7 +48,7 @@ test('control commands answer with the node\'s state, and the human formats show
   t.regex(cText, /^wire\.accepted [1-9]\d*$/m)
   t.regex(cText, /^kernel\.applyErrors 0$/m)
 
-  t.like(await answerControl(a, '{"cmd":"reboot"}'), { ok: false, error: 'unknown command "reboot" (known: status, arcs, identities, map, kernel, counters, peers, coordinator, hooking, events, prepare-enter-net, enter-net-phase-1, enter-net-phase-2, prepare-migrate, migrate-phase-1, migrate-phase-2, add-qspn-arc, add-identity-arc, remove-outer-arcs, check-connectivity, remove-identity)' })
+  t.like(await answerControl(a, '{"cmd":"reboot"}'), { ok: false, error: 'unknown command "reboot" (known: status, arcs, identities, map, kernel, counters, memory, reload, peers, coordinator, hooking, events, prepare-enter-net, enter-net-phase-1, enter-net-phase-2, prepare-migrate, migrate-phase-1, migrate-phase-2, add-qspn-arc, add-identity-arc, remove-outer-arcs, check-connectivity, remove-identity)' })
   t.like(await answerControl(a, '{"cmd":"enter-net-phase-1","args":["0"]}'), { ok: false, error: 'enter-net-phase-1 takes <id> <op_id>; got 0' })
   t.like(await answerControl(a, '{"cmd":"enter-net-phase-1","args":["0","7"]}'), { ok: false, error: 'no enter_net operation 7 prepared for identity 0' })
   t.like(await answerControl(a, '{"cmd":"remove-identity","args":["0"]}'), { ok: false, error: 'identity 0 is the main identity: it cannot be removed' })
@@ -60,6 +60,13 @@ test('control commands answer with the node\'s state, and the human formats show
   t.false(badLevel.ok)
   t.regex((badLevel as { error: string }).error, /expected "reserve LEVEL ID" or "delete-reserve LEVEL ID" with LEVEL in 1\.\.4/)
   t.like(await answerControl(a, 'status'), { ok: false, error: 'not JSON: status' })
+  // reload and memory belong to the program running the node (ntkd): without it they say so
+  t.deepEqual(await answerControl(a, '{"cmd":"reload"}'), { ok: false, error: 'this daemon has nothing to reload' })
+  t.deepEqual(await answerControl(a, '{"cmd":"memory"}'), { ok: false, error: 'this daemon does not report its memory' })
+  const hooks = { reload: async () => ({ keys: ['0123abcd'] }), counters: () => ({ memory: { rssMb: 60 } }), memory: () => ({ rssMb: 59 }) }
+  t.deepEqual(await answerControl(a, '{"cmd":"reload"}', hooks), { ok: true, result: { keys: ['0123abcd'] } })
+  t.like(await answerControl(a, '{"cmd":"counters"}', hooks), { ok: true, result: { memory: { rssMb: 60 } } })
+  t.regex(formatReply('memory', (await answerControl(a, '{"cmd":"memory"}', hooks) as { result: unknown }).result), /^rssMb 59$/)
 })
 
 test('kernel: a route removed behind the daemon\'s back shows as missing', async t => {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseNtkdArgs, DEFAULT_CONTROL_SOCKET } from '../src/node'
+import { parseNtkdArgs, readNetworkKeyFile, DEFAULT_CONTROL_SOCKET, type NodeConfig } from '../src/node'
 import { runBin, startBin } from './helpers/bin'
 
 // The ntkd program's command line: parsing (pure), exit codes and messages of the real program, and
@@ -19,7 +19,11 @@ test('flags and a configuration file merge, flags win; every mistake names itsel
     '/etc/ntkd.yaml': 'topology: [2, 1, 1, 1]\naddress: "3.1.0.1"\ntimers: lab\ncosts: { eth1: 2000 }\n',
     '/etc/typo.yaml': 'topology: [2, 1, 1, 1]\nadress: "3.1.0.1"\n',
     '/etc/list.yaml': '- 1\n- 2\n',
-    '/etc/ll.yaml': 'topology: [2, 1, 1, 1]\naddress: "3.1.0.1"\nlinkLocals: 169.254.1.1\n'
+    '/etc/ll.yaml': 'topology: [2, 1, 1, 1]\naddress: "3.1.0.1"\nlinkLocals: 169.254.1.1\n',
+    '/etc/two-ways.yaml': 'networkKey: a\nnetworkKeyFile: /etc/ntkd.keys\n',
+    '/etc/empty-keys.yaml': 'networkKeys: []\n',
+    '/etc/ntkd.keys': '# signing key first\nnew key\n\nold key\n',
+    '/etc/no-keys': '# nothing\n\n'
   }
   const read = (p: string): string => { const f = files[p]; if (f === undefined) throw new Error('ENOENT'); return f }
   const cmd = parseNtkdArgs(['-c', '/etc/ntkd.yaml', '-i', 'eth1', '-i', 'eth2', '--address', '3.1.0.0', '--cost', 'eth2=500', '-j', '-s', '2'], read)
@@ -53,6 +57,15 @@ test('flags and a configuration file merge, flags win; every mistake names itsel
   const fixed = parseNtkdArgs(['-c', '/etc/fixed.yaml', '-i', 'eth1', '-i', 'eth2', '--link-local', 'eth2=169.254.96.141'], read)
   if (fixed.action !== 'run') { t.fail(fixed.action); return }
   t.deepEqual(fixed.config.linkLocals, { eth1: '169.254.69.30', eth2: '169.254.96.141' })
+  const base = ['-i', 'eth1', '--topology', '2,1,1,1', '--address', '3.1.0.1']
+  const run = (argv: string[]): NodeConfig => { const c = parseNtkdArgs(argv, read); if (c.action !== 'run') throw new Error(c.action); return c.config }
+  t.deepEqual(run([...base, '--network-key', 'B', '--network-key', 'A']).networkKeys, ['B', 'A'], 'repeated keys: the first signs')
+  t.is(run([...base, '--network-key-file', '/etc/ntkd.keys']).networkKeyFile, '/etc/ntkd.keys')
+  bad([...base, '-c', '/etc/two-ways.yaml'], /networkKey and networkKeyFile: give the network keys one way only/)
+  bad([...base, '-c', '/etc/empty-keys.yaml'], /networkKeys: expected a list of non-empty keys/)
+  t.deepEqual(readNetworkKeyFile('/etc/ntkd.keys', read), ['new key', 'old key'])
+  t.throws(() => readNetworkKeyFile('/etc/no-keys', read), { name: 'ConfigError', message: 'network key file /etc/no-keys holds no key (one per line, the signing key first)' })
+  t.throws(() => readNetworkKeyFile('/etc/absent.keys', read), { name: 'ConfigError', message: /cannot read network key file \/etc\/absent\.keys/ })
   t.deepEqual(parseNtkdArgs(['--cleanup', '--rt-tables', '/tmp/rt']), { action: 'cleanup', rtTables: '/tmp/rt' })
   t.deepEqual(parseNtkdArgs(['--help']), { action: 'help' })
 })

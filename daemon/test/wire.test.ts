@@ -74,6 +74,29 @@ test('with a network key: unsigned and wrongly signed messages are unauthenticat
   t.is(mine.counters.snapshot().accepted, 1)
 })
 
+test('key rollover: a codec holding [B, A] signs with B, accepts A and B, counts what came with A, and changes keys at run time', t => {
+  const registry = new MessageRegistry()
+  registry.register(hello)
+  const onA = new WireCodec({ registry, networkKey: 'key A' })
+  const onB = new WireCodec({ registry, networkKey: 'key B' })
+  const rolling = new WireCodec({ registry, networkKeys: ['key B', 'key A'] })
+  t.deepEqual(rolling.decode(onA.encode(good)), { ok: true, message: good }, 'the old key is still accepted')
+  t.deepEqual(rolling.decode(onB.encode(good)), { ok: true, message: good })
+  t.like(rolling.decode(new WireCodec({ registry, networkKey: 'key C' }).encode(good)), { ok: false, reason: 'unauthenticated' })
+  t.like(rolling.counters.snapshot(), { accepted: 2, acceptedWithOlderKey: 1 })
+  t.like(onB.decode(rolling.encode(good)), { ok: true }, 'it signs with its first key')
+  t.like(onA.decode(rolling.encode(good)), { ok: false, reason: 'unauthenticated' })
+  t.deepEqual(rolling.keyFingerprints.length, 2)
+  t.regex(rolling.keyFingerprints[0], /^[0-9a-f]{8}$/)
+  t.false(rolling.keyFingerprints.some(f => f.includes('key')), 'fingerprints do not show the keys')
+  // the last step of a rollover: A is dropped at run time
+  rolling.setNetworkKeys(['key B'])
+  t.like(rolling.decode(onA.encode(good)), { ok: false, reason: 'unauthenticated' })
+  rolling.setNetworkKeys([])
+  t.like(rolling.decode(bytes(JSON.stringify(good))), { ok: true }, 'no keys: unsigned messages are taken')
+  t.throws(() => new WireCodec({ registry, networkKey: 'a', networkKeys: ['b'] }), { message: /networkKey or networkKeys, not both/ })
+})
+
 test('a kind cannot be registered twice, and a module registers its own kinds without touching wire/', t => {
   const r = new MessageRegistry()
   r.register(hello)

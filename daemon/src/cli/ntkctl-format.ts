@@ -113,6 +113,7 @@ export function formatReply (cmd: string, r: unknown): string {
     case 'kernel':
       return formatKernel(r as { desired: unknown, actual: unknown })
     case 'counters':
+    case 'memory':
       return formatCounters(r as NodeCounters)
     case 'coordinator':
       return formatCoordinator(r as CoordinatorView)

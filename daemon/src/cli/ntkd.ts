@@ -2,7 +2,9 @@
 // ntkd: the Netsukuku routing daemon (spec §11). Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { randomInt } from 'node:crypto'
-import { ConfigError, NTKD_USAGE, parseNtkdArgs, startNode, startControlServer, ntkdMessageRegistry, type NodeConfig } from '../node'
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { ConfigError, NTKD_USAGE, networkKeysFor, parseNtkdArgs, startNode, startControlServer, ntkdMessageRegistry, type NodeConfig } from '../node'
 import { LinuxKernel, TableAllocator, sweepDaemonState } from '../kernel'
 import { UdpTcpTransport } from '../transport'
 import { sysfsCarrier } from '../neighborhood'
@@ -49,6 +51,27 @@ function reserveProtocolPort (port: number): () => void {
   }
 }
 
+/**
+ * A full garbage collection, for `ntkctl memory` (no --expose-gc needed on the command line). V8 collects old
+ * garbage only when its heap reaches a limit, so at any instant the resident memory lies somewhere on a saw tooth
+ * between what is live and that limit (several MiB apart); after a full collection it shows what is held.
+ */
+function fullGc (): () => void {
+  setFlagsFromString('--expose-gc')
+  return runInNewContext('gc') as () => void
+}
+
+/**
+ * The process's memory in MiB: resident, V8 heap in use (of which compiled code: it grows as the JIT compiles the
+ * paths a daemon runs, up to a plateau) and reserved, outside the heap (buffers).
+ */
+function memoryCounters (): Record<string, number> {
+  const m = process.memoryUsage()
+  const mb = (n: number): number => Math.round(n / 10485.76) / 100
+  const code = getHeapSpaceStatistics().filter(s => s.space_name.startsWith('code')).reduce((sum, s) => sum + s.space_used_size, 0)
+  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapCodeMb: mb(code), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) }
+}
+
 async function run (config: NodeConfig): Promise<void> {
   // the protocols' timers are unref'd: keep the process alive until a signal (also while a bind waits for its port)
   setInterval(() => {}, 1 << 30)
@@ -56,16 +79,36 @@ async function run (config: NodeConfig): Promise<void> {
   for (const nic of config.interfaces) enableIpv6(nic)
   const unreservePort = reserveProtocolPort(config.port)
   const counters = new WireCounters()
-  const codec = new WireCodec({ registry: ntkdMessageRegistry(), counters, ...(config.networkKey === undefined ? {} : { networkKey: config.networkKey }) })
+  const codec = new WireCodec({ registry: ntkdMessageRegistry(), counters, networkKeys: networkKeysFor(config) })
+  if (codec.keyFingerprints.length > 0) log(`network keys ${codec.keyFingerprints.join(', ')} (the first signs)`)
+  // a key rollover changes the keys without a restart (a restart would drop every arc): from the key file
+  const reloadKeys = async (): Promise<{ keys: readonly string[] }> => {
+    if (config.networkKeyFile === undefined) throw new ConfigError('no network key file to reload (start with --network-key-file)')
+    codec.setNetworkKeys(networkKeysFor(config))
+    log(`network keys reloaded from ${config.networkKeyFile}: ${codec.keyFingerprints.join(', ')} (the first signs)`)
+    return { keys: codec.keyFingerprints }
+  }
+  process.on('SIGHUP', () => { reloadKeys().catch(e => log(`SIGHUP: ${(e as Error).message}; the keys stay as they were`)) })
   const clock = new SystemClock()
   const transport = new UdpTcpTransport({ codec, port: config.port, clock, log })
   await transport.start()
+  // The port is ours, so no other ntkd runs in this namespace: whatever of the daemon's the kernel holds was left by
+  // an earlier run that did not stop cleanly (kill -9, a crash, a power cut). Sweep it before applying anything.
+  const swept = await sweepDaemonState({ rtTablesPath: config.rtTables })
+  if (swept.removed.length > 0) {
+    log(`startup: removed ${swept.removed.length} kernel items an earlier run left behind (${swept.removed.slice(0, 4).join('; ')}${swept.removed.length > 4 ? '; ...' : ''})`)
+  }
   const kernel = new LinuxKernel({ allocator: new TableAllocator(), rtTablesPath: config.rtTables })
   const node = await startNode(config, {
     transport, kernel, clock, random: new SeededRandom(randomInt(2 ** 31)), wireCounters: counters, log, nicCarrier: sysfsCarrier,
     macOf: nic => macs.get(nic) as string
   }, { kernelIntervalMs: config.timers === 'lab' ? 50 : 100 })
-  const closeControl = await startControlServer(config.control, node)
+  const gc = fullGc()
+  const closeControl = await startControlServer(config.control, node, {
+    reload: reloadKeys,
+    counters: () => ({ memory: memoryCounters() }),
+    memory: () => { gc(); return memoryCounters() }
+  })
   const st = node.status()
   log(`running: address ${st.address} (${st.global ?? 'virtual'}) topology ${st.topology} on ${config.interfaces.join(', ')}; control ${config.control}`)
 

@@ -17,6 +17,8 @@ export interface ApplyStats {
   /** commands that only read */
   readonly reads: number
   readonly ms: number
+  /** For a rescan (`rescan: true`): what was changed, one line per op (describeOp). */
+  readonly changes?: readonly string[]
 }
 
 /**

@@ -5,7 +5,7 @@ import { IpSession } from './ip-session'
 import type { ApplyOptions, ApplyStats, Kernel, KernelOptions } from './kernel'
 import { type IpView, parseIpBatch, parseIptablesSave, parseSysctl, pseudoInterfacesOf } from './linux-read'
 import { ipLine, markRule, natRule, pseudoCreateLines } from './linux-render'
-import { type Op, plan } from './plan'
+import { type Op, describeOp, plan } from './plan'
 import { type KernelState, type NamespaceState, SYSTEM_NS, emptyNamespace, macOfNtkFromTable, tablesOf } from './state'
 import type { TableAllocator } from './table-allocator'
 
@@ -137,7 +137,7 @@ export class LinuxKernel implements Kernel {
     if (!after.has(SYSTEM_NS)) after.set(SYSTEM_NS, emptyNamespace())
     this.#known = { namespaces: after }
     await this.#release(desired, [...actual.keys()])
-    this.#last = { ops: ops.length, commands: this.#commands, reads: this.#reads, ms: performance.now() - t0 }
+    this.#last = { ops: ops.length, commands: this.#commands, reads: this.#reads, ms: performance.now() - t0, ...(o?.rescan === true ? { changes: ops.map(describeOp) } : {}) }
     return this.#last
   }
 

@@ -1,7 +1,7 @@
 import { cidrContains } from '../addressing'
 import { KernelApplyError } from './errors'
-import type { ApplyStats, Kernel } from './kernel'
-import { type Op, plan } from './plan'
+import type { ApplyOptions, ApplyStats, Kernel } from './kernel'
+import { type Op, describeOp, plan } from './plan'
 import {
   type AddressItem, type KernelState, type MarkItem, type NamespaceState, type NatItem, type PseudoInterface,
   type RouteItem, type RuleItem, SYSTEM_NS, TABLE_MAIN, keyOf, macOfNtkFromTable, tablesOf
@@ -96,7 +96,7 @@ export class InMemoryKernel implements Kernel {
     return plan(desired, await this.read(desired), { actualRoutes: ns => this.#namespaces.get(ns)?.routes.byTable })
   }
 
-  async apply (desired: KernelState): Promise<ApplyStats> {
+  async apply (desired: KernelState, o?: ApplyOptions): Promise<ApplyStats> {
     const t0 = performance.now()
     for (const [ns, n] of desired.namespaces) {
       for (const t of tablesOf(n)) {
@@ -108,7 +108,7 @@ export class InMemoryKernel implements Kernel {
     const ops = await this.plan(desired)
     for (const op of ops) this.#applyOp(op)
     this.#releaseUnused(desired, seen)
-    this.#last = { ops: ops.length, commands: 0, reads: 0, ms: performance.now() - t0 }
+    this.#last = { ops: ops.length, commands: 0, reads: 0, ms: performance.now() - t0, ...(o?.rescan === true ? { changes: ops.map(describeOp) } : {}) }
     return this.#last
   }
 

@@ -22,6 +22,11 @@ type Listener<T> = (payload: T) => void
 export class TypedEvents<E> {
   readonly #listeners = new Map<keyof E, Set<Listener<never>>>()
   onError: ListenerErrorHandler = defaultListenerErrorHandler
+  #errors = 0
+
+  /** How many times a listener threw (each also handed to onError). */
+  get listenerErrors (): number { return this.#errors }
+
   on<K extends keyof E> (event: K, fn: Listener<E[K]>): () => void {
     let set = this.#listeners.get(event)
     if (set === undefined) { set = new Set(); this.#listeners.set(event, set) }
@@ -32,6 +37,6 @@ export class TypedEvents<E> {
   emit<K extends keyof E> (event: K, payload: E[K]): void {
     const set = this.#listeners.get(event)
     if (set === undefined || set.size === 0) return
-    runListeners(String(event), set as Set<Listener<E[K]>>, payload, this.onError)
+    runListeners(String(event), set as Set<Listener<E[K]>>, payload, (name, error) => { this.#errors++; this.onError(name, error) })
   }
 }

@@ -52,6 +52,24 @@ export class NicConflictError extends Error {
   }
 }
 
+/** A nop probe for an arc this system does not have (or not with that peer): the requester's probe fails. */
+export class NopRefusedError extends Error {
+  constructor (reason: string) {
+    super(reason)
+    this.name = 'NopRefusedError'
+  }
+}
+
+/** Why a well-formed Neighborhood message was dropped. */
+export type NeighborhoodIgnoreReason = 'unknown-nic' | 'stopping' | 'wrong-via' | 'not-for-us' | 'no-such-arc'
+
+export interface NeighborhoodStats {
+  /** Well-formed messages dropped, by reason (a nop refused counts as 'not-for-us' or 'no-such-arc'). */
+  readonly ignored: Readonly<Record<NeighborhoodIgnoreReason, number>>
+  /** Event listeners that threw (their errors are logged by the owner). */
+  readonly listenerErrors: number
+}
+
 interface MonitoredNic { info: NicInfo, linklocal: string, cancelHereIAm: CancelTimer }
 interface LiveArc {
   nic: string
@@ -86,6 +104,7 @@ export class Neighborhood {
   #cancelCarrierPoll: CancelTimer = () => {}
   #stopping = false
   #carrierPolling = false
+  readonly #ignored: Record<NeighborhoodIgnoreReason, number> = { 'unknown-nic': 0, stopping: 0, 'wrong-via': 0, 'not-for-us': 0, 'no-such-arc': 0 }
 
   constructor (components: NeighborhoodComponents, init: NeighborhoodInit) {
     this.#c = components
@@ -96,6 +115,8 @@ export class Neighborhood {
     this.#initialNics = init.nics
     this.nodeId = init.nodeId ?? Array.from({ length: 16 }, () => components.random.int(16).toString(16)).join('')
   }
+
+  get stats (): NeighborhoodStats { return { ignored: { ...this.#ignored }, listenerErrors: this.events.listenerErrors } }
 
   on<K extends keyof NeighborhoodEvents> (event: K, fn: (p: NeighborhoodEvents[K]) => void): () => void {
     return this.events.on(event, fn)
@@ -185,17 +206,38 @@ export class Neighborhood {
   // ---- protocol
 
   #receive (m: WireMessage, caller: CallerInfo): WireMessage | undefined | Promise<WireMessage | undefined> {
-    if (!this.#nics.has(caller.nic)) return undefined
+    const broadcast = caller.via === 'broadcast'
+    const ours = hereIAm.is(m) || requestArc.is(m) || canYouExport.is(m) || nop.is(m) || removeArc.is(m)
+    if (!ours) return undefined
+    if (!this.#nics.has(caller.nic)) return this.#ignore('unknown-nic')
     if (this.#stopping && canYouExport.is(m)) return { v: 1, kind: canYouExportReply.kind, accept: false }
-    if (this.#stopping && (hereIAm.is(m) || requestArc.is(m))) return undefined
-    if (hereIAm.is(m) && caller.via === 'broadcast') void this.#onHereIAm(caller.nic, m.from)
-    else if (requestArc.is(m) && caller.via === 'broadcast' && this.#isMe(caller.nic, m.to)) void this.#onRequestArc(caller.nic, m.from)
-    else if (canYouExport.is(m) && caller.via === 'unicast' && this.#isMe(caller.nic, m.to)) return this.#onCanYouExport(caller.nic, m.from, m.iCanExport)
-    else if (nop.is(m) && caller.via === 'unicast') return this.#onNop(caller.nic, m.from, m.to)
-    else if (removeArc.is(m) && caller.via === 'broadcast' && this.#isMe(caller.nic, m.to)) {
+    if (this.#stopping && (hereIAm.is(m) || requestArc.is(m))) return this.#ignore('stopping')
+    if (hereIAm.is(m)) {
+      if (!broadcast) return this.#ignore('wrong-via')
+      void this.#onHereIAm(caller.nic, m.from)
+    } else if (requestArc.is(m)) {
+      if (!broadcast) return this.#ignore('wrong-via')
+      if (!this.#isMe(caller.nic, m.to)) return this.#ignore('not-for-us')
+      void this.#onRequestArc(caller.nic, m.from)
+    } else if (canYouExport.is(m)) {
+      if (broadcast) return this.#ignore('wrong-via')
+      if (!this.#isMe(caller.nic, m.to)) return this.#ignore('not-for-us')
+      return this.#onCanYouExport(caller.nic, m.from, m.iCanExport)
+    } else if (nop.is(m)) {
+      if (broadcast) return this.#ignore('wrong-via')
+      return this.#onNop(caller.nic, m.from, m.to)
+    } else if (removeArc.is(m)) {
+      if (!broadcast) return this.#ignore('wrong-via')
+      if (!this.#isMe(caller.nic, m.to)) return this.#ignore('not-for-us')
       const arc = this.#arcs.get(arcId(caller.nic, m.from.mac))
-      if (arc !== undefined && arc.peer.nodeId === m.from.nodeId) void this.#removeArc(arc, false)
+      if (arc === undefined || arc.peer.nodeId !== m.from.nodeId) return this.#ignore('no-such-arc')
+      void this.#removeArc(arc, false)
     }
+    return undefined
+  }
+
+  #ignore (reason: NeighborhoodIgnoreReason): undefined {
+    this.#ignored[reason]++
     return undefined
   }
 
@@ -212,8 +254,17 @@ export class Neighborhood {
   /** Step 3: the requester already routes back to us; route to it and agree over TCP. */
   async #onRequestArc (nic: string, peer: NicEndpoint): Promise<void> {
     const id = arcId(nic, peer.mac)
-    if (peer.nodeId === this.nodeId || this.#arcs.has(id) || !this.#acceptable(nic, peer)) return
-    if (!this.#pending.has(id)) this.#addPending(nic, peer)
+    if (peer.nodeId === this.nodeId) return
+    const held = this.#arcs.get(id)
+    if (held !== undefined) {
+      // The peer asks for an arc we hold: it dropped its side without us hearing of it (its remove_arc was lost).
+      // Agree again, so that both sides hold it: left alone, its pending negotiation would answer our probes for
+      // ever and the arc would stay half-open.
+      if (held.peer.nodeId !== peer.nodeId || held.peer.linklocal !== peer.linklocal) return
+    } else {
+      if (!this.#acceptable(nic, peer)) return
+      if (!this.#pending.has(id)) this.#addPending(nic, peer)
+    }
     await this.#sync()
     let reply: WireMessage | undefined
     try {
@@ -250,10 +301,16 @@ export class Neighborhood {
 
   /** Liveness probe: succeeds only if the arc (or its negotiation) still exists on our side, with that peer. */
   #onNop (nic: string, from: NicEndpoint, to: NicEndpoint): undefined {
-    if (!this.#isMe(nic, to)) throw new Error(`nop for ${to.nodeId}/${to.mac}, not for us`)
+    if (!this.#isMe(nic, to)) {
+      this.#ignore('not-for-us')
+      throw new NopRefusedError(`nop for ${to.nodeId}/${to.mac}, not for us`)
+    }
     const id = arcId(nic, from.mac)
     const known = this.#arcs.get(id)?.peer ?? this.#pending.get(id)?.peer
-    if (known?.nodeId !== from.nodeId) throw new Error(`nop from ${from.nodeId} on ${nic}: no such arc`)
+    if (known?.nodeId !== from.nodeId) {
+      this.#ignore('no-such-arc')
+      throw new NopRefusedError(`nop from ${from.nodeId} on ${nic}: no such arc`)
+    }
     return undefined
   }
 

@@ -32,10 +32,20 @@ export interface NodeConfig {
   readonly rtTables: string
   /** UDP/TCP port of the protocols (60269 as the original). */
   readonly port: number
-  /** Shared network key: messages are signed and foreign ones dropped. */
-  readonly networkKey?: string
   /** Which identity-arcs become qspn-arcs (see QspnArcsMode). */
   readonly qspnArcs: QspnArcsMode
+  /**
+   * Period of the kernel rescan in seconds (0: none): the daemon reads its tables, rules and addresses again and
+   * puts back what was removed by hand. Default 5 with lab timers, 60 otherwise.
+   */
+  readonly rescanSeconds: number
+  /**
+   * Shared network keys: messages are signed with the first and accepted with any (several only during a key
+   * rollover); foreign ones are dropped. From `networkKey`/`networkKeys`, or read from `networkKeyFile`.
+   */
+  readonly networkKeys?: readonly string[]
+  /** File holding the keys, one per line (the signing key first); read at start and again on `ntkctl reload`/SIGHUP. */
+  readonly networkKeyFile?: string
 }
 
 /**
@@ -65,8 +75,7 @@ options:
   -i, --interface NIC        managed NIC (repeatable)
   -c, --config FILE          JSON or YAML file with the same keys (interfaces, topology, address, anonymize,
                              serveAnonymous, subnetLevel, timers, costs, linkLocals, control, rtTables, port,
-                             networkKey);
-                             command-line flags win
+                             networkKey, networkKeys, networkKeyFile, rescanSeconds, qspnArcs); command-line flags win
   --topology 2,1,1,1         bits per level, top level first (4·2·2·2)
   --address 3.1.0.1          address of the main identity, top level first; without it the daemon founds a
                              network at random positions and merges with those it meets
@@ -79,7 +88,11 @@ options:
   --control PATH             control socket (default ${DEFAULT_CONTROL_SOCKET})
   --rt-tables PATH           rt_tables file (default ${DEFAULT_RT_TABLES})
   --port N                   protocol port (default 60269)
-  --network-key KEY          shared key: sign messages, drop unsigned ones
+  --rescan-seconds N         period of the kernel rescan that puts back what was removed by hand (default 5
+                             with --timers lab, 60 otherwise; 0: none)
+  --network-key KEY          shared key: sign messages, drop unsigned ones; repeat it during a key rollover
+                             (the first signs, every one is accepted)
+  --network-key-file PATH    the keys, one per line (the first signs); reloaded on SIGHUP or ntkctl reload
   --qspn-arcs MODE           auto (default with --address): every arc of the main identity is a qspn-arc;
                              hooking (default without): arcs to the same network, and networks met are merged;
                              manual: only those added with ntkctl add-qspn-arc (replaying the use cases)
@@ -99,9 +112,12 @@ interface RawConfig {
   rtTables?: unknown
   port?: unknown
   networkKey?: unknown
+  networkKeys?: unknown
+  networkKeyFile?: unknown
+  rescanSeconds?: unknown
   qspnArcs?: unknown
 }
-const FILE_KEYS = ['interfaces', 'topology', 'address', 'anonymize', 'serveAnonymous', 'subnetLevel', 'timers', 'costs', 'linkLocals', 'control', 'rtTables', 'port', 'networkKey', 'qspnArcs']
+const FILE_KEYS = ['interfaces', 'topology', 'address', 'anonymize', 'serveAnonymous', 'subnetLevel', 'timers', 'costs', 'linkLocals', 'control', 'rtTables', 'port', 'networkKey', 'networkKeys', 'networkKeyFile', 'rescanSeconds', 'qspnArcs']
 
 /** Parses ntkd's arguments (without node and script). Throws ConfigError. */
 export function parseNtkdArgs (argv: readonly string[], readText: (path: string) => string = p => readFileSync(p, 'utf8')): NtkdCommand {
@@ -109,6 +125,7 @@ export function parseNtkdArgs (argv: readonly string[], readText: (path: string)
   const interfaces: string[] = []
   const costs: Record<string, unknown> = {}
   const linkLocals: Record<string, unknown> = {}
+  const keys: string[] = []
   let configFile: string | undefined
   let cleanup = false
   for (let k = 0; k < argv.length; k++) {
@@ -147,8 +164,10 @@ export function parseNtkdArgs (argv: readonly string[], readText: (path: string)
       case '--control': flags.control = value(); break
       case '--rt-tables': flags.rtTables = value(); break
       case '--port': flags.port = intArg(name, value()); break
-      case '--network-key': flags.networkKey = value(); break
       case '--qspn-arcs': flags.qspnArcs = value(); break
+      case '--rescan-seconds': flags.rescanSeconds = intArg(name, value()); break
+      case '--network-key': keys.push(value()); break
+      case '--network-key-file': flags.networkKeyFile = value(); break
       case '--cleanup': cleanup = true; break
       default: throw new ConfigError(`unknown option ${arg}\n${NTKD_USAGE}`)
     }
@@ -158,6 +177,12 @@ export function parseNtkdArgs (argv: readonly string[], readText: (path: string)
   if (cleanup) return { action: 'cleanup', rtTables: str('rtTables', flags.rtTables ?? file.rtTables) ?? DEFAULT_RT_TABLES }
   const merged: RawConfig = { ...file, ...flags }
   if (interfaces.length > 0) merged.interfaces = interfaces
+  // keys given on the command line replace whatever keys the file names
+  if (keys.length > 0 || flags.networkKeyFile !== undefined) {
+    delete merged.networkKey
+    delete merged.networkKeys
+    if (keys.length > 0) { delete merged.networkKeyFile; merged.networkKeys = keys }
+  }
   if (Object.keys(costs).length > 0) merged.costs = { ...(isRecord(file.costs) ? file.costs : {}), ...costs }
   if (Object.keys(linkLocals).length > 0) merged.linkLocals = { ...(isRecord(file.linkLocals) ? file.linkLocals : {}), ...linkLocals }
   return { action: 'run', config: validateConfig(merged) }
@@ -204,6 +229,10 @@ export function validateConfig (raw: RawConfig): NodeConfig {
   const linkLocals = parseLinkLocals(raw.linkLocals, interfaces)
   const port = raw.port ?? 60269
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`port: ${String(port)} is not a TCP/UDP port`)
+  const rescanSeconds = raw.rescanSeconds ?? (timers === 'lab' ? 5 : 60)
+  if (typeof rescanSeconds !== 'number' || !Number.isInteger(rescanSeconds) || rescanSeconds < 0) {
+    throw new ConfigError(`rescanSeconds: ${String(rescanSeconds)} is not a whole number of seconds (0: no rescan)`)
+  }
   return {
     interfaces,
     topology,
@@ -217,9 +246,44 @@ export function validateConfig (raw: RawConfig): NodeConfig {
     control: str('control', raw.control) ?? DEFAULT_CONTROL_SOCKET,
     rtTables: str('rtTables', raw.rtTables) ?? DEFAULT_RT_TABLES,
     port,
+    rescanSeconds,
     qspnArcs,
-    ...(raw.networkKey === undefined ? {} : { networkKey: str('networkKey', raw.networkKey) })
+    ...networkKeysOf(raw)
   }
+}
+
+/** The keys of a raw configuration: networkKey, networkKeys or networkKeyFile (one of them). */
+function networkKeysOf (raw: RawConfig): { networkKeys?: string[], networkKeyFile?: string } {
+  const given = (['networkKey', 'networkKeys', 'networkKeyFile'] as const).filter(k => raw[k] !== undefined)
+  if (given.length > 1) throw new ConfigError(`${given.join(' and ')}: give the network keys one way only`)
+  if (raw.networkKey !== undefined) return { networkKeys: [str('networkKey', raw.networkKey) as string] }
+  if (raw.networkKeyFile !== undefined) return { networkKeyFile: str('networkKeyFile', raw.networkKeyFile) }
+  if (raw.networkKeys === undefined) return {}
+  const list = raw.networkKeys
+  if (!Array.isArray(list) || list.length === 0 || !list.every(k => typeof k === 'string' && k !== '')) {
+    throw new ConfigError(`networkKeys: expected a list of non-empty keys (the signing key first), got ${JSON.stringify(list)}`)
+  }
+  if (new Set(list).size !== list.length) throw new ConfigError('networkKeys: a key is listed twice')
+  return { networkKeys: list as string[] }
+}
+
+/**
+ * Reads a key file: one key per line, the signing key first; blank lines and lines starting with # are skipped.
+ * Throws ConfigError naming the file when it cannot be read or holds no key.
+ */
+export function readNetworkKeyFile (path: string, readText: (path: string) => string = p => readFileSync(p, 'utf8')): string[] {
+  let text: string
+  try { text = readText(path) } catch (e) { throw new ConfigError(`cannot read network key file ${path}: ${(e as Error).message}`) }
+  const keys = text.split('\n').map(l => l.trim()).filter(l => l !== '' && !l.startsWith('#'))
+  if (keys.length === 0) throw new ConfigError(`network key file ${path} holds no key (one per line, the signing key first)`)
+  if (new Set(keys).size !== keys.length) throw new ConfigError(`network key file ${path} lists a key twice`)
+  return keys
+}
+
+/** The keys a daemon starts with: listed in its configuration, or read from its key file. */
+export function networkKeysFor (config: NodeConfig, readText?: (path: string) => string): string[] {
+  if (config.networkKeyFile !== undefined) return readNetworkKeyFile(config.networkKeyFile, readText)
+  return [...(config.networkKeys ?? [])]
 }
 
 /** linkLocals: NIC -> 169.254.x.y, every NIC managed, no address given to two NICs. */

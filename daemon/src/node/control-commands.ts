@@ -12,6 +12,8 @@ export const CONTROL_USAGE: Readonly<Record<string, string>> = {
   map: '[<id>]',
   kernel: '',
   counters: '',
+  memory: '',
+  reload: '',
   peers: '',
   coordinator: '[reserve|delete-reserve <level> <id>]',
   hooking: '',
@@ -45,12 +47,22 @@ export function argumentCounts (usage: string): { least: number, most: number } 
   return { least, most }
 }
 
+/** What the program running the node adds to the control socket. */
+export interface ControlHooks {
+  /** `reload`: re-reads what can change at run time (the network keys); resolves with what it now holds. */
+  readonly reload?: () => Promise<unknown>
+  /** Counters of the program beside the node's own (`ntkctl counters`): the process's memory, say. */
+  readonly counters?: () => Record<string, unknown>
+  /** `memory`: the process's memory after a full garbage collection (what it holds, not what it has not freed yet). */
+  readonly memory?: () => unknown
+}
+
 export class ControlArgError extends Error {
   constructor (message: string) { super(message); this.name = 'ControlArgError' }
 }
 
 /** Runs one command with its arguments (strings, as typed). Throws ControlArgError on bad arguments. */
-export async function runControlCommand (node: RunningNode, cmd: string, args: readonly string[]): Promise<unknown> {
+export async function runControlCommand (node: RunningNode, cmd: string, args: readonly string[], hooks: ControlHooks = {}): Promise<unknown> {
   const usage = CONTROL_USAGE[cmd]
   if (usage === undefined) throw new ControlArgError(`unknown command ${JSON.stringify(cmd)} (known: ${CONTROL_COMMANDS.join(', ')})`)
   const { least, most } = argumentCounts(usage)
@@ -92,7 +104,13 @@ export async function runControlCommand (node: RunningNode, cmd: string, args: r
     case 'identities': return node.identities()
     case 'map': return node.map(args[0])
     case 'kernel': return await node.kernel()
-    case 'counters': return node.counters()
+    case 'counters': return { ...node.counters(), ...hooks.counters?.() }
+    case 'memory':
+      if (hooks.memory === undefined) throw new ControlArgError('this daemon does not report its memory')
+      return hooks.memory()
+    case 'reload':
+      if (hooks.reload === undefined) throw new ControlArgError('this daemon has nothing to reload')
+      return await hooks.reload()
     case 'peers': return node.peers()
     case 'hooking': return node.system.hooking.view()
     case 'events': return node.system.hooking.events.list()

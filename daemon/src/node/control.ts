@@ -2,9 +2,9 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { mkdir, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { RunningNode } from './node'
-import { runControlCommand } from './control-commands'
+import { runControlCommand, type ControlHooks } from './control-commands'
 
-export { CONTROL_COMMANDS, CONTROL_USAGE, argumentCounts } from './control-commands'
+export { CONTROL_COMMANDS, CONTROL_USAGE, argumentCounts, type ControlHooks } from './control-commands'
 
 /* The control socket: one JSON object per line, {"cmd": "status"} or {"cmd": "map", "args": ["1"]}. */
 
@@ -16,7 +16,7 @@ export class ControlError extends Error {
 }
 
 /** Answers one request line for a running node. Never throws: errors become `{ok: false}`. */
-export async function answerControl (node: RunningNode, line: string): Promise<ControlReply> {
+export async function answerControl (node: RunningNode, line: string, hooks: ControlHooks = {}): Promise<ControlReply> {
   let req: unknown
   try { req = JSON.parse(line) } catch { return { ok: false, error: `not JSON: ${line.slice(0, 80)}` } }
   const cmd = typeof req === 'object' && req !== null ? (req as { cmd?: unknown }).cmd : undefined
@@ -24,14 +24,14 @@ export async function answerControl (node: RunningNode, line: string): Promise<C
   if (typeof cmd !== 'string') return { ok: false, error: `no command in ${line.slice(0, 80)}` }
   if (!Array.isArray(args) || !args.every(a => typeof a === 'string')) return { ok: false, error: `${cmd}: args must be a list of strings` }
   try {
-    return { ok: true, result: await runControlCommand(node, cmd, args as string[]) }
+    return { ok: true, result: await runControlCommand(node, cmd, args as string[], hooks) }
   } catch (e) {
     return { ok: false, error: (e as Error).message }
   }
 }
 
 /** The unix control socket of ntkd; returns a function that closes it and removes the socket file. */
-export async function startControlServer (path: string, node: RunningNode): Promise<() => Promise<void>> {
+export async function startControlServer (path: string, node: RunningNode, hooks: ControlHooks = {}): Promise<() => Promise<void>> {
   await mkdir(dirname(path), { recursive: true })
   await rm(path, { force: true })
   const sockets = new Set<Socket>()
@@ -46,7 +46,7 @@ export async function startControlServer (path: string, node: RunningNode): Prom
         const line = buf.slice(0, nl).trim()
         buf = buf.slice(nl + 1)
         if (line === '') continue
-        void answerControl(node, line).then(r => { if (!socket.destroyed) socket.write(JSON.stringify(r) + '\n') })
+        void answerControl(node, line, hooks).then(r => { if (!socket.destroyed) socket.write(JSON.stringify(r) + '\n') })
       }
       if (buf.length > 65536) socket.destroy()
     })

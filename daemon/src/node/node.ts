@@ -114,7 +114,7 @@ export class NodeSystem {
       log(`listener of ${event} threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
       if (RETHROW_LISTENER_ERRORS) throw error
     }
-    this.sync = new KernelSync(kernel, () => this.desiredState(), clock, o.kernelIntervalMs ?? 50, log)
+    this.sync = new KernelSync(kernel, () => this.desiredState(), clock, { minIntervalMs: o.kernelIntervalMs ?? 50, rescanMs: config.rescanSeconds * 1000, log })
     const neighbourTimers = TIMER_PROFILES[config.timers]
     this.neighborhood = new Neighborhood({
       transport, clock, random, syncKernel: async () => await this.sync.applyNow(), ...(ports.nicCarrier === undefined ? {} : { nicCarrier: ports.nicCarrier })
@@ -214,10 +214,23 @@ export class NodeSystem {
       this.log(`identity ${r.identity.index}: QSPN dropped arc ${arcId}${badLink ? ' (bad link)' : ''}`)
       if (ia === undefined) return
       const realToReal = r.isMain && this.neighborhood.arcs().some(a => a.id === ia.arcId && a.peerLinklocal === ia.peerLinkLocal)
-      if (badLink && realToReal) void this.neighborhood.removeArc(ia.arcId).catch(e => { this.log(`remove arc ${ia.arcId}: ${(e as Error).message}`) })
-      else void this.identities.removeIdentityArc(r.identity.id, arcId).catch(e => { this.log(`remove identity-arc ${arcId}: ${(e as Error).message}`) })
+      if (badLink && realToReal) { void this.neighborhood.removeArc(ia.arcId).catch(e => { this.log(`remove arc ${ia.arcId}: ${(e as Error).message}`) }); return }
+      void this.identities.removeIdentityArc(r.identity.id, arcId).catch(e => { this.log(`remove identity-arc ${arcId}: ${(e as Error).message}`) })
+      // the link is fine (the neighbour refused a request, say): the identity-arc between the main identities is
+      // made again a moment later, as the physical arc would be, so the two never stay apart for good
+      if (realToReal) this.#remakeMainArcsLater()
     })
     r.qspn.events.on('remove_identity', () => { void this.ops().removeIdentity(String(r.identity.index)).catch(e => { this.log(`remove identity ${r.identity.index}: ${(e as Error).message}`) }) })
+  }
+
+  #remakeTimer: (() => void) | null = null
+  #remakeMainArcsLater (): void {
+    if (this.#remakeTimer !== null || this.#stopping) return
+    this.#remakeTimer = this.ports.clock.setTimer(this.ctx.unicastTimeoutMs, () => {
+      this.#remakeTimer = null
+      if (this.#stopping) return
+      void this.identities.ensureMainArcs().catch(e => { this.log(`main identity-arcs: ${(e as Error).message}`) })
+    })
   }
 
   removeRuntime (id: string): void {
@@ -322,7 +335,11 @@ export class NodeSystem {
     await this.sync.applyNow()
   }
 
+  #stopping = false
   async stop (): Promise<void> {
+    this.#stopping = true
+    this.#remakeTimer?.()
+    this.#remakeTimer = null
     this.hooking.stop()
     for (const r of this.runtimes.values()) r.stop()
     this.#detachContact()

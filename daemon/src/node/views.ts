@@ -65,6 +65,8 @@ export interface IdentityView {
 
 export interface NodeCounters {
   readonly wire: unknown
+  /** Messages the Neighborhood ignored, by reason, and its listeners that threw. */
+  readonly neighborhood: unknown
   readonly qspn: unknown
   readonly qspnTransport: unknown
   readonly kernel: unknown
@@ -104,6 +106,7 @@ export function nodeViews (system: NodeSystem): {
     }
     return {
       wire: system.ports.wireCounters?.snapshot() ?? null,
+      neighborhood: system.neighborhood.stats,
       qspn,
       qspnTransport: transport,
       kernel: { ...system.sync.stats },

@@ -35,6 +35,25 @@ export interface RoutedArrival { readonly nic: string, readonly fromNode: string
 /** A routed message went nowhere: no route, a loop, or a next hop that is no neighbour. */
 export const MAX_ROUTED_HOPS = 64
 
+/** One message in flight between two NICs (what a wire tap sees). */
+export interface WireLeg {
+  readonly from: Endpoint
+  readonly to: Endpoint
+  readonly via: 'broadcast' | 'unicast' | 'reply'
+  readonly bytes: Buffer
+  /** For a reply: the bytes of the request it answers. */
+  readonly request?: Buffer
+}
+
+/**
+ * Sees every message on the medium as it leaves (tests: capture traffic, or tamper with it in flight). Returns the
+ * bytes to deliver instead, or undefined to deliver the message as it is.
+ */
+export type WireTap = (leg: WireLeg) => Buffer | undefined
+
+/** A message handler threw: the transport drops the message (the requester sees a failure) and reports it here. */
+export type HandlerErrorReport = (node: string, error: unknown, message: WireMessage, caller: CallerInfo) => void
+
 const key = (e: Endpoint): string => `${e.node}:${e.nic}`
 
 /**
@@ -48,6 +67,10 @@ export class InMemoryNetwork {
   readonly #transports = new Map<string, InMemoryTransport>()
   /** Routes of routed unicasts (none: routed unicasts fail). */
   router: RouteLookup | undefined
+  /** See WireTap; unset: messages travel untouched. */
+  tap: WireTap | undefined
+  /** See HandlerErrorReport; every transport also counts them (`handlerErrors`). */
+  onHandlerError: HandlerErrorReport | undefined
 
   constructor (readonly clock: Clock, readonly random?: Random) {}
 
@@ -84,6 +107,19 @@ export class InMemoryNetwork {
     return target.receive(to.nic, this.#linklocalOf(from), Buffer.from(bytes), via)
   }
 
+  /**
+   * Serves raw request bytes at `to` as a unicast from `from` (the link-local `source`, default from's own) and
+   * returns the encoded reply, or undefined when the request was dropped (closed without a reply).
+   */
+  async injectRequest (from: Endpoint, to: Endpoint, bytes: Uint8Array, source = this.#linklocalOf(from)): Promise<Buffer | undefined> {
+    const target = this.#transports.get(to.node)
+    if (target === undefined) return undefined
+    return await target.serve(to.nic, source, Buffer.from(bytes))
+  }
+
+  /** The bytes a tap delivers instead of `leg.bytes`. */
+  tapped (leg: WireLeg): Buffer { return this.tap?.(leg) ?? leg.bytes }
+
   forget (node: string): void { this.#transports.delete(node) }
 
   /** Links leaving `from` whose other end is up; each as [far end, link]. */
@@ -114,6 +150,7 @@ export class InMemoryTransport implements Transport {
   readonly #nics = new Map<string, TransportNic>()
   readonly #handlers = new Set<MessageHandler>()
   #closed = false
+  #handlerErrors = 0
 
   constructor (readonly network: InMemoryNetwork, readonly node: string, readonly codec: WireCodec) {}
 
@@ -147,8 +184,9 @@ export class InMemoryTransport implements Transport {
     const bytes = this.codec.encode(message)
     for (const [far, link] of this.network.neighbours({ node: this.node, nic })) {
       if (this.network.lost(link)) continue
+      const delivered = this.network.tapped({ from: { node: this.node, nic }, to: far, via: 'broadcast', bytes })
       this.network.clock.setTimer(link.latencyMs, () => {
-        void this.network.transportOf(far.node)?.receive(far.nic, me.linklocal, bytes, 'broadcast')
+        void this.network.transportOf(far.node)?.receive(far.nic, me.linklocal, delivered, 'broadcast')
       })
     }
   }
@@ -180,18 +218,21 @@ export class InMemoryTransport implements Transport {
       if (hop === undefined) return
       const [far, link, farNic] = hop
       if (this.network.lost(link)) return
+      const mine: Endpoint = { node: this.node, nic: peer.nic }
+      const request = this.network.tapped({ from: mine, to: far, via: 'unicast', bytes })
       this.network.clock.setTimer(link.latencyMs, () => {
         const target = this.network.transportOf(far.node)
         if (target === undefined || target.#closed) {
           finish(() => reject(new UnicastFailedError(peer, message.kind, 'connection refused')))
           return
         }
-        target.#serve(farNic as string, me.linklocal, bytes).then(replyBytes => {
-          if (replyBytes === undefined) {
+        target.serve(farNic as string, me.linklocal, request).then(served => {
+          if (served === undefined) {
             finish(() => reject(new UnicastFailedError(peer, message.kind, 'closed without a reply')))
             return
           }
           if (!link.up || this.network.lost(link)) return
+          const replyBytes = this.network.tapped({ from: far, to: mine, via: 'reply', bytes: served, request })
           this.network.clock.setTimer(link.latencyMs, () => {
             if (this.#closed) return
             const r = this.codec.decode(replyBytes)
@@ -264,10 +305,12 @@ export class InMemoryTransport implements Transport {
     if (this.#closed) return undefined
     const r = this.codec.decode(bytes)
     if (!r.ok) return undefined
+    const caller: CallerInfo = { nic: '', via: 'routed', source }
     try {
-      const reply = await dispatch(this.#handlers, r.message, { nic: '', via: 'routed', source })
+      const reply = await dispatch(this.#handlers, r.message, caller)
       return this.codec.encode(reply ?? voidMessage())
-    } catch {
+    } catch (e) {
+      this.#handlerFailed(e, r.message, caller)
       return undefined
     }
   }
@@ -283,24 +326,36 @@ export class InMemoryTransport implements Transport {
     if (this.#closed || !this.#nics.has(nic)) return undefined
     const r = this.codec.decode(bytes)
     if (!r.ok) return undefined
+    const caller: CallerInfo = { nic, via, source }
     try {
-      return await dispatch(this.#handlers, r.message, { nic, via, source })
-    } catch {
+      return await dispatch(this.#handlers, r.message, caller)
+    } catch (e) {
+      this.#handlerFailed(e, r.message, caller)
       return undefined
     }
   }
 
   /** Serves one unicast request; undefined means the connection closed without a reply (bad request, handler threw). */
-  async #serve (nic: string, source: string, bytes: Buffer): Promise<Buffer | undefined> {
+  async serve (nic: string, source: string, bytes: Buffer): Promise<Buffer | undefined> {
     if (this.#closed || !this.#nics.has(nic)) return undefined
     const r = this.codec.decode(bytes)
     if (!r.ok) return undefined
+    const caller: CallerInfo = { nic, via: 'unicast', source }
     try {
-      const reply = await dispatch(this.#handlers, r.message, { nic, via: 'unicast', source })
+      const reply = await dispatch(this.#handlers, r.message, caller)
       return this.codec.encode(reply ?? voidMessage())
-    } catch {
+    } catch (e) {
+      this.#handlerFailed(e, r.message, caller)
       return undefined
     }
+  }
+
+  /** Handlers that threw (a refusal such as a nop for an arc we do not have, or a bug): counted and reported. */
+  get handlerErrors (): number { return this.#handlerErrors }
+
+  #handlerFailed (e: unknown, message: WireMessage, caller: CallerInfo): void {
+    this.#handlerErrors++
+    this.network.onHandlerError?.(this.node, e, message, caller)
   }
 
   #nic (name: string, where: string): TransportNic {

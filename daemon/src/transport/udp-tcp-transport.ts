@@ -86,6 +86,7 @@ export class UdpTcpTransport implements Transport {
   #server: Server | undefined
   #started = false
   #closed = false
+  #handlerErrors = 0
 
   constructor (init: UdpTcpTransportInit) {
     this.#codec = init.codec
@@ -187,6 +188,14 @@ export class UdpTcpTransport implements Transport {
     return () => { this.#handlers.delete(handler) }
   }
 
+  /** Handlers that threw (the message was dropped; a unicast's requester saw the connection close): counted, logged. */
+  get handlerErrors (): number { return this.#handlerErrors }
+
+  #handlerFailed (e: unknown, m: WireMessage, caller: CallerInfo): void {
+    this.#handlerErrors++
+    this.#log(`handler of '${m.kind}' (${caller.via} on ${caller.nic} from ${caller.source}) failed: ${(e as Error)?.message ?? String(e)}`)
+  }
+
   async broadcast (nic: string, message: WireMessage): Promise<void> {
     this.#live('broadcast')
     const tx = this.#nics.get(nic)?.rx
@@ -286,9 +295,10 @@ export class UdpTcpTransport implements Transport {
   async #deliver (nic: string, source: string, bytes: Buffer): Promise<void> {
     const r = this.#codec.decode(bytes)
     if (!r.ok) return
+    const caller: CallerInfo = { nic, via: 'broadcast', source: source.replace(/%.*$/, '') }
     try {
-      await dispatch(this.#handlers, r.message, { nic, via: 'broadcast', source: source.replace(/%.*$/, '') })
-    } catch { /* a handler's failure on a broadcast is the handler's business */ }
+      await dispatch(this.#handlers, r.message, caller)
+    } catch (e) { this.#handlerFailed(e, r.message, caller) }
   }
 
   /**
@@ -320,9 +330,11 @@ export class UdpTcpTransport implements Transport {
         if (!r.ok) { sock.destroy(); return }
         const source = (sock.remoteAddress ?? '').replace(/^::ffff:/, '')
         const caller: CallerInfo = nic === undefined ? { nic: '', via: 'routed', source } : { nic, via: 'unicast', source }
-        dispatch(this.#handlers, r.message, caller).then(
-          reply => { if (!sock.destroyed) sock.end(this.#codec.encodeFrame(reply ?? voidMessage())) },
-          () => sock.destroy())
+        // encoding the reply is inside the chain: a reply that fails its schema is a handler failure, never an
+        // unhandled rejection
+        dispatch(this.#handlers, r.message, caller)
+          .then(reply => { if (!sock.destroyed) sock.end(this.#codec.encodeFrame(reply ?? voidMessage())) })
+          .catch(e => { this.#handlerFailed(e, r.message, caller); sock.destroy() })
         return
       }
     })

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { canonicalJson } from './canonical'
 
 /** Field carrying the HMAC-SHA256 (hex) of the canonical message without this field. */
@@ -28,4 +28,32 @@ export function withoutMac (message: Record<string, unknown>): Record<string, un
   if (!(MAC_FIELD in message)) return message
   const { [MAC_FIELD]: _mac, ...rest } = message
   return rest
+}
+
+/**
+ * The keys a node holds during a key rollover: the first signs what it sends, any of them verifies what it receives.
+ * A network moves from key A to key B without losing an arc: every node takes [A, B], then [B, A], then [B].
+ */
+export class KeyRing {
+  readonly #auths: MessageAuthenticator[]
+  readonly fingerprints: readonly string[]
+
+  constructor (keys: ReadonlyArray<string | Buffer>) {
+    if (keys.length === 0) throw new RangeError('a key ring needs at least one key')
+    this.#auths = keys.map(k => new MessageAuthenticator(k))
+    this.fingerprints = keys.map(keyFingerprint)
+  }
+
+  sign (body: Record<string, unknown>): string { return this.#auths[0].sign(body) }
+
+  /** Index of the key whose code the message carries (0: the signing key), or -1. */
+  verify (message: Record<string, unknown>): number {
+    for (let k = 0; k < this.#auths.length; k++) if (this.#auths[k].verify(message)) return k
+    return -1
+  }
+}
+
+/** A short public name of a key (the first 8 hex digits of its SHA-256), to tell keys apart without showing them. */
+export function keyFingerprint (key: string | Buffer): string {
+  return createHash('sha256').update(typeof key === 'string' ? Buffer.from(key, 'utf8') : key).digest('hex').slice(0, 8)
 }

@@ -1,4 +1,4 @@
-import { MessageAuthenticator, withoutMac, MAC_FIELD } from './auth'
+import { KeyRing, withoutMac, MAC_FIELD } from './auth'
 import { WireCounters, type RejectionReason } from './counters'
 import { UnsendableMessageError } from './errors'
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, frame } from './framing'
@@ -19,6 +19,8 @@ export interface WireCodecInit {
   readonly registry: MessageRegistry
   /** Shared network key; when set, every message is signed and unsigned or badly signed ones are rejected. */
   readonly networkKey?: string | Buffer
+  /** Several keys (a rollover): the first signs, any is accepted. Not with `networkKey`. */
+  readonly networkKeys?: ReadonlyArray<string | Buffer>
   readonly maxFrameBytes?: number
   readonly counters?: WireCounters
 }
@@ -31,14 +33,26 @@ export class WireCodec {
   readonly registry: MessageRegistry
   readonly counters: WireCounters
   readonly maxFrameBytes: number
-  readonly #auth: MessageAuthenticator | undefined
+  #auth: KeyRing | undefined
 
   constructor (init: WireCodecInit) {
     this.registry = init.registry
     this.counters = init.counters ?? new WireCounters()
     this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
-    this.#auth = init.networkKey === undefined ? undefined : new MessageAuthenticator(init.networkKey)
+    if (init.networkKey !== undefined && init.networkKeys !== undefined) throw new RangeError('give networkKey or networkKeys, not both')
+    this.setNetworkKeys(init.networkKeys ?? (init.networkKey === undefined ? [] : [init.networkKey]))
   }
+
+  /**
+   * Changes the keys at run time (a rollover: no restart, so no arc is lost): the first signs from now on, any is
+   * accepted. No keys: messages go unsigned and are taken unsigned.
+   */
+  setNetworkKeys (keys: ReadonlyArray<string | Buffer>): void {
+    this.#auth = keys.length === 0 ? undefined : new KeyRing(keys)
+  }
+
+  /** Fingerprints of the keys held (the signing key first); empty without authentication. */
+  get keyFingerprints (): readonly string[] { return this.#auth?.fingerprints ?? [] }
 
   /** JSON bytes of a message (signed when a key is configured). Throws UnsendableMessageError on our own bugs. */
   encode (message: WireMessage): Buffer {
@@ -97,8 +111,10 @@ export class WireCodec {
     if (obj.v !== WIRE_VERSION) return no('bad-version', `v=${JSON.stringify(obj.v) ?? 'missing'}, this node speaks ${WIRE_VERSION}`)
     if (typeof obj.kind !== 'string') return no('invalid', '/kind must be a string', '/kind')
     if (!this.registry.has(obj.kind)) return no('unknown-kind', `kind '${obj.kind.slice(0, 64)}' is not registered`)
-    if (this.#auth !== undefined && !this.#auth.verify(obj)) {
-      return no('unauthenticated', `kind '${obj.kind}' without a valid ${MAC_FIELD}`)
+    if (this.#auth !== undefined) {
+      const key = this.#auth.verify(obj)
+      if (key < 0) return no('unauthenticated', `kind '${obj.kind}' without a valid ${MAC_FIELD}`)
+      if (key > 0) this.counters.acceptOlderKey()
     }
     const check = this.registry.check(obj as Record<string, unknown> & { kind: string })
     if (!check.ok) return no('invalid', `${check.path} ${check.message}`, check.path)

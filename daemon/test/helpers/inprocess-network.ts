@@ -89,6 +89,8 @@ export interface DaemonNetworkOptions {
   readonly networkKey?: string
   /** KernelSync coalescing window of every node. */
   readonly kernelIntervalMs?: number
+  /** The daemons' log lines (default: dropped). */
+  readonly log?: (node: string, line: string) => void
 }
 
 /** A peer's NIC as seen from one NIC: who is at the other end of a link. */
@@ -137,7 +139,9 @@ export class DaemonNetwork {
     const started = startNode(config, {
       transport, kernel, clock: this.clock, random: new SeededRandom((this.o.seed ?? 7) * 100_003 + k), wireCounters: counters,
       // NTK_TEST_LOG=<daemon name>,... prints those daemons' logs (with the virtual time) while debugging a test
-      ...((process.env.NTK_TEST_LOG ?? '').split(',').includes(name) ? { log: (line: string) => { process.stderr.write(`[${this.clock.now()} ${name}] ${line}\n`) } } : {}),
+      ...((process.env.NTK_TEST_LOG ?? '').split(',').includes(name)
+        ? { log: (line: string) => { process.stderr.write(`[${this.clock.now()} ${name}] ${line}\n`); this.o.log?.(name, line) } }
+        : this.o.log === undefined ? {} : { log: (line: string) => this.o.log?.(name, line) }),
       macOf
     }, this.o.kernelIntervalMs === undefined ? {} : { kernelIntervalMs: this.o.kernelIntervalMs })
     await flush()
@@ -201,6 +205,7 @@ export interface SpecOptions {
   readonly seed?: number
   readonly networkKey?: string
   readonly kernelIntervalMs?: number
+  readonly log?: (node: string, line: string) => void
   /**
    * Links whose cost is measured (RTT on the virtual clock: latency = cost/2000 ms) instead of configured. The
    * others get the spec's cost as fixed cost on both NICs and 1 ms latency.

@@ -18,13 +18,16 @@ import type { Kind, KindRegistry } from './registry'
  *   linkLocals: fixed link-local per interface instead of a random one, e.g. { eth1: 169.254.69.30 }
  *   qspnArcs:  auto (default: every arc of the main identity is a qspn-arc) | manual (only those added with
  *              `ntkctl add-qspn-arc`, as the documented use cases are played)
+ *   networkKey: shared network key (messages signed, foreign ones dropped); networkKeys: several during a rollover
+ *              (the first signs); networkKeyFile: a file of keys, one per line, reloaded by `ntkctl reload`
+ *   rescanSeconds: period of the kernel rescan (default 5 with lab timers)
  *
  * The command finds the daemon the same way in both backends: `ntkd` on PATH, then this checkout's
  * bin/ntkd (netns backend: nodes share the host's filesystem), then the image's /opt/ntk (docker).
  * The control socket is named after the node's network namespace, so nodes sharing the host's /run
  * (netns backend) never take each other's socket; `NTKD_CONTROL_SH` gives the same path to `ntkctl`.
  */
-export const NTKD_CONFIG_KEYS = ['topology', 'address', 'timers', 'anonymize', 'serveAnonymous', 'subnetLevel', 'costs', 'linkLocals', 'qspnArcs'] as const
+export const NTKD_CONFIG_KEYS = ['topology', 'address', 'timers', 'anonymize', 'serveAnonymous', 'subnetLevel', 'costs', 'linkLocals', 'qspnArcs', 'networkKey', 'networkKeys', 'networkKeyFile', 'rescanSeconds'] as const
 
 /** Shell expression of a node's control socket (run inside the node). */
 export const NTKD_CONTROL_SH = '/run/ntkd/ntkd$(readlink /proc/self/ns/net 2>/dev/null | tr -dc 0-9 2>/dev/null | sed "s/^/-/").sock'
@@ -67,6 +70,10 @@ function ntkdArgs (node: NodeSpec): string[] {
   for (const [nic, cost] of Object.entries((c.costs ?? {}) as Record<string, unknown>)) args.push('--cost', `${nic}=${String(cost)}`)
   for (const [nic, ll] of Object.entries((c.linkLocals ?? {}) as Record<string, unknown>)) args.push('--link-local', `${nic}=${String(ll)}`)
   if (c.qspnArcs === 'manual') args.push('--qspn-arcs', 'manual')
+  const keys = typeof c.networkKey === 'string' ? [c.networkKey] : Array.isArray(c.networkKeys) ? c.networkKeys.map(String) : []
+  for (const k of keys) args.push('--network-key', k)
+  if (typeof c.networkKeyFile === 'string') args.push('--network-key-file', c.networkKeyFile)
+  if (typeof c.rescanSeconds === 'number') args.push('--rescan-seconds', String(c.rescanSeconds))
   for (const nic of Object.keys(node.interfaces).sort()) args.push('-i', nic)
   return args
 }
@@ -145,6 +152,16 @@ export function ntkdKind (): Kind {
       }
       problems.push(...checkLinkLocals(c.linkLocals, Object.keys(node.interfaces)))
       if (c.qspnArcs !== undefined && c.qspnArcs !== 'auto' && c.qspnArcs !== 'manual') problems.push('config.qspnArcs must be auto or manual')
+      const keyWays = ['networkKey', 'networkKeys', 'networkKeyFile'].filter(k => c[k] !== undefined)
+      if (keyWays.length > 1) problems.push(`config: ${keyWays.join(' and ')}: give the network keys one way only`)
+      if (c.networkKey !== undefined && (typeof c.networkKey !== 'string' || c.networkKey === '')) problems.push('config.networkKey must be a non-empty string')
+      if (c.networkKeys !== undefined && (!Array.isArray(c.networkKeys) || c.networkKeys.length === 0 || !c.networkKeys.every(k => typeof k === 'string' && k !== ''))) {
+        problems.push('config.networkKeys must be a list of non-empty strings (the signing key first)')
+      }
+      if (c.networkKeyFile !== undefined && (typeof c.networkKeyFile !== 'string' || !c.networkKeyFile.startsWith('/'))) problems.push('config.networkKeyFile must be an absolute path')
+      if (c.rescanSeconds !== undefined && (typeof c.rescanSeconds !== 'number' || !Number.isInteger(c.rescanSeconds) || c.rescanSeconds < 0)) {
+        problems.push('config.rescanSeconds must be a whole number of seconds (0: no rescan)')
+      }
       for (const k of Object.keys(c)) {
         if (!(NTKD_CONFIG_KEYS as readonly string[]).includes(k)) problems.push(`unknown config key ${JSON.stringify(k)} for kind ntkd (known: ${NTKD_CONFIG_KEYS.join(', ')})`)
       }

@@ -1,0 +1,111 @@
+import test from 'ava'
+import { lineTopology } from '../src/sim/topologies'
+import type { WireMessage } from '../src/wire'
+import { type DaemonNetwork, runFor, runUntil, startSpec } from './helpers/inprocess-network'
+import { RouteOracle } from './helpers/route-oracle'
+import { kernelProblems, mapProblems } from './helpers/daemon-checks'
+
+// Faults the wire fuzzer (bench/wire-fuzz.ts) found in whole daemons, each replayed deterministically in process.
+
+const PROOF = [2, 2, 2, 4]
+const BUDGET = { budgetMs: 60_000, stepMs: 250 }
+
+interface Counters { neighborhood: { listenerErrors: number } }
+const listenerErrors = (dn: DaemonNetwork): Record<string, number> =>
+  Object.fromEntries(dn.list().map(d => [d.name, (d.node.counters() as unknown as Counters).neighborhood.listenerErrors]))
+
+test('a neighbour that refuses our full-ETP request loses the arc cleanly: no listener throws, the arc is made again, maps and kernels converge', async t => {
+  const spec = lineTopology(3, PROOF, 1000)
+  const logs: string[] = []
+  const dn = await startSpec(spec, { log: (node, line) => logs.push(`${node}: ${line}`) })
+  t.teardown(async () => await dn.stopAll())
+  const oracle = RouteOracle.ofSpec(spec)
+  t.not(await runUntil(dn.clock, () => mapProblems(dn, oracle, { limit: 1 }).length === 0, BUDGET), null, 'the line forms')
+  const [a, b] = dn.list()
+  // a's link to b fails; while it is down, b's answers to full-ETP requests turn into refusals (a peer that lost
+  // the arc on its side answers so), so when the link comes back a's request fails and QSPN drops the arc
+  const ab = { node: a.name, nic: a.config.interfaces[0] }
+  const ba = dn.peerOf(ab.node, ab.nic)
+  dn.setLinkUp(ab, ba, false)
+  await runFor(dn.clock, 6_000)
+  const refusal = b.codec.encode({ v: 1, kind: 'qspn_refused', reason: 'not-accepted' })
+  let refused = 0
+  dn.net.tap = leg => {
+    if (leg.via !== 'reply' || leg.from.node !== b.name || leg.to.node !== a.name || refused > 0) return undefined
+    if (!(leg.request?.toString('utf8').includes('"qspn_get_full_etp"') ?? false)) return undefined
+    refused++
+    return refusal
+  }
+  dn.setLinkUp(ab, ba, true)
+  t.not(await runUntil(dn.clock, () => refused > 0, BUDGET), null, 'a asked b for its full ETP and was refused')
+  dn.net.tap = undefined
+  t.not(await runUntil(dn.clock, () => mapProblems(dn, oracle, { limit: 1 }).length === 0, BUDGET), null, 'the arc is made again and maps converge')
+  await dn.syncKernels()
+  t.deepEqual(await kernelProblems(dn, oracle), [], 'ntk tables')
+  t.deepEqual(listenerErrors(dn), { [a.name]: 0, [b.name]: 0, [dn.list()[2].name]: 0 }, 'no Neighborhood listener threw')
+  t.deepEqual(logs.filter(l => /failed|threw/.test(l)), [], 'no failure logged')
+})
+
+test('an ETP naming a g-node at a virtual position (valid on the wire) leaves ntkctl map working and the kernel untouched', async t => {
+  const spec = lineTopology(3, PROOF, 1000)
+  const dn = await startSpec(spec)
+  t.teardown(async () => await dn.stopAll())
+  const oracle = RouteOracle.ofSpec(spec)
+  t.not(await runUntil(dn.clock, () => mapProblems(dn, oracle, { limit: 1 }).length === 0, BUDGET), null, 'the line forms')
+  const [a, b] = dn.list()
+  // the next full ETP b sends a, captured on the medium
+  let captured: Record<string, any> | undefined
+  dn.net.tap = leg => {
+    if (captured === undefined && leg.from.node === b.name && leg.to.node === a.name && leg.bytes.toString('utf8').includes('"qspn_etp"')) {
+      const m = JSON.parse(leg.bytes.toString('utf8'))
+      if (m.etp.paths.length > 0) captured = m
+    }
+    return undefined
+  }
+  t.not(await runUntil(dn.clock, () => captured !== undefined, BUDGET), null, 'b sent a an ETP with paths')
+  dn.net.tap = undefined
+  await runFor(dn.clock, 5_000)
+  await dn.syncKernels()
+  const kernelBefore = await kernelProblems(dn, oracle)
+  // the same ETP, its first path now ending at a virtual position of that level (positions >= gsize are virtual)
+  const etp = captured?.etp
+  const path = etp.paths[0]
+  const dest = path.hops[path.hops.length - 1]
+  dest.pos = spec.gsizes[dest.lvl]
+  const from = { node: b.name, nic: b.config.interfaces[0] }
+  await dn.net.injectRequest(from, dn.peerOf(from.node, from.nic), b.codec.encode({ ...captured, etp, full: false } as unknown as WireMessage))
+  await runFor(dn.clock, 1_000)
+  await dn.syncKernels()
+  const virtual = a.node.map().filter(d => d.hc.pos >= spec.gsizes[d.hc.lvl])
+  t.deepEqual(virtual.map(d => ({ name: d.name, cidr: d.cidr })), [{ name: `(${dest.lvl as number},${dest.pos as number})`, cidr: null }], 'the map shows it, without a CIDR')
+  t.deepEqual(await kernelProblems(dn, oracle), kernelBefore, 'no route for it; ntk tables as before')
+})
+
+test('an arc one side dropped while its remove_arc was lost is made again (no half-open arc kept alive by the probes)', async t => {
+  const spec = lineTopology(3, PROOF, 1000)
+  const dn = await startSpec(spec)
+  t.teardown(async () => await dn.stopAll())
+  const oracle = RouteOracle.ofSpec(spec)
+  t.not(await runUntil(dn.clock, () => mapProblems(dn, oracle, { limit: 1 }).length === 0, BUDGET), null, 'the line forms')
+  const [a, b] = dn.list()
+  const ab = { node: a.name, nic: a.config.interfaces[0] }
+  const ba = dn.peerOf(ab.node, ab.nic)
+  // a drops the arc (as after a failed probe) and its remove_arc to b is lost: b keeps its side of the arc, and its
+  // probes are answered by a's negotiation of a new one
+  let lost = 0
+  dn.net.tap = leg => {
+    const text = leg.bytes.toString('utf8')
+    if (leg.via === 'broadcast' && leg.from.node === a.name && leg.to.node === b.name && text.includes('"remove_arc"')) { lost++; return Buffer.from('lost') }
+    return undefined
+  }
+  const arc = a.node.system.neighborhood.arcs().find(x => x.nic === ab.nic)
+  if (arc === undefined) { t.fail('a has no arc to b'); return }
+  await a.node.system.neighborhood.removeArc(arc.id)
+  t.not(await runUntil(dn.clock, () => lost > 0, BUDGET), null, 'a dropped the arc and its remove_arc was lost')
+  dn.net.tap = undefined
+  const both = (): boolean => a.node.arcs().length === 1 && b.node.arcs().length === 2
+  t.not(await runUntil(dn.clock, both, { budgetMs: 10_000, stepMs: 250 }), null, `both sides hold the arc again within 10 s (a: ${a.node.arcs().length}, b: ${b.node.arcs().length})`)
+  t.not(await runUntil(dn.clock, () => mapProblems(dn, oracle, { limit: 1 }).length === 0, BUDGET), null, 'maps converge')
+  await dn.syncKernels()
+  t.deepEqual(await kernelProblems(dn, oracle), [], 'ntk tables')
+})
