@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BACKEND ?= netns
 NTKLAB := node dist/lab/src/cli/ntklab.js
 
-.PHONY: setup build demo test bench bench-ntkd clean cleanup
+.PHONY: setup build demo demo-lab test bench bench-ntkd clean cleanup
 
 setup:            ## install what is missing (Debian packages, npm packages) and start dockerd if none answers
 	bash ci/setup.sh
@@ -11,7 +11,10 @@ setup:            ## install what is missing (Debian packages, npm packages) and
 build: setup
 	npx tsc -p tsconfig.json
 
-demo: build      ## bring topologies/demo.yaml up, show it, tear it down
+demo: build      ## two ntkd networks come up apart, meet and merge: addresses and network ids before and after, a ping across, the graph (as root)
+	BACKEND=$(BACKEND) bash scripts/demo-merge.sh
+
+demo-lab: build  ## the lab alone: bring topologies/demo.yaml up, show it, tear it down
 	$(NTKLAB) deploy topologies/demo.yaml --backend $(BACKEND)
 	$(NTKLAB) inspect demo
 	$(NTKLAB) exec demo a -- ping -c 1 -W 2 169.254.1.2

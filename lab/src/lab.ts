@@ -11,6 +11,8 @@ import { setLinkState as wireSetLinkState } from './wiring/links'
 import { applyImpairment } from './wiring/impair'
 import { removeSegments } from './wiring/radio'
 import { observeNode, type NodeObservation } from './observe'
+import { ntkctlArgv } from './topology/kinds/ntkd'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** Where running labs are recorded, one directory per lab (run file and workload logs). */
 export function labStateRoot (): string {
@@ -103,6 +105,7 @@ export async function deployLab (lab: ResolvedLab, backend: Backend, o: DeployOp
     const withCommand = lab.nodes.filter(n => n.command !== undefined)
     if (withCommand.length > 0) say(`starting ${withCommand.length} workloads`)
     await mapBounded(withCommand, 8, async (node) => { await running.startNode(node.name) })
+    await keepDeclaredDownLinksDown(lab, running, o.signal)
     await writeRunFile(runFile)
     say(`lab ${lab.name} up in ${Date.now() - started} ms`)
     return running
@@ -110,6 +113,26 @@ export async function deployLab (lab: ResolvedLab, backend: Backend, o: DeployOp
     await destroyLab(lab.name, backend).catch(() => {})
     throw err
   }
+}
+
+/**
+ * A daemon may bring its interfaces up when it starts (ntkd does, spec §2.1): a link declared down is set down again
+ * once the daemons at its ends are running (ntkd: its control socket answers, so its first apply is done; it never
+ * brings an interface up again after that).
+ */
+async function keepDeclaredDownLinksDown (lab: ResolvedLab, running: LabRuntime, signal?: AbortSignal): Promise<void> {
+  const down = lab.links.filter(l => l.segment === undefined && l.state === 'down')
+  const ntkd = new Set(lab.nodes.filter(n => n.kind === 'ntkd' && n.command !== undefined).map(n => n.name))
+  const ends = new Set(down.flatMap(l => l.endpoints.map(e => e.node)).filter(n => ntkd.has(n)))
+  if (ends.size === 0) return
+  await mapBounded([...ends], 8, async name => {
+    const deadline = Date.now() + 30_000
+    while ((await running.exec(name, ntkctlArgv(['status']), { check: false })).code !== 0) {
+      if (Date.now() > deadline) throw new LabError(`node ${name}: ntkd did not answer on its control socket within 30 s`)
+      await sleep(100, undefined, { signal })
+    }
+  })
+  for (const l of down) if (l.endpoints.some(e => ends.has(e.node))) await wireSetLinkState(lab, running.nodes, l.id, 'down')
 }
 
 /** Opens a lab deployed earlier (possibly by another process) from its run file. */

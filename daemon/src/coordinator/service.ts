@@ -135,6 +135,7 @@ export class CoordinatorService implements PeerService, FixedKeysDescriptor<numb
         const mem = this.getRecord(req.lvl)
         const r = reserve(mem, { now, reserveRequestId: req.reserveRequestId, freePositions: free, bookingTimeoutMs: this.cfg.bookingTimeoutMs })
         this.setRecord(req.lvl, mem)
+        this.peers.core.log(`coordinator of level ${req.lvl} at ${[...this.peers.naddr].reverse().join(".")} for client ${clientTuple.join(",")}: booking ${req.reserveRequestId} gets position ${r.newPos} (booked now: ${mem.reserveList.map(b => b.newPos).join(',')}; known: ${[...known].join(',')})`)
         return r
       }
       case 'delete_reserve': {

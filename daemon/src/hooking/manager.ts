@@ -332,9 +332,12 @@ export class HookingManager {
     const ratio = Math.max(ours, their) / Math.max(1, Math.min(ours, their))
     if (ratio < this.#cfg.localDecisionRatio) {
       // close sizes: both sides ask their Coordinator, so every contact point of the two networks decides alike
-      try { ours = await me.coordinator.getNNodes() } catch { return this.#cfg.networkDataRetryMs }
+      try { ours = await me.coordinator.getNNodes() } catch (e) { this.host.log(`hooking: our network's size from its Coordinator: ${(e as Error).message}`); return this.#cfg.networkDataRetryMs }
       const again = await this.#askNetworkData(id, arcId, true)
-      if (again === null || 'reason' in again || again.networkId !== theirs.networkId) return this.#cfg.networkDataRetryMs
+      if (again === null || 'reason' in again || again.networkId !== theirs.networkId) {
+        this.host.log(`hooking: their network's size from its Coordinator: ${again === null ? 'no answer' : 'reason' in again ? `${again.reason}: ${again.message}` : `network ${again.networkId} now`}`)
+        return this.#cfg.networkDataRetryMs
+      }
       their = again.nNodes
     }
     const weEnter = ours < their || (ours === their && myNet < theirs.networkId)

@@ -192,9 +192,14 @@ export class NodeSystem {
     }
   }
 
+  #lastMain: IdentityRuntime | undefined
   get main (): IdentityRuntime {
-    const r = this.runtimes.get(this.identities.mainId)
-    if (r === undefined) throw new Error('the main identity has no runtime')
+    // during a duplication the new main identity exists a moment before its runtime: the one it replaces answers
+    // for it meanwhile (in the default namespace still, or already moved)
+    const r = this.runtimes.get(this.identities.mainId) ?? [...this.runtimes.values()].find(x => x.isMain) ??
+      (this.#lastMain !== undefined && this.runtimes.get(this.#lastMain.identity.id) === this.#lastMain ? this.#lastMain : undefined)
+    if (r === undefined) throw new Error(`the main identity ${this.identities.mainId} has no runtime`)
+    if (r.identity.id === this.identities.mainId) this.#lastMain = r
     return r
   }
 

@@ -75,7 +75,9 @@ export class FixedKeysDatabase<K, R> {
           break
         } catch (e) {
           if (e instanceof PeersNoParticipantsError) break
-          if (!(e instanceof PeersDatabaseError || e instanceof PeersGaveUpError)) throw e
+          // any other failure (no servant reached, our own identity not ready to ask yet) is tried again; after the
+          // last attempt the default record stands, so the database never stays non-exhaustive for good
+          if (!(e instanceof PeersDatabaseError || e instanceof PeersGaveUpError)) this.peers.core.log(`retrieval of ${id}, attempt ${tries + 1}: ${(e as Error).message}`)
           await this.peers.core.sleep(this.peers.core.cfg.retrieveSpacingMs)
         }
       }

@@ -8,6 +8,8 @@ import { routesByTable, type NodeObservation } from './observation'
 import { compareMatrix, expectedMatrix, pairTargets, pingTargets, reachabilityMatrix, type ReachabilityMatrix } from './reachability'
 import { diffRoutes, expectRoutes, formatRouteDiff, type RouteModels } from './route-model'
 import type { ScenarioLab } from './scenario-lab'
+import { identityProblems, networkProblems, withTakenAddresses } from './ntkd-taken'
+import { ntkAddress, ntkGlobal } from './ntk-addressing'
 import type { Assertions, Condition } from './timeline'
 import type { Check, Diff } from './wait'
 
@@ -33,7 +35,9 @@ export async function observeAll (ctx: CheckContext, nodes = running(ctx)): Prom
 /** Every routed node's table matches the model: routes present, none to the unreachable, cheapest next hops. */
 export function routesCheck (ctx: CheckContext, o: { nextHops: boolean, only?: 'absent' | 'present' }): Check {
   return async () => {
-    const exp = expectRoutes(ctx.lab.spec, ctx.state(), ctx.models)
+    const taken = await withTakenAddresses(ctx.lab, new Set(running(ctx)))
+    if (taken.problems.length > 0) return { summary: `ntkd nodes without an address yet: ${taken.problems.length}`, lines: taken.problems }
+    const exp = expectRoutes(taken.spec, ctx.state(), ctx.models)
     const obs = await observeAll(ctx, [...exp.keys()])
     let diffs = diffRoutes(exp, obs, { checkNextHops: o.nextHops && o.only === undefined })
     if (o.only === 'absent') diffs = diffs.map(d => ({ ...d, missing: [], wrong: [], unmarked: [] })).filter(d => d.extra.length > 0)
@@ -54,10 +58,12 @@ function allMatrix (nodes: string[], value: boolean): ReachabilityMatrix {
 /** All pairs pinged; the matrix must match the partitions (or be full, or empty). */
 export function reachabilityCheck (ctx: CheckContext, mode: 'partitions' | 'all' | 'none'): Check {
   return async () => {
-    const targets = pingTargets(ctx.lab.spec, ctx.models)
+    const taken = await withTakenAddresses(ctx.lab, new Set(running(ctx)))
+    if (taken.problems.length > 0) return { summary: `ntkd nodes without an address yet: ${taken.problems.length}`, lines: taken.problems }
+    const targets = pingTargets(taken.spec, ctx.models)
     const nodes = running(ctx).filter(n => targets.has(n)).sort()
     const expected = mode === 'partitions' ? expectedMatrix(ctx.lab.spec, ctx.state(), nodes) : allMatrix(nodes, mode === 'all')
-    const actual = await reachabilityMatrix(ctx.lab, targets, { nodes, concurrency: ctx.concurrency, perPair: pairTargets(ctx.lab.spec, ctx.models) })
+    const actual = await reachabilityMatrix(ctx.lab, targets, { nodes, concurrency: ctx.concurrency, perPair: pairTargets(taken.spec, ctx.models) })
     const d = compareMatrix(expected, actual)
     return d === null ? null : { ...d, data: { reachability: { expected, actual } } }
   }
@@ -82,11 +88,27 @@ export function addressesCheck (ctx: CheckContext, spec: NonNullable<Assertions[
     const obs = await observeAll(ctx)
     const lines: string[] = []
     const owners = new Map<string, string[]>()
+    // an ntkd node's identity is its global address (internal addresses repeat across g-nodes by design, and the
+    // daemon puts its addresses on every NIC): uniqueness compares those, from the addresses the daemons took
+    const ntkd = new Set(ctx.lab.spec.nodes.filter(n => n.kind === 'ntkd').map(n => n.name))
+    if (spec.unique && ntkd.size > 0) {
+      const taken = await withTakenAddresses(ctx.lab, new Set([...obs.keys()].filter(n => ntkd.has(n))))
+      lines.push(...taken.problems)
+      for (const n of taken.spec.nodes) {
+        if (!ntkd.has(n.name) || !obs.has(n.name) || n.config.address === undefined) continue
+        const g = ntkGlobal(ntkAddress((n.config.topology as number[]).map(Number), String(n.config.address)))
+        owners.set(g, [...(owners.get(g) ?? []), `${n.name} (global address of ${String(n.config.address)})`])
+      }
+    }
     for (const [node, o] of obs) {
+      const mine = new Set<string>()
       for (const a of o.addresses) {
+        if (spec.unique && ntkd.has(node) && spec.interfaces === undefined && spec.within === undefined) break
         if (spec.interfaces !== undefined && !spec.interfaces.includes(a.ifname)) continue
         if (inPrefix(a.address, '127.0.0.0/8') || a.address === '::1' || inPrefix(a.address, 'fe80::/10')) continue
-        owners.set(a.address, [...(owners.get(a.address) ?? []), `${node}:${a.ifname}`])
+        // one node holding an address on several interfaces owns it once
+        if (!mine.has(a.address)) owners.set(a.address, [...(owners.get(a.address) ?? []), `${node}:${a.ifname}`])
+        mine.add(a.address)
         if (spec.within !== undefined && sameFamily(a.address, spec.within) && !inPrefix(a.address, spec.within)) lines.push(`${node}: ${a.address}/${a.prefixlen} on ${a.ifname} is outside ${spec.within}`)
       }
     }
@@ -136,6 +158,22 @@ export function kernelCheck (ctx: CheckContext, spec: Record<string, Record<stri
   }
 }
 
+/** `network: single`: one ntkd network id per connected component, never one id for two components. */
+export function networkCheck (ctx: CheckContext): Check {
+  return async () => {
+    const lines = await networkProblems(ctx.lab, ctx.state())
+    return lines.length === 0 ? null : { summary: `${lines.length} network id problems`, lines }
+  }
+}
+
+/** `identities: main`: no ntkd node holds a connectivity identity (or any identity beside its main one). */
+export function identitiesCheck (ctx: CheckContext): Check {
+  return async () => {
+    const lines = await identityProblems(ctx.lab, ctx.state())
+    return lines.length === 0 ? null : { summary: `${lines.length} nodes hold more than their main identity`, lines }
+  }
+}
+
 /** The partitions the link states imply, compared with the ones written in the scenario. */
 export function componentsCheck (lab: ResolvedLab, state: () => LabState, want: string[][]): Check {
   return async () => {
@@ -150,6 +188,8 @@ export function assertionsCheck (ctx: CheckContext, a: Assertions, o: { nextHops
   const parts: Array<[string, Check]> = []
   if (a.components !== undefined) parts.push(['components', componentsCheck(ctx.lab.spec, ctx.state, a.components)])
   if (a.addresses !== undefined) parts.push(['addresses', addressesCheck(ctx, a.addresses)])
+  if (a.network === 'single') parts.push(['network', networkCheck(ctx)])
+  if (a.identities === 'main') parts.push(['identities', identitiesCheck(ctx)])
   if (a.converged === true) parts.push(['converged', routesCheck(ctx, { nextHops: o.nextHops })])
   if (a.withdrawn === true) parts.push(['withdrawn', routesCheck(ctx, { nextHops: false, only: 'absent' })])
   if (a.routes !== undefined) parts.push(['routes', routesSubsetCheck(ctx, a.routes)])

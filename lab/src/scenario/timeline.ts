@@ -14,6 +14,10 @@ export interface Assertions {
   /** Per node, per namespace ("default", "ntkv0"...): a JSON subset of its kernel view (see kernel-view.ts). */
   kernel?: Record<string, Record<string, unknown>>
   components?: string[][]
+  /** ntkd: one network id per connected component (and none shared by two). */
+  network?: 'single'
+  /** ntkd: every node holds its main identity only. */
+  identities?: 'main'
 }
 
 export type Condition = 'converged' | 'reachable' | 'withdrawn' | 'routes-present' | Assertions
@@ -134,6 +138,8 @@ export function compileTimeline (raw: readonly unknown[], lab: ResolvedLab, base
       if (isObject(addr)) for (const n of Object.keys((addr.nodes as Record<string, unknown> | undefined) ?? {})) if (!nodes.has(n)) bad(`unknown node ${JSON.stringify(n)}`, key, 'addresses', 'nodes', n)
       const comps = a.components as string[][] | undefined
       comps?.forEach((c, i) => c.forEach((n, j) => { if (!nodes.has(n)) bad(`unknown node ${JSON.stringify(n)}`, key, 'components', i, j) }))
+      if (a.network !== undefined && a.network !== 'single') bad('network can only be "single" (one network id per connected component)', key, 'network')
+      if (a.identities !== undefined && a.identities !== 'main') bad('identities can only be "main" (no connectivity identity left on any ntkd node)', key, 'identities')
       if (problems.length > before) return undefined
       const out: Assertions = { ...(a as Assertions) }
       if (addr === 'unique') out.addresses = { unique: true }

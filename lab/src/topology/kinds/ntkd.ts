@@ -9,7 +9,8 @@ import type { Kind, KindRegistry } from './registry'
  *
  * config:
  *   topology:  bits per level, top level first (required), e.g. [2, 1, 1, 1] for 4·2·2·2
- *   address:   the node's address, top level first (required), e.g. "3.1.0.1"
+ *   address:   the node's address, top level first, e.g. "3.1.0.1"; without it the daemon founds a network at random
+ *              positions and merges with the networks it meets (Hooking); checks read the address it took
  *   timers:    lab | default (default lab: short timers)
  *   anonymize: SNAT anonymizer (default true)
  *   serveAnonymous: also take the anonymizing address (default false)
@@ -63,13 +64,13 @@ export function ntkctlArgv (args: readonly string[]): string[] {
 function ntkdArgs (node: NodeSpec): string[] {
   const c = node.config
   const bits = Array.isArray(c.topology) ? c.topology.map(String).join(',') : String(c.topology)
-  const args = ['--topology', bits, '--address', String(c.address), '--timers', String(c.timers ?? 'lab')]
+  const args = ['--topology', bits, ...(c.address === undefined ? [] : ['--address', String(c.address)]), '--timers', String(c.timers ?? 'lab')]
   if (c.anonymize === false) args.push('--no-anonymize')
   if (c.serveAnonymous === true) args.push('--serve-anonymous')
   if (typeof c.subnetLevel === 'number' && c.subnetLevel > 0) args.push('--subnet-level', String(c.subnetLevel))
   for (const [nic, cost] of Object.entries((c.costs ?? {}) as Record<string, unknown>)) args.push('--cost', `${nic}=${String(cost)}`)
   for (const [nic, ll] of Object.entries((c.linkLocals ?? {}) as Record<string, unknown>)) args.push('--link-local', `${nic}=${String(ll)}`)
-  if (c.qspnArcs === 'manual') args.push('--qspn-arcs', 'manual')
+  if (c.qspnArcs === 'manual' || c.qspnArcs === 'hooking') args.push('--qspn-arcs', String(c.qspnArcs))
   const keys = typeof c.networkKey === 'string' ? [c.networkKey] : Array.isArray(c.networkKeys) ? c.networkKeys.map(String) : []
   for (const k of keys) args.push('--network-key', k)
   if (typeof c.networkKeyFile === 'string') args.push('--network-key-file', c.networkKeyFile)
@@ -127,7 +128,9 @@ export function ntkdKind (): Kind {
       if (!Array.isArray(topo) || topo.length === 0 || !topo.every(b => Number.isInteger(b) && (b as number) >= 1)) {
         problems.push('config.topology is required: bits per level, top level first, e.g. [2, 1, 1, 1]')
       }
-      if (typeof c.address !== 'string' || !/^\d+(\.\d+)*$/.test(c.address)) problems.push('config.address is required: positions top level first, e.g. "3.1.0.1"')
+      if (c.address === undefined) {
+        if (c.qspnArcs === 'manual' || c.qspnArcs === 'auto') problems.push(`config.qspnArcs ${String(c.qspnArcs)} needs config.address (without an address the daemon merges by Hooking)`)
+      } else if (typeof c.address !== 'string' || !/^\d+(\.\d+)*$/.test(c.address)) problems.push('config.address: positions top level first, e.g. "3.1.0.1"')
       else if (Array.isArray(topo) && c.address.split('.').length !== topo.length) problems.push(`config.address ${c.address} has ${c.address.split('.').length} positions, config.topology has ${topo.length} levels`)
       else if (Array.isArray(topo)) {
         c.address.split('.').map(Number).forEach((p, i) => {
@@ -151,7 +154,7 @@ export function ntkdKind (): Kind {
         }
       }
       problems.push(...checkLinkLocals(c.linkLocals, Object.keys(node.interfaces)))
-      if (c.qspnArcs !== undefined && c.qspnArcs !== 'auto' && c.qspnArcs !== 'manual') problems.push('config.qspnArcs must be auto or manual')
+      if (c.qspnArcs !== undefined && c.qspnArcs !== 'auto' && c.qspnArcs !== 'manual' && c.qspnArcs !== 'hooking') problems.push('config.qspnArcs must be auto, manual or hooking')
       const keyWays = ['networkKey', 'networkKeys', 'networkKeyFile'].filter(k => c[k] !== undefined)
       if (keyWays.length > 1) problems.push(`config: ${keyWays.join(' and ')}: give the network keys one way only`)
       if (c.networkKey !== undefined && (typeof c.networkKey !== 'string' || c.networkKey === '')) problems.push('config.networkKey must be a non-empty string')

@@ -1,0 +1,122 @@
+import { SeededRandom } from '../../src/util/random'
+import { type DaemonNetwork, runUntil, startDaemons } from './inprocess-network'
+import { kernelProblems, mapProblems, oracleOfArcs } from './daemon-checks'
+
+// Unconfigured daemons (no address: each founds its own network and merges by Hooking) on seeded graphs, and the
+// invariants a merge must leave: one network id per connected component, unique real addresses, one identity per
+// system (no connectivity identity left), no reservation left, maps and kernels equal to the oracle's over the
+// addresses the daemons took. The oracle (Dijkstra over the arcs, daemon-checks) shares no code with Hooking.
+
+export interface Edge { readonly a: string, readonly b: string }
+
+/** A connected random graph on `names`: a random tree plus `extra` random edges (no loops, no duplicates). */
+export function randomConnected (names: readonly string[], extra: number, rnd: SeededRandom): Edge[] {
+  const edges: Edge[] = []
+  const has = new Set<string>()
+  const add = (a: string, b: string): boolean => {
+    const k = a < b ? `${a}|${b}` : `${b}|${a}`
+    if (a === b || has.has(k)) return false
+    has.add(k)
+    edges.push({ a, b })
+    return true
+  }
+  for (let i = 1; i < names.length; i++) add(names[i], names[rnd.int(i)])
+  for (let tries = 0, made = 0; made < extra && tries < extra * 20; tries++) if (add(names[rnd.int(names.length)], names[rnd.int(names.length)])) made++
+  return edges
+}
+
+/**
+ * Starts every node of `groups` (each a list of names) without an address, with one NIC per edge end, and links the
+ * `edges`; the links of `later` are made down (`join` takes them up). Returns the network and the join function.
+ */
+export async function startUnconfigured (names: readonly string[], edges: readonly Edge[], later: readonly Edge[], o: { seed: number, bits: readonly number[] }): Promise<{ dn: DaemonNetwork, join: () => void }> {
+  const nics = new Map(names.map(n => [n, [] as string[]]))
+  const ends = [...edges, ...later].map(e => {
+    const na = nics.get(e.a) as string[]
+    const nb = nics.get(e.b) as string[]
+    const ea = `e${na.length}`; na.push(ea)
+    const eb = `e${nb.length}`; nb.push(eb)
+    return { a: { node: e.a, nic: ea }, b: { node: e.b, nic: eb } }
+  })
+  const dn = await startDaemons(Object.fromEntries(names.map(n => [n, { nics: (nics.get(n) as string[]).length === 0 ? ['e0'] : nics.get(n) as string[] }])), { topologyBits: o.bits, seed: o.seed })
+  const laterEnds = ends.slice(edges.length)
+  for (const e of ends) dn.link(e.a, e.b)
+  for (const e of laterEnds) dn.setLinkUp(e.a, e.b, false)
+  return { dn, join: () => { for (const e of laterEnds) dn.setLinkUp(e.a, e.b, true) } }
+}
+
+/** The connected components of the daemons' current links (by the arcs the medium has up), as name lists. */
+export function components (names: readonly string[], edges: readonly Edge[]): string[][] {
+  const parent = new Map(names.map(n => [n, n]))
+  const find = (n: string): string => { let r = n; while (parent.get(r) !== r) r = parent.get(r) as string; return r }
+  for (const e of edges) parent.set(find(e.a), find(e.b))
+  const out = new Map<string, string[]>()
+  for (const n of names) { const r = find(n); out.set(r, [...(out.get(r) ?? []), n]) }
+  return [...out.values()]
+}
+
+/** One network id per component, ids differing across components, unique real addresses, one identity per system. */
+export function networkProblems (dn: DaemonNetwork, comps: readonly string[][]): string[] {
+  const out: string[] = []
+  const idOf = new Map<number | null, number>()
+  for (const [k, comp] of comps.entries()) {
+    const ids = new Set(comp.map(n => dn.get(n).node.status().networkId))
+    if (ids.size !== 1) out.push(`component ${k} (${comp.length} nodes) has network ids ${[...ids].join(', ')}`)
+    for (const id of ids) {
+      if (idOf.has(id) && idOf.get(id) !== k) out.push(`components ${String(idOf.get(id))} and ${k} share network id ${String(id)}`)
+      idOf.set(id, k)
+    }
+    const seen = new Map<string, string>()
+    for (const n of comp) {
+      const d = dn.get(n)
+      const a = d.naddr.join('.')
+      if (seen.has(a)) out.push(`${n} and ${seen.get(a) ?? ''} share ${[...d.naddr].reverse().join('.')}`)
+      seen.set(a, n)
+      if (d.naddr.some((p, l) => p >= dn.topology.gsizes[l])) out.push(`${n} has a virtual position: ${[...d.naddr].reverse().join('.')}`)
+      const ids = d.node.identities()
+      if (ids.length !== 1) out.push(`${n} has ${ids.length} identities (${ids.map(i => `${i.index}:${i.kind}`).join(', ')})`)
+    }
+  }
+  return out
+}
+
+/** Reservations still held in any Coordinator's memory this node serves. */
+export function reservationProblems (dn: DaemonNetwork): string[] {
+  const out: string[] = []
+  for (const d of dn.list()) {
+    const main = d.node.system.main
+    for (let lvl = 1; lvl <= dn.topology.levels; lvl++) {
+      const mem = main.peers.coordinator.localMemory(lvl)
+      const held = (mem?.reserveList ?? []).filter(b => b.expiresAt > dn.clock.now()).length
+      if (held > 0) out.push(`${d.name} holds ${held} reservation(s) at level ${lvl}`)
+    }
+  }
+  return out
+}
+
+/**
+ * Waits until the network holds every invariant (single network per component, maps and kernels equal to the
+ * oracle's); returns the virtual ms it took (null: budget spent) and the last problems seen.
+ */
+export async function settled (dn: DaemonNetwork, comps: readonly string[][], budgetMs: number): Promise<{ ms: number | null, problems: string[] }> {
+  let problems: string[] = []
+  const ms = await runUntil(dn.clock, async () => {
+    problems = networkProblems(dn, comps)
+    if (problems.length > 0) return false
+    const oracle = oracleOfArcs(dn)
+    problems = mapProblems(dn, oracle, { limit: 5, alternatives: false })
+    if (problems.length > 0) return false
+    await dn.syncKernels()
+    problems = await kernelProblems(dn, oracle, 5)
+    return problems.length === 0
+  }, { budgetMs, stepMs: 250 })
+  return { ms, problems }
+}
+
+/** One line per daemon: address, network id, identities, Hooking's events (for a failing test's log). */
+export function describeHooking (dn: DaemonNetwork): string {
+  return dn.list().map(d => {
+    const ev = d.node.system.hooking.events.list().map(e => e.type).join(',')
+    return `${d.name} ${[...d.naddr].reverse().join('.')} net ${String(d.node.status().networkId)} ids ${d.node.identities().map(i => `${i.index}:${i.kind}:${i.address}`).join(' ')} events ${ev}`
+  }).join('\n')
+}

@@ -1,0 +1,107 @@
+import test from 'ava'
+import { SeededRandom } from '../src/util/random'
+import { runUntil } from './helpers/inprocess-network'
+import { components, describeHooking, type Edge, networkProblems, randomConnected, reservationProblems, settled, startUnconfigured } from './helpers/hooking-networks'
+
+// Two networks of sizes n and m, each formed by Hooking from lone daemons, meet over one arc or several at once
+// (§6.3): afterwards one network id, unique real addresses, maps and kernels equal to the oracle's, no connectivity
+// identity and no reservation left. Topology 16·8·8·8 so that 25 + 25 daemons find room.
+
+const BITS = [3, 3, 3, 4]
+
+async function meet (t: import('ava').ExecutionContext, n: number, m: number, joins: number, seed: number): Promise<void> {
+  const rnd = new SeededRandom(seed)
+  const A = Array.from({ length: n }, (_, i) => `a${i}`)
+  const B = Array.from({ length: m }, (_, i) => `b${i}`)
+  const inner = [...randomConnected(A, Math.floor(n / 4), rnd), ...randomConnected(B, Math.floor(m / 4), rnd)]
+  const later: Edge[] = []
+  const used = new Set<string>()
+  for (let tries = 0; later.length < joins && tries < 100; tries++) {
+    const e = { a: A[rnd.int(n)], b: B[rnd.int(m)] }
+    if (used.has(`${e.a}|${e.b}`)) continue
+    used.add(`${e.a}|${e.b}`)
+    later.push(e)
+  }
+  const { dn, join } = await startUnconfigured([...A, ...B], inner, later, { seed, bits: BITS })
+  t.teardown(async () => await dn.stopAll())
+  const apart = await settled(dn, components([...A, ...B], inner), 120_000)
+  t.deepEqual(apart.problems, [], `both networks form apart\n${describeHooking(dn)}`)
+  const ids = new Set(dn.list().map(d => d.node.status().networkId))
+  t.is(ids.size, 2, 'two networks before they meet')
+  join()
+  const all = components([...A, ...B], [...inner, ...later])
+  const r = await settled(dn, all, 180_000)
+  t.deepEqual(r.problems, [], `merged\n${describeHooking(dn)}`)
+  t.deepEqual(networkProblems(dn, all), [])
+  const left = await runUntil(dn.clock, () => reservationProblems(dn).length === 0, { budgetMs: 60_000, stepMs: 1000 })
+  t.not(left, null, `no reservation left: ${reservationProblems(dn).join('; ')}`)
+  const entered = dn.list().filter(d => d.node.system.hooking.events.list().some(e => e.type === 'entered')).length
+  t.log(`${n} + ${m} over ${joins} arc(s): formed apart after ${String(apart.ms)} ms, merged ${String(r.ms)} ms after the join (virtual); ${entered} systems entered`)
+}
+
+for (const [n, m] of [[1, 1], [1, 2], [2, 2], [1, 5], [2, 5], [5, 5], [5, 25], [1, 25], [25, 25]] as const) {
+  test(`${n} + ${m} meet over one arc`, async t => { await meet(t, n, m, 1, 100 + n * 31 + m) })
+}
+for (const [n, m] of [[2, 5], [5, 5], [5, 25]] as const) {
+  test(`${n} + ${m} meet over three arcs at once`, async t => { await meet(t, n, m, 3, 200 + n * 31 + m) })
+}
+
+test('three networks (3, 4 and 5 daemons) meet at the same time over a triangle of arcs', async t => {
+  const rnd = new SeededRandom(31)
+  const groups = [3, 4, 5].map((k, g) => Array.from({ length: k }, (_, i) => `${'abc'[g]}${i}`))
+  const inner = groups.flatMap(g => randomConnected(g, 1, rnd))
+  const later: Edge[] = [{ a: 'a0', b: 'b1' }, { a: 'b2', b: 'c0' }, { a: 'c3', b: 'a2' }]
+  const names = groups.flat()
+  const { dn, join } = await startUnconfigured(names, inner, later, { seed: 31, bits: BITS })
+  t.teardown(async () => await dn.stopAll())
+  const apart = await settled(dn, components(names, inner), 120_000)
+  t.deepEqual(apart.problems, [], `three networks form apart\n${describeHooking(dn)}`)
+  t.is(new Set(dn.list().map(d => d.node.status().networkId)).size, 3)
+  join()
+  const r = await settled(dn, components(names, [...inner, ...later]), 180_000)
+  t.deepEqual(r.problems, [], `merged\n${describeHooking(dn)}`)
+  t.not(await runUntil(dn.clock, () => reservationProblems(dn).length === 0, { budgetMs: 60_000, stepMs: 1000 }), null, reservationProblems(dn).join('; '))
+  t.log(`3 + 4 + 5: merged ${String(r.ms)} ms after the joins (virtual)`)
+})
+
+// Random graphs, sizes and join orders: lone daemons come up in two or three groups, each group's links first, then
+// the links between groups one after the other in a random order; the invariants hold after each step.
+const SEEDS = Number(process.env.HOOKING_SEEDS ?? 12)
+test(`randomized: ${SEEDS} seeds of random graphs, sizes and join orders keep the invariants after every join`, async t => {
+  const failures: string[] = []
+  const times: number[] = []
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    const rnd = new SeededRandom(1000 + seed)
+    const groups = Array.from({ length: 2 + rnd.int(2) }, (_, g) => Array.from({ length: 1 + rnd.int(6) }, (_, i) => `${'abc'[g]}${i}`))
+    const names = groups.flat()
+    const inner = groups.flatMap(g => randomConnected(g, rnd.int(2), rnd))
+    const joins: Edge[] = []
+    for (let g = 1; g < groups.length; g++) joins.push({ a: groups[rnd.int(g)][0], b: groups[g][rnd.int(groups[g].length)] })
+    if (rnd.int(2) === 1) joins.push({ a: groups[0][rnd.int(groups[0].length)], b: groups[groups.length - 1][rnd.int(groups[groups.length - 1].length)] })
+    const unique = joins.filter((e, i) => joins.findIndex(x => (x.a === e.a && x.b === e.b) || (x.a === e.b && x.b === e.a)) === i)
+    const { dn } = await startUnconfigured(names, inner, unique, { seed: 1000 + seed, bits: BITS })
+    try {
+      let up: Edge[] = [...inner]
+      const first = await settled(dn, components(names, up), 120_000)
+      if (first.problems.length > 0) { failures.push(`seed ${seed}: groups ${groups.map(g => g.length).join('+')}: apart: ${first.problems.join('; ')}`); continue }
+      for (const e of unique) {
+        dn.setLinkUp(endOf(dn, e.a, e.b), endOf(dn, e.b, e.a), true)
+        up = [...up, e]
+        const r = await settled(dn, components(names, up), 120_000)
+        if (r.problems.length > 0) { failures.push(`seed ${seed}: groups ${groups.map(g => g.length).join('+')}: after joining ${e.a}-${e.b}: ${r.problems.join('; ')}`); break }
+        times.push(r.ms ?? 0)
+      }
+    } finally { await dn.stopAll() }
+  }
+  t.deepEqual(failures, [])
+  times.sort((x, y) => x - y)
+  t.log(`${times.length} joins: median ${times[Math.floor(times.length / 2)] ?? 0} ms, max ${times[times.length - 1] ?? 0} ms to the invariants (virtual)`)
+})
+
+/** The NIC of `a` on its link to `b` (as startUnconfigured numbered them). */
+function endOf (dn: import('./helpers/inprocess-network').DaemonNetwork, a: string, b: string): { node: string, nic: string } {
+  for (const nic of dn.get(a).config.interfaces) {
+    try { if (dn.peerOf(a, nic).node === b) return { node: a, nic } } catch { /* not linked */ }
+  }
+  throw new Error(`${a} has no link to ${b}`)
+}

@@ -1,0 +1,48 @@
+import test from 'ava'
+import path from 'node:path'
+import { deployLab, type RunningLab } from '../src/lab'
+import { defaultKinds, loadTopology } from '../src/topology'
+import type { ResolvedLab } from '../src/topology/model'
+import { scenarioFromLab } from '../src/scenario/scenario-file'
+import { runScenario } from '../src/scenario/runner'
+import { kernelView } from '../src/scenario/kernel-view'
+import { ntkdStatuses } from '../src/scenario/ntkd-taken'
+import { backendMissing, checkedBackend, leftovers, runnableIf, uniqueLabName } from './helpers/lab-fixture'
+
+// Networks that meet merge by themselves, on real kernels (netns), addresses never configured:
+// topologies/merge/two-lines.yaml. Each line of four daemons founds one network (Hooking among lone daemons), then
+// the link between the lines comes up and the two networks become one: one network id, unique global addresses,
+// every node's ntk table equal to the model computed from the addresses the daemons took, all pairs ping. Nothing
+// stale is left: no ntkv* namespace, no pseudo-interface, one identity per node.
+
+const FILE = path.join(__dirname, '..', '..', 'topologies', 'merge', 'two-lines.yaml')
+
+runnableIf(test.serial, backendMissing('netns'))('netns: two lines of four ntkd without addresses become two networks, then one when a link joins them; nothing stale left', async t => {
+  const backend = await checkedBackend('netns')
+  const base = loadTopology(FILE, defaultKinds())
+  const spec: ResolvedLab = { ...base, name: uniqueLabName('merge') }
+  let lab: RunningLab | undefined
+  t.teardown(async () => { await lab?.destroy().catch(() => {}) })
+  lab = await deployLab(spec, backend)
+  const pids = [...lab.nodes.values()].map(n => n.pid)
+  const before = await ntkdStatuses(lab, ['a1', 'b1'])
+  const r = await runScenario(scenarioFromLab(spec), lab, { seed: 1 })
+  const failed = r.steps.find(s => s.status === 'failed')
+  t.true(r.passed, `failed at ${failed?.label ?? '?'}: ${failed?.error ?? ''}\n${(failed?.diff?.lines ?? []).slice(0, 40).join('\n')}`)
+  t.log(r.steps.map(s => `${s.label}: ${s.status} ${s.startedMs === undefined || s.endedMs === undefined ? '' : `${((s.endedMs - s.startedMs) / 1000).toFixed(1)} s`}`).join('\n'))
+
+  const after = await ntkdStatuses(lab, spec.nodes.map(n => n.name))
+  const ids = new Set([...after.values()].map(s => typeof s === 'string' ? s : s.networkId))
+  t.is(ids.size, 1, `one network id: ${[...ids].join(', ')}`)
+  const addrs = [...after.values()].map(s => typeof s === 'string' ? s : s.address)
+  t.is(new Set(addrs).size, addrs.length, `unique addresses: ${addrs.join(', ')}`)
+  t.true(typeof before.get('a1') !== 'string' && typeof before.get('b1') !== 'string')
+  for (const n of spec.nodes) {
+    const v = kernelView(await lab.observe(n.name))
+    t.deepEqual(Object.keys(v), ['default'], `${n.name}: no ntkv* namespace left`)
+    t.deepEqual(Object.keys(v.default.links).filter(l => !/^(lo|eth\d+)$/.test(l)), [], `${n.name}: no pseudo-interface left`)
+  }
+  await lab.destroy()
+  lab = undefined
+  t.deepEqual(await leftovers(spec.name, pids), [])
+})
