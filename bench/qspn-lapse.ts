@@ -41,6 +41,22 @@ async function one (seed: number): Promise<{ ms: number | null, lastEvent: numbe
       events.push({ at: at + dur, f: () => dn.setLinkUp(e.a, e.b, true) })
     }
   }
+  if (mode.includes('rearc')) {
+    // one end drops an arc (its remove_arc lost: the other end keeps it, then agrees to it again when asked)
+    if (mode.includes('halfopen')) dn.net.tap = leg => leg.bytes.includes('remove_arc') ? Buffer.from('x') : undefined
+    for (let k = 0; k < 4; k++) {
+      const at = 200 + rnd.int(2800)
+      const name = s.nodes[rnd.int(s.nodes.length)].name
+      const pick = rnd.int(4)
+      events.push({ at, f: () => { const nb = dn.get(name).node.system.neighborhood; const arcs = nb.arcs(); if (arcs.length > 0) void nb.removeArc(arcs[pick % arcs.length].id) } })
+    }
+    events.push({ at: 3000, f: () => { dn.net.tap = undefined } })
+  }
+  if (mode.includes('drop')) {
+    // a few ETPs lost in the first 3 s (undecodable at the receiver: the sender's unicast fails at once)
+    dn.net.tap = leg => leg.via === 'unicast' && leg.bytes.includes('"qspn_etp"') && rnd.next() < 0.03 ? Buffer.from('x') : undefined
+    events.push({ at: 3000, f: () => { dn.net.tap = undefined } })
+  }
   if (mode.includes('jitter')) {
     for (let at = 0; at < 3000; at += 50) {
       const e = ends[rnd.int(ends.length)]
