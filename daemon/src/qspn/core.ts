@@ -25,6 +25,8 @@ export interface QspnStats {
   etpRejected: number
   etpIgnored: number
   etpSent: number
+  /** ETPs the transport could not deliver (each earns its neighbour a full ETP, see Forwarder). */
+  etpLost: number
   fullEtpRequests: number
   lastRejectReason: string | null
 }

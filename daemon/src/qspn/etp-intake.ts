@@ -8,6 +8,9 @@ import type { MapUpdater } from './map-update'
 import { destinationOf, pathKey } from './node-path'
 import { hcKey, isDead, isMyGnode, maxDistinctGnode, DEAD, type Cost, type HCoord } from './types'
 
+/** How many times in a row a full ETP is asked for again because a spontaneous one crossed the answer. */
+const MAX_CROSSED = 5
+
 interface Waiter { resolve: (m: EtpMessage) => void, reject: (e: Error) => void, cancel: CancelTimer }
 
 /** What the intake asks of the rest of the manager. */
@@ -26,6 +29,8 @@ export interface IntakeHooks {
  */
 export class EtpIntake {
   readonly #waiters = new Map<string, Waiter[]>()
+  /** Spontaneous ETPs processed per arc (to tell whether one crossed an answer to our full-ETP request). */
+  readonly #spontaneous = new WeakMap<ArcState, number>()
 
   constructor (
     private readonly q: QspnCore,
@@ -110,11 +115,17 @@ export class EtpIntake {
    * Asks the neighbour on `st` for its full ETP and processes it (unless `accept` says no); on success calls
    * `then` (e.g. send it ours). A neighbour still bootstrapping refuses: `onRefused` (default: nothing, it sends
    * its full ETP when done).
+   *
+   * The answer is what the neighbour knew when it served the request. A spontaneous ETP from it that arrived
+   * meanwhile may be newer (sent after the answer was made, yet delivered first): the answer, being full, would
+   * then drop what that one brought, while the neighbour believes we know it, and a partial ETP never repeats it.
+   * Their order unknown, the full ETP is asked for again (at most MAX_CROSSED times in a row).
    */
-  requestFull (st: ArcState, then: (() => void) | null, onRefused?: () => void, accept?: (m: EtpMessage) => boolean, attempt = 0): void {
+  requestFull (st: ArcState, then: (() => void) | null, onRefused?: () => void, accept?: (m: EtpMessage) => boolean, attempt = 0, crossed = 0): void {
     const q = this.q
     q.stats.fullEtpRequests++
     const req: FullEtpRequest = { kind: 'get_full_etp', requesterAddress: [...q.naddr] }
+    const spontaneousBefore = this.#spontaneous.get(st) ?? 0
     q.c.messenger.requestFullEtp(st.id, req).then(raw => {
       if (q.stopped || q.arcs.get(st.id) !== st) return
       let m: EtpMessage
@@ -126,13 +137,18 @@ export class EtpIntake {
         return
       }
       q.stats.etpReceived++
+      let processed = false
       if (accept === undefined || accept(m)) {
         this.#process(st, m, true)
         this.hooks.processed(st)
+        processed = true
       } else {
         q.stats.etpIgnored++
       }
       if (then !== null && q.arcs.get(st.id) === st) then()
+      if (processed && (this.#spontaneous.get(st) ?? 0) !== spontaneousBefore && crossed < MAX_CROSSED && !q.stopped && q.arcs.get(st.id) === st) {
+        this.requestFull(st, null, undefined, undefined, 0, crossed + 1)
+      }
     }, (e: unknown) => {
       if (q.stopped || q.arcs.get(st.id) !== st) return
       // A bootstrapping neighbour sends its full ETP when it is done; anything else means the arc is unusable.
@@ -164,6 +180,7 @@ export class EtpIntake {
     const st = q.arcs.get(arcId)
     // ETPs over arcs we do not (yet) know are ignored, and so are most during bootstrap.
     if (st === undefined || !this.hooks.admitsSpontaneous(m)) { q.stats.etpIgnored++; return }
+    this.#spontaneous.set(st, (this.#spontaneous.get(st) ?? 0) + 1)
     this.#process(st, m, isFull)
     this.hooks.processed(st)
   }

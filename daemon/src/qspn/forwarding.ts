@@ -16,14 +16,22 @@ export interface ChangedDestination { readonly hc: HCoord, readonly routing: boo
  * carries an empty hop list (the per-path acyclic rule still holds) and goes to all. Changes of nodes-inside or
  * fingerprints only (own or of paths) wait `infoFlushMs`: they are estimates, and forwarding every increment while
  * a network forms costs far more messages than the routing itself. Partial ETPs leave at most every `etpPacingMs`.
+ *
+ * An ETP the transport could not deliver leaves the neighbour's view unknown: a partial ETP only carries what changed
+ * since what it was told, so a lost one would keep it on an outdated (or longer) path until the periodic full ETP
+ * (30 s in the lab, 10 min by default). It gets a full ETP instead, after `requestRetryMs`; when that one is lost
+ * too the arc is given up as a bad link (§4.9 arc_removed), as after a failed full-ETP request.
  */
 export class Forwarder {
   #batch: Batch | null = null
   #infoBatch: Batch | null = null
   #lastFlushAt = Number.NEGATIVE_INFINITY
   #lastInfoFlushAt = Number.NEGATIVE_INFINITY
+  /** Arcs waiting for the full ETP that repairs a lost one. */
+  readonly #resyncing = new Set<ArcState>()
 
-  constructor (private readonly q: QspnCore, private readonly adv: Advertisement) {}
+  /** `giveUp(st)`: communication over the arc keeps failing; drop it (bad link). */
+  constructor (private readonly q: QspnCore, private readonly adv: Advertisement, private readonly giveUp: (st: ArcState) => void) {}
 
   queue (changed: readonly ChangedDestination[], etpHops: HCoord[], fromArcId: string | null): void {
     const q = this.q
@@ -51,11 +59,26 @@ export class Forwarder {
     for (const c of changed) if (!c.routing) ib.dests.set(hcKey(c.hc), c.hc)
   }
 
-  /** Sends one ETP over one arc (counted). */
-  send (target: ArcState, etp: EtpMessage, isFull: boolean): void {
+  /** Sends one ETP over one arc (counted); if the transport loses it, the neighbour gets a full ETP later. */
+  send (target: ArcState, etp: EtpMessage, isFull: boolean, lost: () => void = () => this.#lost(target)): void {
     if (this.q.stopped) return
     this.q.stats.etpSent++
-    this.q.c.messenger.sendEtp([target.id], etp, isFull)
+    this.q.c.messenger.sendEtp([target.id], etp, isFull, lost)
+  }
+
+  /** An ETP to `st` was lost: a full ETP (which also resets what it was told) follows, once for any number lost. */
+  #lost (st: ArcState): void {
+    const q = this.q
+    if (q.stopped || q.arcs.get(st.id) !== st || this.#resyncing.has(st)) return
+    q.stats.etpLost++
+    if (q.cfg.requestRetryMs <= 0) { this.giveUp(st); return }
+    this.#resyncing.add(st)
+    q.c.clock.setTimer(q.cfg.requestRetryMs, () => {
+      this.#resyncing.delete(st)
+      // gone or replaced meanwhile; while bootstrapping, its end sends every neighbour a full ETP anyway
+      if (q.stopped || q.arcs.get(st.id) !== st || q.bootstrapLevel !== null) return
+      this.send(st, this.adv.buildFull(st), true, () => { if (!q.stopped && q.arcs.get(st.id) === st) this.giveUp(st) })
+    })
   }
 
   #flush (b: Batch, withInfo: boolean): void {

@@ -74,7 +74,7 @@ export interface EntryArgs {
  */
 export class QspnManager {
   readonly events = new QspnEventEmitter()
-  readonly stats: QspnStats = { etpReceived: 0, etpRejected: 0, etpIgnored: 0, etpSent: 0, fullEtpRequests: 0, lastRejectReason: null }
+  readonly stats: QspnStats = { etpReceived: 0, etpRejected: 0, etpIgnored: 0, etpSent: 0, etpLost: 0, fullEtpRequests: 0, lastRejectReason: null }
   readonly #q: QspnCore
   readonly #own: OwnInfo
   readonly #adv: Advertisement
@@ -96,13 +96,14 @@ export class QspnManager {
     let fwd: Forwarder | undefined
     this.#own = new OwnInfo(q, id.fingerprint, () => fwd?.queue([], [], null))
     this.#adv = new Advertisement(q, this.#own)
-    fwd = this.#fwd = new Forwarder(q, this.#adv)
+    const dropFailedArc = (st: ArcState, badLink: boolean): void => {
+      this.arcRemove(st.id)
+      this.events.emit('arc_removed', { arcId: st.id, badLink })
+    }
+    fwd = this.#fwd = new Forwarder(q, this.#adv, st => dropFailedArc(st, true))
     this.#map = new MapUpdater(q, this.#own, this.#fwd)
     this.#intake = new EtpIntake(q, this.#map, this.#adv, {
-      dropFailedArc: (st, badLink) => {
-        this.arcRemove(st.id)
-        this.events.emit('arc_removed', { arcId: st.id, badLink })
-      },
+      dropFailedArc,
       admitsSpontaneous: m => this.#admitsDuringBootstrap(m),
       processed: () => { if (q.bootstrapLevel !== null) this.#completeBootstrap() }
     })

@@ -12,8 +12,12 @@ export interface QspnArc {
  * later, by the UDP/TCP transport. Messages must survive JSON serialisation.
  */
 export interface QspnMessenger {
-  /** Spontaneous ETP to each listed arc (unicast per arc; the transport may batch a broadcast). Fire and forget. */
-  sendEtp (arcIds: readonly string[], etp: EtpMessage, isFull: boolean): void
+  /**
+   * Spontaneous ETP to each listed arc (unicast per arc; the transport may batch a broadcast). No answer is
+   * awaited, but an ETP the transport could not deliver (no acknowledgement: the link was down, the neighbour
+   * unreachable) is reported through `failed(arcId)`, once per arc: that neighbour may have missed a change.
+   */
+  sendEtp (arcIds: readonly string[], etp: EtpMessage, isFull: boolean, failed?: (arcId: string) => void): void
   /**
    * Asks the neighbour on `arcId` for a full ETP. Resolves with the untrusted answer (validated by the caller);
    * rejects with QspnBootstrapInProgressError, QspnNotAcceptedError or a transport error.

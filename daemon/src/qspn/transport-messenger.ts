@@ -80,14 +80,15 @@ export class TransportQspnMessenger implements QspnMessenger {
     h?.release()
   }
 
-  sendEtp (arcIds: readonly string[], etp: EtpMessage, isFull: boolean): void {
+  sendEtp (arcIds: readonly string[], etp: EtpMessage, isFull: boolean, failed?: (arcId: string) => void): void {
     void this.#afterHold(() => {
       for (const id of arcIds) {
         const a = this.arcOf(id)
-        if (a === undefined) { this.stats.sendFailures++; continue }
+        if (a === undefined) { this.stats.sendFailures++; failed?.(id); continue }
         const msg: QspnEtpMessage = { v: 1, kind: 'qspn_etp', src: this.myId(), dst: a.peerId, etp: etp as unknown as Json, full: isFull }
-        // Fire and forget (QSPN's own timers and full-ETP requests recover lost ETPs).
-        this.transport.unicast(a.peer, msg, { timeoutMs: this.o.timeoutMs }).catch(() => { this.stats.sendFailures++ })
+        // No reply is awaited by QSPN, but one that never came means the neighbour may have missed the ETP: QSPN
+        // sends it a full ETP then (see Forwarder), so a lost change does not wait for the periodic full ETP.
+        this.transport.unicast(a.peer, msg, { timeoutMs: this.o.timeoutMs }).catch(() => { this.stats.sendFailures++; failed?.(id) })
       }
     })
   }
