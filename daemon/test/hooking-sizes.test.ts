@@ -105,3 +105,34 @@ function endOf (dn: import('./helpers/inprocess-network').DaemonNetwork, a: stri
   }
   throw new Error(`${a} has no link to ${b}`)
 }
+
+test('a merge cut off midway (the link goes down while the place is being searched, phase 6) leaves both networks working, and they merge when it comes back', async t => {
+  const rnd = new SeededRandom(77)
+  const A = ['a0', 'a1']
+  const B = Array.from({ length: 5 }, (_, i) => `b${i}`)
+  const inner = [...randomConnected(A, 0, rnd), ...randomConnected(B, 1, rnd)]
+  const joinEdge: Edge = { a: 'a1', b: 'b2' }
+  const { dn, join } = await startUnconfigured([...A, ...B], inner, [joinEdge], { seed: 77, bits: BITS })
+  t.teardown(async () => await dn.stopAll())
+  const apart = components([...A, ...B], inner)
+  t.deepEqual((await settled(dn, apart, 120_000)).problems, [], 'both networks form apart')
+  const ends = [{ node: 'a1', nic: dn.get('a1').config.interfaces.find(n => { try { return dn.peerOf('a1', n).node === 'b2' } catch { return false } }) as string }]
+  const far = dn.peerOf(ends[0].node, ends[0].nic)
+  let cut = false
+  dn.net.tap = leg => {
+    if (!cut && leg.bytes.toString('utf8').includes('"hooking_search_migration_path"')) {
+      cut = true
+      dn.clock.setTimer(0, () => { dn.setLinkUp(ends[0], far, false) })
+    }
+    return undefined
+  }
+  join()
+  t.not(await runUntil(dn.clock, () => cut, { budgetMs: 60_000, stepMs: 50 }), null, 'the entry reached phase 6')
+  dn.net.tap = undefined
+  const during = await settled(dn, apart, 60_000)
+  t.deepEqual(during.problems, [], `cut off midway, both networks work apart\n${describeHooking(dn)}`)
+  dn.setLinkUp(ends[0], far, true)
+  const r = await settled(dn, components([...A, ...B], [...inner, joinEdge]), 120_000)
+  t.deepEqual(r.problems, [], `merged once the link came back\n${describeHooking(dn)}`)
+  t.log(`apart again ${String(during.ms)} ms after the cut; merged ${String(r.ms)} ms after the link came back (virtual)`)
+})
