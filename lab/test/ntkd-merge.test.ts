@@ -17,13 +17,14 @@ import { backendMissing, checkedBackend, leftovers, runnableIf, uniqueLabName } 
 
 const DIR = path.join(__dirname, '..', '..', 'topologies', 'merge')
 
-const CASES: Array<[string, string]> = [
-  ['two-lines.yaml', 'two lines of four ntkd without addresses become two networks, then one when a link joins them'],
-  ['two-rings.yaml', 'two rings of six ntkd without addresses become two networks, then one when two links join them at once']
+const CASES: Array<[string, 'netns' | 'docker', string]> = [
+  ['two-lines.yaml', 'netns', 'two lines of four ntkd without addresses become two networks, then one when a link joins them'],
+  ['two-rings.yaml', 'netns', 'two rings of six ntkd without addresses become two networks, then one when two links join them at once'],
+  ['two-lines.yaml', 'docker', 'two lines of four ntkd without addresses become two networks, then one when a link joins them']
 ]
 
-for (const [file, title] of CASES) runnableIf(test.serial, backendMissing('netns'))(`netns: ${title}; nothing stale left`, async t => {
-  const backend = await checkedBackend('netns')
+for (const [file, backendName, title] of CASES) runnableIf(test.serial, backendMissing(backendName))(`${backendName}: ${title}; nothing stale left`, async t => {
+  const backend = await checkedBackend(backendName)
   const base = loadTopology(path.join(DIR, file), defaultKinds())
   const spec: ResolvedLab = { ...base, name: uniqueLabName('merge') }
   let lab: RunningLab | undefined

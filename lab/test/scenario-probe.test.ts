@@ -121,7 +121,9 @@ runnableIf(test.serial, firstMissing(backendMissing('netns'), missingTools('ping
     '  - { after: 2s, probe-end: calm, max-outage: 1s, max-loss: 0% }'
   ])
   t.true(calm.passed, JSON.stringify(calm.steps.map(s => [s.status, s.detail, s.error])))
-  t.like(calm.steps[1].metrics?.probe, { lost: 0, longestOutageMs: 0 })
+  // no loss; gaps between replies only of scheduling jitter on a loaded machine, far from the cut's 2 s
+  t.like(calm.steps[1].metrics?.probe, { lost: 0 })
+  t.true((calm.steps[1].metrics?.probe?.longestOutageMs ?? Infinity) < 500, `longest gap ${String(calm.steps[1].metrics?.probe?.longestOutageMs)} ms`)
   t.true((calm.steps[1].metrics?.probe?.received ?? 0) >= 30, 'about 40 replies in 2 s')
 
   const unended = await run(['  - { probe: left, node: a, to: 169.254.61.2, for: 60s }'])
