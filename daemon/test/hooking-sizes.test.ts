@@ -1,7 +1,7 @@
 import test from 'ava'
 import { SeededRandom } from '../src/util/random'
 import { runUntil } from './helpers/inprocess-network'
-import { components, describeHooking, type Edge, networkProblems, randomConnected, reservationProblems, settled, startUnconfigured } from './helpers/hooking-networks'
+import { components, describeHooking, type Edge, gnodeProblems, networkProblems, randomConnected, reservationProblems, settled, startUnconfigured } from './helpers/hooking-networks'
 
 // Two networks of sizes n and m, each formed by Hooking from lone daemons, meet over one arc or several at once
 // (§6.3): afterwards one network id, unique real addresses, maps and kernels equal to the oracle's, no connectivity
@@ -33,6 +33,7 @@ async function meet (t: import('ava').ExecutionContext, n: number, m: number, jo
   const r = await settled(dn, all, 180_000)
   t.deepEqual(r.problems, [], `merged\n${describeHooking(dn)}`)
   t.deepEqual(networkProblems(dn, all), [])
+  t.deepEqual(gnodeProblems(dn, [...inner, ...later]), [], 'every g-node connected inside')
   const left = await runUntil(dn.clock, () => reservationProblems(dn).length === 0, { budgetMs: 60_000, stepMs: 1000 })
   t.not(left, null, `no reservation left: ${reservationProblems(dn).join('; ')}`)
   const entered = dn.list().filter(d => d.node.system.hooking.events.list().some(e => e.type === 'entered')).length
@@ -66,7 +67,7 @@ test('three networks (3, 4 and 5 daemons) meet at the same time over a triangle 
 
 // Random graphs, sizes and join orders: lone daemons come up in two or three groups, each group's links first, then
 // the links between groups one after the other in a random order; the invariants hold after each step.
-const SEEDS = Number(process.env.HOOKING_SEEDS ?? 12)
+const SEEDS = Number(process.env.HOOKING_SEEDS ?? 100)
 test(`randomized: ${SEEDS} seeds of random graphs, sizes and join orders keep the invariants after every join`, async t => {
   const failures: string[] = []
   const times: number[] = []
@@ -88,7 +89,8 @@ test(`randomized: ${SEEDS} seeds of random graphs, sizes and join orders keep th
         dn.setLinkUp(endOf(dn, e.a, e.b), endOf(dn, e.b, e.a), true)
         up = [...up, e]
         const r = await settled(dn, components(names, up), 120_000)
-        if (r.problems.length > 0) { failures.push(`seed ${seed}: groups ${groups.map(g => g.length).join('+')}: after joining ${e.a}-${e.b}: ${r.problems.join('; ')}`); break }
+        const split = gnodeProblems(dn, up)
+        if (r.problems.length > 0 || split.length > 0) { failures.push(`seed ${seed}: groups ${groups.map(g => g.length).join('+')}: after joining ${e.a}-${e.b}: ${[...r.problems, ...split].join('; ')}`); break }
         times.push(r.ms ?? 0)
       }
     } finally { await dn.stopAll() }

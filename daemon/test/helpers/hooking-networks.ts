@@ -80,6 +80,32 @@ export function networkProblems (dn: DaemonNetwork, comps: readonly string[][]):
   return out
 }
 
+/**
+ * Every g-node connected inside (§6.3: a g-node's members reach each other without leaving it): for each level
+ * 1..levels-1 and each g-node of a component, its members are one connected piece over the links among themselves.
+ */
+export function gnodeProblems (dn: DaemonNetwork, edges: readonly Edge[]): string[] {
+  const out: string[] = []
+  const L = dn.topology.levels
+  const names = dn.list().map(d => d.name)
+  for (let lvl = 1; lvl < L; lvl++) {
+    const byGnode = new Map<string, string[]>()
+    for (const n of names) {
+      const key = dn.get(n).naddr.slice(lvl).join('.')
+      byGnode.set(key, [...(byGnode.get(key) ?? []), n])
+    }
+    for (const [key, members] of byGnode) {
+      if (members.length < 2) continue
+      const inside = new Set(members)
+      const pieces = components(members, edges.filter(e => inside.has(e.a) && inside.has(e.b)))
+      // members in different connected components of the whole graph belong to different networks
+      const nets = new Set(members.map(m => dn.get(m).node.status().networkId))
+      if (pieces.length > 1 && nets.size === 1) out.push(`g-node ${key.split('.').reverse().join('.')} of level ${lvl} is ${pieces.length} pieces: ${pieces.map(p => p.join(',')).join(' | ')}`)
+    }
+  }
+  return out
+}
+
 /** Reservations still held in any Coordinator's memory this node serves. */
 export function reservationProblems (dn: DaemonNetwork): string[] {
   const out: string[] = []
