@@ -109,3 +109,30 @@ test('an arc one side dropped while its remove_arc was lost is made again (no ha
   await dn.syncKernels()
   t.deepEqual(await kernelProblems(dn, oracle), [], 'ntk tables')
 })
+
+test('identity_add_arc from the real neighbour naming another MAC for an identity-arc we have is refused: the arc, map and kernel stay as they were', async t => {
+  const spec = lineTopology(3, PROOF, 1000)
+  const logs: string[] = []
+  const dn = await startSpec(spec, { log: (node, line) => logs.push(`${node}: ${line}`) })
+  t.teardown(async () => await dn.stopAll())
+  const oracle = RouteOracle.ofSpec(spec)
+  t.not(await runUntil(dn.clock, () => mapProblems(dn, oracle, { limit: 1 }).length === 0, BUDGET), null, 'the line forms')
+  await dn.syncKernels()
+  const [a, b, c] = dn.list()
+  const ab = { node: a.name, nic: a.config.interfaces[0] }
+  const ba = dn.peerOf(ab.node, ab.nic)
+  const before = JSON.stringify([b.node.identities(), b.node.map(), b.node.desiredState()])
+  const aId = a.node.identities()[0].id
+  const bId = b.node.identities()[0].id
+  // a's own identity-arc with b, as a would ask for it, but naming c's MAC (a fuzzed or forged request over the
+  // real arc, from a's real link-local)
+  const request = a.codec.encode({ v: 1, kind: 'identity_add_arc', fromId: aId, toId: bId, fromMac: c.macOf(c.config.interfaces[0]).toUpperCase(), fromLinkLocal: b.node.identities()[0].arcs.find(x => x.peerId === aId)?.peerLinkLocal ?? '' })
+  const reply = await dn.net.injectRequest(ab, ba, request)
+  t.like(JSON.parse(reply?.toString('utf8') ?? '{}'), { kind: 'identity_ack', ok: false })
+  t.is((b.node.counters().identities as { rejected: number }).rejected, 1, 'counted as rejected')
+  await runFor(dn.clock, 5_000)
+  await dn.syncKernels()
+  t.is(JSON.stringify([b.node.identities(), b.node.map(), b.node.desiredState()]), before, 'b\'s identity-arcs, map and desired kernel state unchanged')
+  t.deepEqual(await kernelProblems(dn, oracle), [], 'ntk tables')
+  t.deepEqual(logs.filter(l => /kernel apply failed/.test(l)), [], 'no kernel apply failed')
+})

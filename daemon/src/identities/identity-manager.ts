@@ -430,6 +430,14 @@ export class IdentityManager {
     if (identityAddArc.is(m)) {
       const r = this.#identities.get(m.toId as string)
       if (r === undefined) return ack(false, `no identity ${String(m.toId)}`)
+      // An identity keeps its MAC and link-local on a NIC for its life (a duplication moves it with
+      // identity_match_duplication): a request naming another for an identity-arc we have is refused, not obeyed
+      // (it would route the neighbour's traffic by a MAC that is not its own).
+      const had = r.arcs.get(`${arc.id}#${String(m.fromId)}`)
+      if (had !== undefined && (had.peerMac !== String(m.fromMac).toUpperCase() || had.peerLinkLocal !== m.fromLinkLocal)) {
+        this.stats.rejected++
+        return ack(false, `identity-arc with ${String(m.fromId)} exists on another MAC or link-local`)
+      }
       this.#addIdentityArc(r.id, arc, m.fromId as string, m.fromMac as string, m.fromLinkLocal as string, m.qspn === true)
       return ack(true)
     }
