@@ -24,7 +24,7 @@ const fmt = (n: number): string => n.toLocaleString('en-US')
 const pct = (n: number, of: number): string => of === 0 ? '-' : `${(100 * n / of).toFixed(1)} %`
 
 function rows (title: string, m: Map<string, Row>): string[] {
-  const out = [`| ${title} | mutations | rejected | ignored (protocol) | held (refused after the arc wait) | accepted |`, '| --- | --- | --- | --- | --- | --- |']
+  const out = [`| ${title} | mutations | rejected | ignored (protocol) | held (judged later: arc wait, claim check) | accepted |`, '| --- | --- | --- | --- | --- | --- |']
   for (const [k, r] of [...m].sort((a, b) => b[1].mutations - a[1].mutations)) {
     out.push(`| ${k} | ${fmt(r.mutations)} | ${fmt(r.rejected)} (${pct(r.rejected, r.mutations)}) | ${fmt(r.ignored)} | ${fmt(r.held)} | ${fmt(r.accepted)} |`)
   }

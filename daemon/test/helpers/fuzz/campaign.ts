@@ -7,7 +7,7 @@ import { Mutator, Signer, type Mutation } from './delivery'
 import { Impostor, type ReplyTally } from './impostor'
 import type { MutationClass } from './mutate'
 import { differences, observable, startRing } from './network'
-import { DEFERRED_REASON, deferredRejections, healthProblems, movedReasons, qspnReason, rejectionDeltas, rejectionVector } from './outcome'
+import { DEFERRED_REASONS, deferredRejections, healthProblems, holding, movedReasons, qspnReason, rejectionDeltas, rejectionVector } from './outcome'
 import { Placement } from './placement'
 import { captureMerge, captureRing, type Owners } from './scenarios'
 
@@ -50,7 +50,8 @@ export interface FuzzOptions {
 
 /**
  * Outcomes of mutations: rejected (a rejection counter moved), ignored (QSPN dropped it as a protocol matter),
- * held (the identity demultiplexer holds it waiting for an identity-arc: refused later, see DEFERRED_REASON),
+ * held (the identity demultiplexer holds it waiting for an identity-arc, or the Identities check its claim with the
+ * sender: refused or taken later, see DEFERRED_REASONS),
  * accepted (nothing refused it: the state oracle judges it).
  */
 export interface Row { mutations: number, rejected: number, ignored: number, held: number, accepted: number }
@@ -137,7 +138,7 @@ export async function runWireFuzz (o: FuzzOptions): Promise<FuzzReport> {
     const feeder = new Feeder(fuzz, report, find)
     while (report.mutations < o.mutations && report.findings.length < (o.maxFindings ?? Infinity)) {
       const epochStart = performance.now()
-      const deferredBefore = fuzz.list().reduce((sum, d) => sum + deferredRejections(d), 0)
+      const deferredBefore = fuzz.list().map(d => deferredRejections(d))
       const n = Math.min(epochSize, o.mutations - report.mutations)
       for (let k = 0; k < n; k++) {
         await feeder.feed(mutator.next())
@@ -158,7 +159,7 @@ export async function runWireFuzz (o: FuzzOptions): Promise<FuzzReport> {
       const settled = await settle(fuzz, twin, truth, o.settleBudgetMs ?? 120_000, find)
       report.phases.settle += performance.now() - played
       report.epochs++
-      bump(report.reasons, DEFERRED_REASON, fuzz.list().reduce((sum, d) => sum + deferredRejections(d), 0) - deferredBefore)
+      fuzz.list().forEach((d, i) => { for (const r of DEFERRED_REASONS) bump(report.reasons, r, deferredRejections(d)[r] - deferredBefore[i][r]) })
       report.worstSettleMs = Math.max(report.worstSettleMs, settled.ms)
       if (settled.diff.length > 0) find(`epoch ${report.epochs}: the fuzzed ring did not come back to its twin's state within ${o.settleBudgetMs ?? 120_000} virtual ms:\n${settled.diff.join('\n')}`)
       for (const d of fuzz.list()) for (const p of healthProblems(d)) find(`epoch ${report.epochs}: ${p}`)
@@ -206,7 +207,7 @@ class Feeder {
     const before = rejectionVector(dn, victim)
     const desired = victim.node.desiredState()
     const map = mapText(victim)
-    const waiting = victim.node.system.demux.waiting()
+    const waiting = holding(victim)
     // A handler may wait for the clock (a full-ETP request over an arc not added yet waits for it): the outcome is
     // judged once what runs at once has run, the rest goes on in the background.
     const delivered: Promise<unknown> = m.via === 'unicast'
@@ -228,8 +229,9 @@ class Feeder {
       if (victim.node.desiredState() !== desired || mapText(victim) !== map) {
         this.find(`${what()}: rejected (${rejected.join(', ')}) yet ${victim.name}'s map or desired kernel state changed\n  ${m.bytes.toString('utf8').slice(0, 600)}`)
       }
-    } else if (!settled && victim.node.system.demux.waiting() > waiting) {
-      // held by the demultiplexer until an identity-arc appears or its wait ends (then refused: DEFERRED_REASON)
+    } else if (!settled && holding(victim) > waiting) {
+      // held until an identity-arc appears or its wait ends, or until the sender confirms or belies the claim
+      // (refusals then counted per epoch: DEFERRED_REASONS)
       for (const r of [byClass, byKind]) r.held++
       this.#dirty = true
     } else {

@@ -5,18 +5,21 @@ import type { Daemon, DaemonNetwork } from '../inprocess-network'
  * What a node did with one message, read from its own counters: which rejection counters moved (the codec's
  * wire.rejected.*, QSPN's etpRejected with the validator's reason, the identity demultiplexer's messages for an
  * identity the node does not have, the Identities' requests from no arc, the Neighborhood's ignored.* and refused
- * nops), or none (accepted). The demultiplexer's messages from an identity with no identity-arc are refused only
- * after waiting for the arc (arcTimeoutMs): they move `identities unknown-arc` later, which is counted per epoch
- * (DEFERRED_REASON), never charged to the message being judged then.
+ * nops), or none (accepted). Two refusals come late, counted per epoch (DEFERRED_REASONS), never charged to the
+ * message being judged then: the demultiplexer's messages from an identity with no identity-arc are refused only
+ * after waiting for the arc (arcTimeoutMs: `identities unknown-arc`), and the Identities' claims (an identity-arc
+ * to add, a neighbour's duplication) only after the neighbour's identity list did not bear them out
+ * (`identities unverified`).
  */
 
-export const DEFERRED_REASON = 'identities unknown-arc'
+export const DEFERRED_REASONS = ['identities unknown-arc', 'identities unverified'] as const
+export type DeferredReason = typeof DEFERRED_REASONS[number]
 
 interface NodeCountersView {
   wire: { rejected: Record<string, number> } | null
   neighborhood: { ignored: Record<string, number>, listenerErrors: number }
   qspn: { etpRejected: number, etpIgnored: number }
-  identities: { rejected: number, unknownIdentity: number, unknownArc: number, handlerErrors: number }
+  identities: { rejected: number, unverified: number, unknownIdentity: number, unknownArc: number, handlerErrors: number }
   kernel: { applyErrors: number, repairs: number }
 }
 
@@ -74,7 +77,13 @@ export function movedReasons (before: RejectionVector, after: RejectionVector, q
   return { rejected, ignored }
 }
 
-/** The count behind DEFERRED_REASON. */
-export function deferredRejections (d: Daemon): number {
-  return (d.node.counters() as unknown as NodeCountersView).identities.unknownArc
+/** The counts behind DEFERRED_REASONS. */
+export function deferredRejections (d: Daemon): Record<DeferredReason, number> {
+  const c = (d.node.counters() as unknown as NodeCountersView).identities
+  return { 'identities unknown-arc': c.unknownArc, 'identities unverified': c.unverified }
+}
+
+/** Whether the node holds a message to refuse or take later: waiting for an identity-arc, or checking a claim. */
+export function holding (d: Daemon): number {
+  return d.node.system.demux.waiting() + d.node.system.identities.verifying()
 }
