@@ -127,6 +127,12 @@ interface Duplication {
 
 const PSEUDO_MAC_FIRST_OCTET = '4E' // ntkd: locally administered, unicast
 
+/** How many times a new arc's neighbour is asked for its main identity (and its list), a moment apart. */
+const MAIN_ARC_ATTEMPTS = 5
+const MAIN_ARC_RETRY_MS = 1_000
+/** How many times a duplication's match request is sent to a neighbour before it is given up. */
+const MATCH_ATTEMPTS = 3
+
 /**
  * The Identities module of a system (spec §6.1, a node module): the identities living in it, the identity-arcs
  * each has with the neighbours' identities, and duplication (`prepareAddIdentity` / `addIdentity`): the new
@@ -134,12 +140,6 @@ const PSEUDO_MAC_FIRST_OCTET = '4E' // ntkd: locally administered, unicast
  * pseudo-interfaces (random MAC and link-local), and every neighbour is told, so that arcs a0–b0 persist over the
  * new pseudo-interface and a1–b0 (or a1–b1 when b0 duplicated in the same migration) are added.
  */
-/** How many times a new arc's neighbour is asked for its main identity (and its list), a moment apart. */
-const MAIN_ARC_ATTEMPTS = 5
-const MAIN_ARC_RETRY_MS = 1_000
-/** How many times a duplication's match request is sent to a neighbour before it is given up. */
-const MATCH_ATTEMPTS = 3
-
 export class IdentityManager {
   readonly events = new TypedEvents<IdentityEvents>()
   /**
