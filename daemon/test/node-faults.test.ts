@@ -241,3 +241,23 @@ test('a neighbour whose identity_main_reply names an identity it does not have g
   t.deepEqual(await kernelProblems(dn, oracle), [], 'ntk tables')
   t.deepEqual(logs.filter(l => /kernel apply failed/.test(l)), [], 'no kernel apply failed')
 })
+
+test('an identity_remove_arc replayed from the real neighbour for the main identity-arc (the neighbour keeps its side) leaves the two apart only a moment: the identity-arc is asked for again, maps and kernels converge', async t => {
+  const { dn, oracle, logs, a, b } = await formedLine(t)
+  const aId = a.node.identities()[0].id
+  const bId = b.node.identities()[0].id
+  const arcsOf = (d: Daemon, peerId: string): string[] => d.node.identities()[0].arcs.filter(x => x.peerId === peerId).map(x => x.id)
+  const bBefore = arcsOf(b, aId)
+  t.is(bBefore.length, 1, 'b has its main identity-arc with a')
+  // a's request to remove the identity-arc (as a sends when its QSPN drops it), but a keeps its own side: an old
+  // request replayed
+  t.like(await askOverArc(dn, a, { v: 1, kind: 'identity_remove_arc', fromId: aId, toId: bId }), { kind: 'identity_ack', ok: true })
+  t.deepEqual(arcsOf(b, aId), [], 'b removed its side, as asked')
+  t.is(arcsOf(a, bId).length, 1, 'a still has its side')
+  t.not(await runUntil(dn.clock, () => arcsOf(b, aId).length === 1, { budgetMs: 30_000, stepMs: 250 }), null, 'b has the main identity-arc with a again within 30 s')
+  t.deepEqual(arcsOf(b, aId), bBefore, 'the same identity-arc')
+  t.not(await runUntil(dn.clock, () => mapProblems(dn, oracle, { limit: 1 }).length === 0, BUDGET), null, 'maps converge')
+  await dn.syncKernels()
+  t.deepEqual(await kernelProblems(dn, oracle), [], 'ntk tables')
+  t.deepEqual(logs.filter(l => /kernel apply failed/.test(l)), [], 'no kernel apply failed')
+})

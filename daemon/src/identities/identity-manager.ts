@@ -157,6 +157,8 @@ export class IdentityManager {
   #nextIndex = 0
   /** Neighbours' claims being checked against their identity lists right now. */
   #verifying = 0
+  /** Cancels the pending remake of the main identity-arcs (#remakeMainArcsLater). */
+  #cancelRemake: (() => void) | null = null
   #unsubscribe: () => void
 
   constructor (p: IdentityManagerPorts) {
@@ -170,7 +172,19 @@ export class IdentityManager {
     return this.events.on(event, fn)
   }
 
-  stop (): void { this.#unsubscribe() }
+  stop (): void {
+    this.#unsubscribe()
+    this.#cancelRemake?.()
+    this.#cancelRemake = null
+  }
+
+  #remakeMainArcsLater (): void {
+    if (this.#cancelRemake !== null) return
+    this.#cancelRemake = this.#p.clock.setTimer(this.#p.timeoutMs ?? 10_000, () => {
+      this.#cancelRemake = null
+      void this.ensureMainArcs().then(added => { for (const ia of added) this.#log(`main identity-arc ${ia.id} made again`) }, e => { this.#log(`main identity-arcs: ${(e as Error).message}`) })
+    })
+  }
 
   // ---------------------------------------------------------------- queries
 
@@ -452,7 +466,12 @@ export class IdentityManager {
     if (identityRemoveArc.is(m)) {
       const r = this.#identities.get(m.toId as string)
       const ia = r === undefined ? undefined : [...r.arcs.values()].find(a => a.arcId === arc.id && a.peerId === m.fromId)
-      if (r !== undefined && ia !== undefined) this.#removeIdentityArc(r, ia)
+      if (r === undefined || ia === undefined) return ack(true)
+      this.#removeIdentityArc(r, ia)
+      // every physical arc carries the identity-arc of the main identities (§6.1): one removed while the link lives
+      // (a neighbour whose QSPN dropped it remakes it; an old request replayed would leave the two apart for good)
+      // is asked for again a moment later
+      if (r.id === this.#mainId && ia.peerMac === arc.peerMac.toUpperCase() && ia.peerLinkLocal === arc.peerLinkLocal) this.#remakeMainArcsLater()
       return ack(true)
     }
     return undefined
