@@ -1,6 +1,7 @@
 /*
- * Wire fuzzing of whole daemons in process (daemon/test/helpers/fuzz/campaign.ts): seeds captured from a ring of six
- * ntkd, mutated structure-aware (fields removed, added, retyped, out of range, swapped with other nodes' values,
+ * Wire fuzzing of whole daemons in process (daemon/test/helpers/fuzz/campaign.ts): seeds of every message kind
+ * captured from a ring of six ntkd (forming, failing, Coordinator and PeerServices requests, stopping) and from lone
+ * daemons merging (Hooking, duplications), mutated structure-aware (fields removed, added, retyped, out of range, swapped with other nodes' values,
  * spliced, reordered, duplicated; envelopes broken; messages cut, bit-flipped, oversized; replayed, sent by the
  * wrong node or to the wrong node, unsigned or badly signed) and fed to the running daemons; replies are mutated by
  * an impostor that takes a neighbour's place. Prints the rate and markdown tables of counts per mutation class,
@@ -23,9 +24,9 @@ const fmt = (n: number): string => n.toLocaleString('en-US')
 const pct = (n: number, of: number): string => of === 0 ? '-' : `${(100 * n / of).toFixed(1)} %`
 
 function rows (title: string, m: Map<string, Row>): string[] {
-  const out = [`| ${title} | mutations | rejected | ignored (protocol) | accepted |`, '| --- | --- | --- | --- | --- |']
+  const out = [`| ${title} | mutations | rejected | ignored (protocol) | held (judged later: arc wait, claim check) | accepted |`, '| --- | --- | --- | --- | --- | --- |']
   for (const [k, r] of [...m].sort((a, b) => b[1].mutations - a[1].mutations)) {
-    out.push(`| ${k} | ${fmt(r.mutations)} | ${fmt(r.rejected)} (${pct(r.rejected, r.mutations)}) | ${fmt(r.ignored)} | ${fmt(r.accepted)} |`)
+    out.push(`| ${k} | ${fmt(r.mutations)} | ${fmt(r.rejected)} (${pct(r.rejected, r.mutations)}) | ${fmt(r.ignored)} | ${fmt(r.held)} | ${fmt(r.accepted)} |`)
   }
   return out
 }

@@ -51,6 +51,13 @@ export class IdentityDemux {
 
   stop (): void { this.#unsubscribe() }
 
+  /** Messages waiting for their identity-arc now. */
+  waiting (): number {
+    let n = 0
+    for (const set of this.#waiting.values()) n += set.size
+    return n
+  }
+
   async #waitForArc (identityId: string, find: () => string | undefined): Promise<string | undefined> {
     if (this.arcWaitMs <= 0) return undefined
     return await new Promise(resolve => {

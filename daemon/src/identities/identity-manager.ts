@@ -4,10 +4,11 @@ import type { CallerInfo, PeerAddress, Transport } from '../transport'
 import type { WireMessage } from '../wire'
 import { TypedEvents } from '../neighborhood/events'
 import { randomLinklocal } from '../neighborhood/linklocal'
+import { clash, type NicClaim, onClaimedNic, unconfirmed } from './claims'
 import {
   identityAck, identityAddArc, identityDuplication, identityList, identityListReply, identityMain, identityMainReply,
   identityMatchDuplication, identityRemoveArc,
-  type IdentityAck, type IdentityDuplication, type IdentityListReply, type IdentityMainReply, type IdentityMatchDuplication
+  type IdentityAck, type IdentityAddArc, type IdentityDuplication, type IdentityListReply, type IdentityMainReply, type IdentityMatchDuplication
 } from './messages'
 
 /** A NIC an identity handles: the real NIC for the main identity, a macvlan pseudo-interface for the others. */
@@ -126,6 +127,12 @@ interface Duplication {
 
 const PSEUDO_MAC_FIRST_OCTET = '4E' // ntkd: locally administered, unicast
 
+/** How many times a new arc's neighbour is asked for its main identity (and its list), a moment apart. */
+const MAIN_ARC_ATTEMPTS = 5
+const MAIN_ARC_RETRY_MS = 1_000
+/** How many times a duplication's match request is sent to a neighbour before it is given up. */
+const MATCH_ATTEMPTS = 3
+
 /**
  * The Identities module of a system (spec §6.1, a node module): the identities living in it, the identity-arcs
  * each has with the neighbours' identities, and duplication (`prepareAddIdentity` / `addIdentity`): the new
@@ -133,12 +140,13 @@ const PSEUDO_MAC_FIRST_OCTET = '4E' // ntkd: locally administered, unicast
  * pseudo-interfaces (random MAC and link-local), and every neighbour is told, so that arcs a0–b0 persist over the
  * new pseudo-interface and a1–b0 (or a1–b1 when b0 duplicated in the same migration) are added.
  */
-/** How many times a duplication's match request is sent to a neighbour before it is given up. */
-const MATCH_ATTEMPTS = 3
-
 export class IdentityManager {
   readonly events = new TypedEvents<IdentityEvents>()
-  readonly stats = { requestsFailed: 0, rejected: 0 }
+  /**
+   * `rejected`: requests refused at once (no arc with the sender, an identity-arc claimed on another NIC than the one
+   * we have); `unverified`: claims refused after the neighbour's own identity list did not bear them out.
+   */
+  readonly stats = { requestsFailed: 0, rejected: 0, unverified: 0 }
   readonly #p: IdentityManagerPorts
   readonly #identities = new Map<string, IdentityRecord>()
   readonly #physical = new Map<string, PhysicalArc>()
@@ -147,6 +155,10 @@ export class IdentityManager {
   readonly #matched = new Set<string>()
   #mainId: string
   #nextIndex = 0
+  /** Neighbours' claims being checked against their identity lists right now. */
+  #verifying = 0
+  /** Cancels the pending remake of the main identity-arcs (#remakeMainArcsLater). */
+  #cancelRemake: (() => void) | null = null
   #unsubscribe: () => void
 
   constructor (p: IdentityManagerPorts) {
@@ -160,7 +172,19 @@ export class IdentityManager {
     return this.events.on(event, fn)
   }
 
-  stop (): void { this.#unsubscribe() }
+  stop (): void {
+    this.#unsubscribe()
+    this.#cancelRemake?.()
+    this.#cancelRemake = null
+  }
+
+  #remakeMainArcsLater (): void {
+    if (this.#cancelRemake !== null) return
+    this.#cancelRemake = this.#p.clock.setTimer(this.#p.timeoutMs ?? 10_000, () => {
+      this.#cancelRemake = null
+      void this.ensureMainArcs().then(added => { for (const ia of added) this.#log(`main identity-arc ${ia.id} made again`) }, e => { this.#log(`main identity-arcs: ${(e as Error).message}`) })
+    })
+  }
 
   // ---------------------------------------------------------------- queries
 
@@ -184,6 +208,9 @@ export class IdentityManager {
     const r = this.#get(id)
     return r.netns === '' ? this.#p.realNic(realDev) : r.pseudo.get(realDev)
   }
+
+  /** How many neighbours' claims are being checked now (their requests are answered once the check ends). */
+  verifying (): number { return this.#verifying }
 
   arcsOf (id: string): IdentityArc[] { return [...this.#get(id).arcs.values()].sort((a, b) => a.id.localeCompare(b.id)) }
   arcOf (id: string, arcId: string): IdentityArc | undefined { return this.#identities.get(id)?.arcs.get(arcId) }
@@ -219,13 +246,21 @@ export class IdentityManager {
   /** A new arc (Neighborhood): the main identity-arc is made with the neighbour's main identity (§6.1). */
   async addArc (arc: PhysicalArc): Promise<void> {
     this.#physical.set(arc.id, arc)
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0; attempt < MAIN_ARC_ATTEMPTS; attempt++) {
       if (this.#physical.get(arc.id) !== arc) return
       try {
+        if (attempt > 0) await new Promise<void>(resolve => this.#p.clock.setTimer(MAIN_ARC_RETRY_MS, resolve))
+        if (this.#physical.get(arc.id) !== arc) return
         const reply = await this.#request(arc, { v: 1, kind: 'identity_main' })
         if (reply === undefined || !identityMainReply.is(reply)) throw new IdentityError(`bad answer to identity_main: ${reply?.kind ?? 'none'}`)
         if (this.#physical.get(arc.id) !== arc) return
         const peerId = (reply as IdentityMainReply).id
+        // the main identity answers on the NIC itself: its identity list must say so too (one answer naming another
+        // identity would leave an identity-arc to nobody, which nothing removes while the link lives). The list is
+        // refused until the neighbour has made the arc on its side too: asked again a moment later.
+        const doubt = await this.#verify(arc, [{ id: peerId, mac: arc.peerMac, linkLocal: arc.peerLinkLocal }])
+        if (doubt !== null) { this.#unverified(arc, `identity_main_reply naming ${peerId}`, doubt); continue }
+        if (this.#physical.get(arc.id) !== arc) return
         this.#addIdentityArc(this.#mainId, arc, peerId, arc.peerMac, arc.peerLinkLocal)
         return
       } catch (e) {
@@ -427,23 +462,22 @@ export class IdentityManager {
       return { v: 1, kind: 'identity_list_reply', identities } satisfies IdentityListReply
     }
     if (identityMatchDuplication.is(m)) return await this.#onMatchDuplication(arc, m as IdentityMatchDuplication)
-    if (identityAddArc.is(m)) {
-      const r = this.#identities.get(m.toId as string)
-      if (r === undefined) return ack(false, `no identity ${String(m.toId)}`)
-      this.#addIdentityArc(r.id, arc, m.fromId as string, m.fromMac as string, m.fromLinkLocal as string, m.qspn === true)
-      return ack(true)
-    }
+    if (identityAddArc.is(m)) return await this.#onAddArc(arc, m as IdentityAddArc)
     if (identityRemoveArc.is(m)) {
       const r = this.#identities.get(m.toId as string)
       const ia = r === undefined ? undefined : [...r.arcs.values()].find(a => a.arcId === arc.id && a.peerId === m.fromId)
-      if (r !== undefined && ia !== undefined) this.#removeIdentityArc(r, ia)
+      if (r === undefined || ia === undefined) return ack(true)
+      this.#removeIdentityArc(r, ia)
+      // every physical arc carries the identity-arc of the main identities (§6.1): one removed while the link lives
+      // (a neighbour whose QSPN dropped it remakes it; an old request replayed would leave the two apart for good)
+      // is asked for again a moment later
+      if (r.id === this.#mainId && ia.peerMac === arc.peerMac.toUpperCase() && ia.peerLinkLocal === arc.peerLinkLocal) this.#remakeMainArcsLater()
       return ack(true)
     }
     return undefined
   }
 
   async #onMatchDuplication (arc: PhysicalArc, m: IdentityMatchDuplication): Promise<IdentityDuplication> {
-    const none: IdentityDuplication = { v: 1, kind: 'identity_duplication' }
     const dup = this.#pending.get(dupKey(m.migrationId, m.peerId))
     if (dup !== undefined) {
       // My identity m.peerId duplicates in the same migration: answer once it moved (waiting less than the asker's
@@ -453,10 +487,18 @@ export class IdentityManager {
       const fresh = dup.newId === undefined ? undefined : this.#identities.get(dup.newId)
       const oldNic = old?.pseudo.get(arc.nic)
       if (old === undefined || fresh === undefined || oldNic === undefined) return { v: 1, kind: 'identity_duplication', peerPending: true }
-      // Their old identity now answers on its pseudo-interface: my arc old–theirs follows it.
+      // Their old identity now answers on its pseudo-interface: my arc old–theirs follows it (once their identity
+      // list says so; if it does not, the pair is made when my identity asks them in its turn).
       const w = [...old.arcs.values()].find(a => a.arcId === arc.id && a.peerId === m.oldId)
       const key = `${m.migrationId}|${arc.id}|${old.id}|${m.oldId}`
       if (w !== undefined && !this.#matched.has(key)) {
+        const what = `identity_match_duplication of ${m.oldId} → ${m.newId} in migration ${m.migrationId}`
+        const moved: NicClaim = { id: m.oldId, mac: m.oldMac, linkLocal: m.oldLinkLocal }
+        const taken: NicClaim = { id: m.newId, mac: w.peerMac, linkLocal: w.peerLinkLocal }
+        if (clash(moved, taken)) { this.#refuseMatch(arc, what, 'it names no other identity or NIC'); return { v: 1, kind: 'identity_duplication', peerPending: true } }
+        const doubt = await this.#verify(arc, [moved, taken])
+        if (doubt !== null) { this.#refuseMatch(arc, what, doubt, true); return { v: 1, kind: 'identity_duplication', peerPending: true } }
+        if (this.#matched.has(key) || old.arcs.get(w.id) !== w || this.#physical.get(arc.id) !== arc) return { v: 1, kind: 'identity_duplication', peerNewId: fresh.id, peerOldMac: oldNic.mac, peerOldLinkLocal: oldNic.linkLocal }
         this.#matched.add(key)
         const w1 = this.#addIdentityArc(fresh.id, arc, m.newId, w.peerMac, w.peerLinkLocal)
         this.#changeIdentityArc(old, w, m.oldMac, m.oldLinkLocal)
@@ -467,19 +509,108 @@ export class IdentityManager {
       }
       return { v: 1, kind: 'identity_duplication', peerNewId: fresh.id, peerOldMac: oldNic.mac, peerOldLinkLocal: oldNic.linkLocal }
     }
+    return await this.#onPeerDuplicated(arc, m)
+  }
+
+  /**
+   * identity_add_arc: the neighbour's `fromId` on `fromMac`/`fromLinkLocal` wants an identity-arc with my `toId`. An
+   * identity keeps its MAC and link-local on a NIC for its life (a duplication moves it with
+   * identity_match_duplication): a request naming another for an identity-arc we have is refused, and a new one is
+   * made only once the neighbour's identity list shows `fromId` on that NIC (else the neighbour's traffic would be
+   * routed by a MAC that is not its own).
+   */
+  async #onAddArc (arc: PhysicalArc, m: IdentityAddArc): Promise<IdentityAck> {
+    const claim: NicClaim = { id: m.fromId, mac: m.fromMac, linkLocal: m.fromLinkLocal }
+    const existing = (): IdentityAck | undefined => {
+      const r = this.#identities.get(m.toId)
+      if (r === undefined) return ack(false, `no identity ${m.toId}`)
+      const had = r.arcs.get(`${arc.id}#${m.fromId}`)
+      if (had === undefined) return undefined
+      if (onClaimedNic(had, claim)) return ack(true)
+      this.stats.rejected++
+      return ack(false, `identity-arc with ${m.fromId} exists on another MAC or link-local`)
+    }
+    const known = existing()
+    if (known !== undefined) return known
+    const doubt = await this.#verify(arc, [claim])
+    if (doubt !== null) return ack(false, this.#unverified(arc, `identity_add_arc from ${m.fromId}`, doubt))
+    // the arc, the identity or the identity-arc may have changed while the neighbour answered
+    if (this.#physical.get(arc.id) !== arc) return ack(false, 'the arc is gone')
+    const now = existing()
+    if (now !== undefined) return now
+    this.#addIdentityArc(m.toId, arc, m.fromId, m.fromMac, m.fromLinkLocal, m.qspn === true)
+    return ack(true)
+  }
+
+  /**
+   * identity_match_duplication when my identity `peerId` stays: the neighbour says its `oldId` (with which I have
+   * identity-arc w over this arc) duplicated, that `newId` took the NIC `oldId` had and `oldId` answers on
+   * `oldMac`/`oldLinkLocal` now. Then w follows `oldId` and an identity-arc to `newId` is added on the NIC `oldId`
+   * had. Believed only when it fits what I know (another identity, another NIC) and the neighbour's identity list says
+   * so; a request asked again after a lost reply finds both done and changes nothing.
+   */
+  async #onPeerDuplicated (arc: PhysicalArc, m: IdentityMatchDuplication): Promise<IdentityDuplication> {
+    const none: IdentityDuplication = { v: 1, kind: 'identity_duplication' }
+    const what = `identity_match_duplication of ${m.oldId} → ${m.newId} in migration ${m.migrationId}`
+    const w = this.#identities.get(m.peerId)?.arcs.get(`${arc.id}#${m.oldId}`)
+    if (w === undefined) return none
+    const moved: NicClaim = { id: m.oldId, mac: m.oldMac, linkLocal: m.oldLinkLocal }
+    const already = onClaimedNic(w, moved)
+    // the NIC the old identity had, which the new one took
+    const took = already ? (w.prevPeerMac === undefined || w.prevPeerLinkLocal === undefined ? undefined : { mac: w.prevPeerMac, linkLocal: w.prevPeerLinkLocal }) : { mac: w.peerMac, linkLocal: w.peerLinkLocal }
+    const taken: NicClaim | undefined = took === undefined ? undefined : { id: m.newId, ...took }
+    if (taken === undefined || clash(moved, taken)) return this.#refuseMatch(arc, what, 'it names no other identity or NIC')
+    const w1 = (): IdentityArc | undefined => this.#identities.get(m.peerId)?.arcs.get(`${arc.id}#${m.newId}`)
+    if (already) {
+      // asked again after a lost reply: both done already. Otherwise a replay (the identity-arc to the new identity
+      // was removed since): nothing to do again
+      const had = w1()
+      return had !== undefined && onClaimedNic(had, taken) ? none : this.#refuseMatch(arc, what, 'it was done before')
+    }
+    const had = w1()
+    if (had !== undefined && !onClaimedNic(had, taken)) return this.#refuseMatch(arc, what, `an identity-arc with ${m.newId} exists on another NIC`)
+    const doubt = await this.#verify(arc, [moved, taken])
+    if (doubt !== null) return this.#refuseMatch(arc, what, doubt, true)
+    // the identity-arc may have changed or gone while the neighbour answered (a copy of this request did it)
     const mine = this.#identities.get(m.peerId)
-    const w = mine === undefined ? undefined : [...mine.arcs.values()].find(a => a.arcId === arc.id && a.peerId === m.oldId)
-    if (mine === undefined || w === undefined) return none
-    // I stay: my arc to their old identity follows it to its pseudo-interface, and one to their new identity is
-    // added on the NIC the old one had (a request asked again after a lost reply finds both done already)
-    const already = w.peerMac === m.oldMac.toUpperCase() && w.peerLinkLocal === m.oldLinkLocal
-    const oldPeerMac = already ? w.prevPeerMac ?? w.peerMac : w.peerMac
-    const oldPeerLinkLocal = already ? w.prevPeerLinkLocal ?? w.peerLinkLocal : w.peerLinkLocal
-    if (!already) this.#changeIdentityArc(mine, w, m.oldMac, m.oldLinkLocal)
-    this.#addIdentityArc(mine.id, arc, m.newId, oldPeerMac, oldPeerLinkLocal)
+    if (this.#physical.get(arc.id) !== arc || mine === undefined || mine.arcs.get(w.id) !== w) return none
+    if (w1() === undefined) this.#addIdentityArc(mine.id, arc, m.newId, taken.mac, taken.linkLocal)
+    this.#changeIdentityArc(mine, w, moved.mac, moved.linkLocal)
     // the host route to the old identity's new link-local exists before the asker goes on
     await this.#p.syncKernel()
     return none
+  }
+
+  #refuseMatch (arc: PhysicalArc, what: string, why: string, verified = false): IdentityDuplication {
+    if (verified) this.#unverified(arc, what, why)
+    else { this.stats.rejected++; this.#log(`${what} over ${arc.id} refused: ${why}`) }
+    return { v: 1, kind: 'identity_duplication' }
+  }
+
+  /**
+   * Asks the neighbour on `arc` for its identity list and checks the claims against it: null when all hold, else
+   * what does not.
+   */
+  async #verify (arc: PhysicalArc, claims: readonly NicClaim[]): Promise<string | null> {
+    this.#verifying++
+    try {
+      const list = await this.#request(arc, { v: 1, kind: 'identity_list' })
+      if (list === undefined || !identityListReply.is(list)) return `no identity list (${list?.kind ?? 'no answer'})`
+      const wrong = unconfirmed(list as IdentityListReply, claims)
+      return wrong.length === 0 ? null : `its identity list has no ${wrong.map(c => `${c.id} on ${c.mac} ${c.linkLocal}`).join(', nor ')}`
+    } catch (e) {
+      this.stats.requestsFailed++
+      return `identity_list failed: ${(e as Error).message}`
+    } finally {
+      this.#verifying--
+    }
+  }
+
+  /** Counts and logs a claim refused after the check; the reason, for the answer. */
+  #unverified (arc: PhysicalArc, what: string, why: string): string {
+    this.stats.unverified++
+    this.#log(`${what} over ${arc.id} refused: ${why}`)
+    return `not confirmed by your identity list: ${why}`
   }
 
   // ---------------------------------------------------------------- bookkeeping
@@ -489,8 +620,9 @@ export class IdentityManager {
     const ia: IdentityArc = { id: `${arc.id}#${peerId}`, identityId: id, arcId: arc.id, realDev: arc.nic, peerId, peerMac: peerMac.toUpperCase(), peerLinkLocal }
     const had = r.arcs.get(ia.id)
     if (had !== undefined) {
-      if (had.peerMac !== ia.peerMac || had.peerLinkLocal !== ia.peerLinkLocal) this.#changeIdentityArc(r, had, ia.peerMac, ia.peerLinkLocal)
-      return r.arcs.get(ia.id) as IdentityArc
+      // only a confirmed duplication moves an identity-arc (#changeIdentityArc): never a request to add it again
+      if (had.peerMac !== ia.peerMac || had.peerLinkLocal !== ia.peerLinkLocal) throw new IdentityError(`identity-arc ${ia.id} of identity ${r.index} exists at ${had.peerMac} ${had.peerLinkLocal}, not ${ia.peerMac} ${peerLinkLocal}`)
+      return had
     }
     r.arcs.set(ia.id, ia)
     this.events.emit('identity_arc_added', qspn === true ? { arc: ia, qspn } : { arc: ia })
@@ -560,7 +692,7 @@ export class IdentityManager {
 
 function viewOf (r: IdentityRecord): LocalIdentity { return { id: r.id, index: r.index, netns: r.netns } }
 function dupKey (migrationId: number, oldId: string): string { return `${migrationId}|${oldId}` }
-function ack (ok: boolean, reason?: string): IdentityAck { return reason === undefined ? { v: 1, kind: 'identity_ack', ok } : { v: 1, kind: 'identity_ack', ok, reason } }
+function ack (ok: boolean, reason?: string): IdentityAck { return reason === undefined ? { v: 1, kind: 'identity_ack', ok } : { v: 1, kind: 'identity_ack', ok, reason: reason.slice(0, 200) } }
 
 async function withTimeout (p: Promise<void>, ms: number, clock: Clock): Promise<void> {
   let cancel = (): void => {}

@@ -35,14 +35,22 @@ export interface RoutedArrival { readonly nic: string, readonly fromNode: string
 /** A routed message went nowhere: no route, a loop, or a next hop that is no neighbour. */
 export const MAX_ROUTED_HOPS = 64
 
-/** One message in flight between two NICs (what a wire tap sees). */
+/** The NIC name of both ends of a routed message's leg (it crosses the network, not one link). */
+export const ROUTED_NIC = '(routed)'
+
+/**
+ * One message in flight between two NICs (what a wire tap sees). A routed unicast is one leg from the sender to the
+ * node owning the address (both ends with NIC ROUTED_NIC), its reply one leg back.
+ */
 export interface WireLeg {
   readonly from: Endpoint
   readonly to: Endpoint
-  readonly via: 'broadcast' | 'unicast' | 'reply'
+  readonly via: 'broadcast' | 'unicast' | 'routed' | 'reply'
   readonly bytes: Buffer
   /** For a reply: the bytes of the request it answers. */
   readonly request?: Buffer
+  /** For a routed request and its reply: the request's source address (the sender's address the route gave). */
+  readonly source?: string
 }
 
 /**
@@ -115,6 +123,11 @@ export class InMemoryNetwork {
     const target = this.#transports.get(to.node)
     if (target === undefined) return undefined
     return await target.serve(to.nic, source, Buffer.from(bytes))
+  }
+
+  /** Serves raw request bytes at node `to` as a routed unicast from address `source`; the encoded reply or undefined. */
+  async injectRouted (to: string, source: string, bytes: Uint8Array): Promise<Buffer | undefined> {
+    return await this.#transports.get(to)?.serveRouted(source, Buffer.from(bytes))
   }
 
   /** The bytes a tap delivers instead of `leg.bytes`. */
@@ -279,6 +292,8 @@ export class InMemoryTransport implements Transport {
     }
     const target = net.transportOf(at)
     const latency = links.reduce((sum, l) => sum + l.latencyMs, 0)
+    const [mine, theirs]: Endpoint[] = [{ node: this.node, nic: ROUTED_NIC }, { node: at, nic: ROUTED_NIC }]
+    const request = net.tapped({ from: mine, to: theirs, via: 'routed', bytes, source })
     const lost = (): boolean => links.some(l => !l.up || net.lost(l))
     return await new Promise<WireMessage | undefined>((resolve, reject) => {
       let settled = false
@@ -287,9 +302,10 @@ export class InMemoryTransport implements Transport {
       if (lost()) return
       net.clock.setTimer(latency, () => {
         if (target === undefined || target.#closed) { finish(() => reject(new UnicastFailedError(peer, message.kind, 'connection refused'))); return }
-        target.#serveRouted(source, bytes).then(replyBytes => {
-          if (replyBytes === undefined) { finish(() => reject(new UnicastFailedError(peer, message.kind, 'closed without a reply'))); return }
+        target.serveRouted(source, request).then(served => {
+          if (served === undefined) { finish(() => reject(new UnicastFailedError(peer, message.kind, 'closed without a reply'))); return }
           if (lost()) return
+          const replyBytes = net.tapped({ from: theirs, to: mine, via: 'reply', bytes: served, request, source })
           net.clock.setTimer(latency, () => {
             if (this.#closed) return
             const r = this.codec.decode(replyBytes)
@@ -301,7 +317,8 @@ export class InMemoryTransport implements Transport {
     })
   }
 
-  async #serveRouted (source: string, bytes: Buffer): Promise<Buffer | undefined> {
+  /** Serves one routed request from `source` (any address of the network); undefined: closed without a reply. */
+  async serveRouted (source: string, bytes: Buffer): Promise<Buffer | undefined> {
     if (this.#closed) return undefined
     const r = this.codec.decode(bytes)
     if (!r.ok) return undefined

@@ -1,20 +1,24 @@
 import { performance } from 'node:perf_hooks'
-import type { Endpoint } from '../../../src/transport'
 import { ntkdMessageRegistry } from '../../../src/node'
 import { SeededRandom } from '../../../src/util/random'
-import { type Daemon, type DaemonNetwork, runFor, startSpec } from '../inprocess-network'
+import { type Daemon, type DaemonNetwork, runFor } from '../inprocess-network'
 import { Corpus } from './corpus'
 import { Mutator, Signer, type Mutation } from './delivery'
 import { Impostor, type ReplyTally } from './impostor'
 import type { MutationClass } from './mutate'
-import { RING6, differences, observable, startRing } from './network'
-import { healthProblems, movedReasons, qspnReason, rejectionDeltas, rejectionVector } from './outcome'
+import { differences, observable, startRing } from './network'
+import { DEFERRED_REASONS, deferredRejections, healthProblems, holding, movedReasons, qspnReason, rejectionDeltas, rejectionVector } from './outcome'
+import { Placement } from './placement'
+import { captureMerge, captureRing, type Owners } from './scenarios'
 
 /*
- * Wire fuzzing of whole daemons in process. Seeds are the messages a ring of six daemons sends while it forms, loses
- * and regains a link, answers strangers and stops a node (captured on the medium, so they follow whatever shape the
- * messages have). A second ring with the same seeds (the fuzzed one) gets the mutations; a third, its twin, gets
- * none. The oracle:
+ * Wire fuzzing of whole daemons in process. Seeds are the messages captured on the medium (so they follow whatever
+ * shape the messages have) in the scenarios of scenarios.ts: a ring of six daemons forming, losing and regaining a
+ * link, answering strangers, serving Coordinator reservations and other PeerServices requests, sending QSPN's destroy
+ * signals and stopping; lone daemons merging by Hooking (entries, duplications, identity-arcs). Every kind of
+ * ntkdMessageRegistry() is seen there. A second ring with the same seeds (the fuzzed one) gets the mutations (another
+ * network's messages placed on its links, re-addressed to its identities or not: placement.ts); a third, its twin,
+ * gets none. The oracle:
  *   - per message: a message the receiver rejected (a codec or protocol counter moved) changed nothing: the
  *     receiver's map, arcs and desired kernel state are the very same; a message that must be refused by
  *     construction (cut, flipped, oversized, unsigned, badly signed, another version or an unknown kind, an
@@ -44,7 +48,13 @@ export interface FuzzOptions {
   readonly progress?: (line: string) => void
 }
 
-export interface Row { mutations: number, rejected: number, ignored: number, accepted: number }
+/**
+ * Outcomes of mutations: rejected (a rejection counter moved), ignored (QSPN dropped it as a protocol matter),
+ * held (the identity demultiplexer holds it waiting for an identity-arc, or the Identities check its claim with the
+ * sender: refused or taken later, see DEFERRED_REASONS),
+ * accepted (nothing refused it: the state oracle judges it).
+ */
+export interface Row { mutations: number, rejected: number, ignored: number, held: number, accepted: number }
 
 export interface FuzzReport {
   readonly seed: number
@@ -72,51 +82,17 @@ const SETTLE_HOLD_MS = 5_000
 const STEP_EVERY = 250
 const STEP_MS = 20
 
-/** Captures the seeds: traffic of a ring forming, a link failing and healing, strangers answered, a node stopping. */
-export async function captureCorpus (seed: number, signer: Signer): Promise<Corpus> {
+/** Captures the seeds (see scenarios.ts): the ring's own traffic and that of lone daemons merging. */
+export async function captureCorpus (seed: number, signer: Signer): Promise<{ corpus: Corpus, owners: Owners }> {
   const corpus = new Corpus(new SeededRandom(seed ^ 0x5eed))
-  const dn = await startSpec(RING6, { seed, networkKey: FUZZ_NETWORK_KEY })
-  dn.net.tap = leg => corpus.record(leg)
-  try {
-    await runFor(dn.clock, 20_000)
-    const cd: Endpoint = { node: 'c', nic: dn.get('c').config.interfaces[1] }
-    const dc = dn.peerOf(cd.node, cd.nic)
-    dn.setLinkUp(cd, dc, false)
-    await runFor(dn.clock, 6_000)
-    dn.setLinkUp(cd, dc, true)
-    await runFor(dn.clock, 10_000)
-    // each kind of request once from a stranger to each node: the refusals a node answers with
-    const stranger: Endpoint = { node: 'stranger', nic: 'x0' }
-    const asked = new Set<string>()
-    for (const s of corpus.where(x => x.via === 'unicast')) {
-      if (asked.has(`${s.kind} ${s.to.node}`)) continue
-      asked.add(`${s.kind} ${s.to.node}`)
-      const reply = await dn.net.injectRequest(stranger, s.to, signer.sign(s.text), '169.254.254.254')
-      if (reply !== undefined) corpus.add(JSON.parse(reply.toString('utf8')), s.to, stranger, 'reply', s.kind)
-    }
-    await runFor(dn.clock, 1_000)
-    // graceful stops: each node tells its neighbours still running to remove their arcs (f first, then the rest)
-    await dn.stop('f')
-    await runFor(dn.clock, 2_000)
-    await dn.stopAll()
-  } finally {
-    dn.net.tap = undefined
-    await dn.stopAll()
-  }
-  // the same ring again, stopped in the other order: remove_arc in the other direction of every link
-  const again = await startSpec(RING6, { seed, networkKey: FUZZ_NETWORK_KEY })
-  try {
-    await runFor(again.clock, 20_000)
-    again.net.tap = leg => corpus.record(leg)
-    for (const d of again.list().reverse()) await again.stop(d.name)
-  } finally {
-    again.net.tap = undefined
-    await again.stopAll()
-  }
-  return corpus
+  const owners: Owners = new Map()
+  await captureRing(seed, FUZZ_NETWORK_KEY, signer, corpus, owners)
+  const merged = await captureMerge(seed, FUZZ_NETWORK_KEY, corpus, owners)
+  await merged.stopAll()
+  return { corpus, owners }
 }
 
-const row = (): Row => ({ mutations: 0, rejected: 0, ignored: 0, accepted: 0 })
+const row = (): Row => ({ mutations: 0, rejected: 0, ignored: 0, held: 0, accepted: 0 })
 const bump = <K>(m: Map<K, number>, k: K, n = 1): void => { m.set(k, (m.get(k) ?? 0) + n) }
 
 /** Runs a campaign; resolves with the report (findings inside; it throws only when the set-up itself fails). */
@@ -125,7 +101,7 @@ export async function runWireFuzz (o: FuzzOptions): Promise<FuzzReport> {
   const log = o.progress ?? (() => {})
   const epochSize = o.epochSize ?? 5_000
   const signer = new Signer(FUZZ_NETWORK_KEY)
-  const corpus = await captureCorpus(o.seed, signer)
+  const { corpus, owners } = await captureCorpus(o.seed, signer)
   const report: FuzzReport = {
     seed: o.seed, mutations: 0, unsolicited: 0, wallMs: 0, corpus: corpus.seenPerKind(), byClass: new Map(), byKind: new Map(),
     reasons: new Map(), replies: { mutated: 0, replayed: 0, byKind: new Map(), byClass: new Map(), replays: 0 }, replyReasons: new Map(),
@@ -135,7 +111,11 @@ export async function runWireFuzz (o: FuzzOptions): Promise<FuzzReport> {
   for (const k of ntkdMessageRegistry().kinds()) if (!corpus.byKind.has(k)) find(`kind ${k} was never seen on the wire: it is not fuzzed`)
 
   // the daemons' own reports of trouble (a listener that threw, an apply that failed) are findings
-  const daemonLog = (node: string, line: string): void => { if (process.env.FUZZ_LOG !== undefined) process.stderr.write(`${node}: ${line}\n`); if (/failed|threw|kernel rescan/.test(line)) find(`${node} logged: ${line}`) }
+  // (a request that failed because its reply was garbled is the protocol working: not a finding)
+  const daemonLog = (node: string, line: string): void => {
+    if (process.env.FUZZ_LOG !== undefined) process.stderr.write(`${node}: ${line}\n`)
+    if (/kernel apply failed|desired state failed|threw|kernel rescan/.test(line)) find(`${node} logged: ${line}`)
+  }
   const [fuzz, twin] = [await startRing(o.seed, FUZZ_NETWORK_KEY, daemonLog), await startRing(o.seed, FUZZ_NETWORK_KEY)]
   try {
     const truth = await observable(twin)
@@ -147,9 +127,10 @@ export async function runWireFuzz (o: FuzzOptions): Promise<FuzzReport> {
     }
     const endpoints = fuzz.list().flatMap(d => d.config.interfaces.map(nic => ({ node: d.name, nic })))
     const rnd = new SeededRandom(o.seed)
+    const placement = new Placement(fuzz, owners, rnd)
     const mutator = new Mutator({
       corpus, signer, rnd, kinds: corpus.kinds(), maxFrameBytes: fuzz.get('a').codec.maxFrameBytes, endpoints,
-      peerOf: e => fuzz.peerOf(e.node, e.nic), deliverable: s => fuzz.daemons.has(s.to.node)
+      peerOf: e => fuzz.peerOf(e.node, e.nic), place: s => placement.place(s)
     })
     const impostor = new Impostor(fuzz, corpus, mutator, rnd, FUZZ_NETWORK_KEY)
     report.replies = impostor.tally
@@ -157,6 +138,7 @@ export async function runWireFuzz (o: FuzzOptions): Promise<FuzzReport> {
     const feeder = new Feeder(fuzz, report, find)
     while (report.mutations < o.mutations && report.findings.length < (o.maxFindings ?? Infinity)) {
       const epochStart = performance.now()
+      const deferredBefore = fuzz.list().map(d => deferredRejections(d))
       const n = Math.min(epochSize, o.mutations - report.mutations)
       for (let k = 0; k < n; k++) {
         await feeder.feed(mutator.next())
@@ -177,6 +159,7 @@ export async function runWireFuzz (o: FuzzOptions): Promise<FuzzReport> {
       const settled = await settle(fuzz, twin, truth, o.settleBudgetMs ?? 120_000, find)
       report.phases.settle += performance.now() - played
       report.epochs++
+      fuzz.list().forEach((d, i) => { for (const r of DEFERRED_REASONS) bump(report.reasons, r, deferredRejections(d)[r] - deferredBefore[i][r]) })
       report.worstSettleMs = Math.max(report.worstSettleMs, settled.ms)
       if (settled.diff.length > 0) find(`epoch ${report.epochs}: the fuzzed ring did not come back to its twin's state within ${o.settleBudgetMs ?? 120_000} virtual ms:\n${settled.diff.join('\n')}`)
       for (const d of fuzz.list()) for (const p of healthProblems(d)) find(`epoch ${report.epochs}: ${p}`)
@@ -224,9 +207,14 @@ class Feeder {
     const before = rejectionVector(dn, victim)
     const desired = victim.node.desiredState()
     const map = mapText(victim)
+    const waiting = holding(victim)
     // A handler may wait for the clock (a full-ETP request over an arc not added yet waits for it): the outcome is
     // judged once what runs at once has run, the rest goes on in the background.
-    const delivered = m.via === 'unicast' ? dn.net.injectRequest(m.from, m.to, m.bytes) : dn.net.injectRaw(m.from, m.to, m.bytes, 'broadcast')
+    const delivered: Promise<unknown> = m.via === 'unicast'
+      ? dn.net.injectRequest(m.from, m.to, m.bytes)
+      : m.via === 'routed' ? dn.net.injectRouted(m.to.node, m.source ?? '10.0.0.1', m.bytes) : dn.net.injectRaw(m.from, m.to, m.bytes, 'broadcast')
+    let settled = false
+    void delivered.then(() => { settled = true }, () => { settled = true })
     await Promise.race([delivered, new Promise<void>(resolve => setImmediate(resolve))])
     const { rejected, ignored } = movedReasons(before, rejectionVector(dn, victim), () => qspnReason(victim))
     const byClass = report.byClass.get(m.cls) ?? row()
@@ -234,13 +222,18 @@ class Feeder {
     report.byClass.set(m.cls, byClass)
     report.byKind.set(m.kind, byKind)
     for (const r of [byClass, byKind]) r.mutations++
-    const what = (): string => `${m.kind} (${m.cls}: ${m.where}) ${m.via} ${m.from.node}:${m.from.nic} -> ${m.to.node}:${m.to.nic}`
+    const what = (): string => `${m.kind} (${m.cls}: ${m.where}${m.placed === '' ? '' : `; ${m.placed}`}) ${m.via} ${m.from.node}:${m.from.nic} -> ${m.to.node}:${m.to.nic}`
     if (rejected.length > 0) {
       for (const r of [byClass, byKind]) r.rejected++
       for (const r of rejected) bump(report.reasons, r)
       if (victim.node.desiredState() !== desired || mapText(victim) !== map) {
         this.find(`${what()}: rejected (${rejected.join(', ')}) yet ${victim.name}'s map or desired kernel state changed\n  ${m.bytes.toString('utf8').slice(0, 600)}`)
       }
+    } else if (!settled && holding(victim) > waiting) {
+      // held until an identity-arc appears or its wait ends, or until the sender confirms or belies the claim
+      // (refusals then counted per epoch: DEFERRED_REASONS)
+      for (const r of [byClass, byKind]) r.held++
+      this.#dirty = true
     } else {
       for (const r of [byClass, byKind]) { if (ignored) r.ignored++; else r.accepted++ }
       this.#dirty = true

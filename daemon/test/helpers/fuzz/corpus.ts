@@ -12,8 +12,12 @@ export interface Seed {
   readonly from: Endpoint
   readonly to: Endpoint
   readonly via: WireLeg['via']
+  /** The capture it came from ('ring': the fuzzed network's own traffic; others: another network's). */
+  readonly origin: string
   /** For a reply: the kind of the request it answered. */
   readonly requestKind?: string
+  /** For a routed message: the source address of the request. */
+  readonly source?: string
 }
 
 const endpointKey = (e: Endpoint): string => `${e.node}:${e.nic}`
@@ -32,25 +36,25 @@ export class Corpus {
   constructor (readonly rnd: Random, readonly perKind = 400) {}
 
   /** Records a leg the medium carried (a WireTap); never changes it. */
-  record (leg: WireLeg): undefined {
+  record (leg: WireLeg, origin: string): undefined {
     const tree = parse(leg.bytes)
     if (tree === undefined) return undefined
     const requestKind = leg.request === undefined ? undefined : kindOf(parse(leg.request))
-    this.add(tree, leg.from, leg.to, leg.via, requestKind)
+    this.add(tree, leg.from, leg.to, leg.via, origin, requestKind, leg.source)
     return undefined
   }
 
-  add (message: Json, from: Endpoint, to: Endpoint, via: WireLeg['via'], requestKind?: string): void {
+  add (message: Json, from: Endpoint, to: Endpoint, via: WireLeg['via'], origin: string, requestKind?: string, source?: string): void {
     if (message === null || typeof message !== 'object' || Array.isArray(message)) return
     const { [MAC_FIELD]: _mac, ...body } = message
     const kind = kindOf(body)
     if (kind === undefined) return
     const text = JSON.stringify(body)
-    const id = `${kind}|${endpointKey(from)}|${endpointKey(to)}|${via}|${text}`
+    const id = `${kind}|${origin}|${endpointKey(from)}|${endpointKey(to)}|${via}|${text}`
     if (this.#seen.has(id)) return
     this.#seen.add(id)
     this.dictionary.add(body)
-    const seed: Seed = { kind, tree: body, text, from, to, via, ...(requestKind === undefined ? {} : { requestKind }) }
+    const seed: Seed = { kind, tree: body, text, from, to, via, origin, ...(requestKind === undefined ? {} : { requestKind }), ...(source === undefined ? {} : { source }) }
     const list = this.byKind.get(kind) ?? []
     const n = (this.#offered.get(kind) ?? 0) + 1
     this.#offered.set(kind, n)

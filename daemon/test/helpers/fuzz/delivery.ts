@@ -2,13 +2,16 @@ import type { Endpoint } from '../../../src/transport'
 import { MAC_FIELD, MessageAuthenticator, canonicalJson, withoutMac } from '../../../src/wire'
 import type { Random } from '../../../src/util/random'
 import { copyTree, type Corpus, type Seed } from './corpus'
+import type { Placed } from './placement'
 import { BYTE_CLASSES, TREE_CLASSES, mutateBytes, mutateTree, serialise, type ByteClass, type Json, type MutationClass, type TreeClass } from './mutate'
 
 /**
- * Kinds a receiver takes only over an arc it has (the QSPN messenger ties a message to an arc by NIC and source):
- * from any other source they must be dropped. Other kinds name their parties inside the message.
+ * Kinds a receiver takes only as unicasts over an arc it has, found by NIC and source link-local (the Identities
+ * protocol): from any other source they must be refused. Identity-addressed kinds (QSPN, PeerServices, Coordinator,
+ * Hooking) are tied to an identity-arc by NIC and source identity instead, which a message from a non-neighbour that
+ * names the real neighbour's identity passes: those are judged by the state oracle, not refused by construction.
  */
-export const ARC_BOUND_KINDS: ReadonlySet<string> = new Set(['qspn_etp', 'qspn_get_full_etp'])
+export const ARC_BOUND_KINDS: ReadonlySet<string> = new Set(['identity_list', 'identity_add_arc', 'identity_remove_arc', 'identity_match_duplication'])
 
 /** One mutated message ready to be fed to a node. */
 export interface Mutation {
@@ -18,7 +21,11 @@ export interface Mutation {
   readonly bytes: Buffer
   readonly from: Endpoint
   readonly to: Endpoint
-  readonly via: 'broadcast' | 'unicast'
+  readonly via: 'broadcast' | 'unicast' | 'routed'
+  /** For a routed message: the source address it comes from. */
+  readonly source?: string
+  /** How its seed was put into the fuzzed network (Placement), '' when it goes where it went. */
+  readonly placed: string
   /** Refused by construction: the receiver must reject it (a codec or protocol counter must move). */
   readonly mustReject: boolean
 }
@@ -69,8 +76,8 @@ export interface MutatorInit {
   readonly endpoints: readonly Endpoint[]
   /** The real neighbour of a NIC. */
   readonly peerOf: (e: Endpoint) => Endpoint
-  /** Seeds whose receiver runs in the fuzzed network. */
-  readonly deliverable: (s: Seed) => boolean
+  /** Where a seed goes in the fuzzed network (and its text, re-addressed or not). */
+  readonly place: (s: Seed) => Placed
 }
 
 /** Classes and their weights: 'oversize' builds a megabyte per message, so it is drawn less often. */
@@ -131,18 +138,23 @@ export class Mutator {
     for (;;) {
       const drawn = this.drawSeed()
       if (drawn === undefined) throw new Error('the corpus is empty')
-      // a reply to a stranger (a refusal) goes to the replier's neighbour instead
-      const seed = this.#i.deliverable(drawn) ? drawn : { ...drawn, to: this.#i.peerOf(drawn.from) }
+      const { seed, placed } = this.#i.place(drawn)
       const cls = this.drawClass()
-      const via: Mutation['via'] = seed.via === 'reply' ? (rnd.next() < 0.5 ? 'unicast' : 'broadcast') : seed.via
-      const base = { kind: seed.kind, cls, from: seed.from, to: seed.to, via }
+      const via: Mutation['via'] = seed.via === 'routed' ? 'routed' : seed.via === 'reply' ? (rnd.next() < 0.5 ? 'unicast' : 'broadcast') : seed.via
+      const base = { kind: seed.kind, cls, from: seed.from, to: seed.to, via, placed, ...(seed.source === undefined ? {} : { source: seed.source }) }
       if (cls === 'replay') return { ...base, where: 'unchanged', bytes: signer.sign(seed.text), mustReject: false }
+      if (cls === 'wrong-sender' && via === 'routed') {
+        // to another node than the one it was meant for
+        const nodes = [...new Set(this.#i.endpoints.map(e => e.node))].filter(n => n !== seed.to.node)
+        const to = { node: nodes[rnd.int(nodes.length)], nic: seed.to.nic }
+        return { ...base, to, where: 'routed to another node', bytes: signer.sign(seed.text), mustReject: false }
+      }
       if (cls === 'wrong-sender') {
         const others = this.#i.endpoints.filter(e => !sameEndpoint(e, seed.from) && !sameEndpoint(e, this.#i.peerOf(seed.to)))
         if (rnd.next() < 0.5 && others.length > 0) {
           // to its receiver, from a NIC that is not the neighbour on that link
           const from = others[rnd.int(others.length)]
-          return { ...base, from, where: 'from a non-neighbour', bytes: signer.sign(seed.text), mustReject: ARC_BOUND_KINDS.has(seed.kind) }
+          return { ...base, from, where: 'from a non-neighbour', bytes: signer.sign(seed.text), mustReject: via === 'unicast' && ARC_BOUND_KINDS.has(seed.kind) }
         }
         // to another node, from that node's real neighbour: a message meant for someone else, over a real arc
         const targets = this.#i.endpoints.filter(e => !sameEndpoint(e, seed.to))

@@ -32,14 +32,18 @@ const bump = <K>(m: Map<K, number>, k: K): void => { m.set(k, (m.get(k) ?? 0) + 
  * replays what P was captured sending the victim (its hellos, arc requests, probes, ETPs: so the victim makes an
  * arc with it and asks it for a full ETP), drops the arc again soon after (P's captured remove_arc) so the victim
  * makes it anew, and answers each of the victim's requests with a captured reply to a request of that kind,
- * mutated half of the time. Everything comes from captured traffic: the impostor knows no message shape (only the
- * name of the kind that drops an arc).
+ * mutated half of the time (unmutated, P's own reply to the victim when one was captured: the victim checks what a
+ * new neighbour says of its identities against its identity list, so P's own answers are what gets it further).
+ * Everything comes from captured traffic: the impostor knows no message shape (only the name of the kind that drops
+ * an arc).
  */
 export class Impostor {
   readonly tally: ReplyTally = { mutated: 0, replayed: 0, byKind: new Map(), byClass: new Map(), replays: 0 }
   readonly #transport: InMemoryTransport
   readonly #linked: Endpoint[] = []
   #replies: Seed[] = []
+  /** P's own replies to the victim (what P answered it while capturing). */
+  #own: Seed[] = []
   /** Mutate every reply (while making the victim drop its arc). */
   #garbleAll = false
 
@@ -56,6 +60,7 @@ export class Impostor {
     const dropArc = this.corpus.where(s => fromPeer(s) && s.kind === DROP_ARC_KIND)
     // any node's replies (P's among them, and the refusals answered to strangers)
     this.#replies = this.corpus.where(s => s.via === 'reply')
+    this.#own = this.corpus.where(s => fromPeer(s) && s.via === 'reply')
     const me: Endpoint = { node: IMPOSTOR, nic: NIC }
     await this.#transport.attachNic({ name: NIC, linklocal: linkLocalOf(dn.get(peer.node), peer.nic) })
     dn.setLinkUp(victim, peer, false)
@@ -101,7 +106,11 @@ export class Impostor {
     const pool = fit.length > 0 ? fit : this.#replies
     const seed = pool[this.rnd.int(pool.length)]
     if (seed === undefined) return undefined
-    if (!this.#garbleAll && this.rnd.next() < 0.5) { this.tally.replayed++; return this.mutator.sign(seed) }
+    if (!this.#garbleAll && this.rnd.next() < 0.5) {
+      const own = this.#own.filter(s => s.requestKind === requestKind)
+      this.tally.replayed++
+      return this.mutator.sign(own.length > 0 ? own[this.rnd.int(own.length)] : seed)
+    }
     const classes: MutationClass[] = [...TREE_CLASSES, ...BYTE_CLASSES.filter(c => c !== 'oversize')]
     for (let tries = 0; tries < 8; tries++) {
       const cls = classes[this.rnd.int(classes.length)]
