@@ -37,6 +37,8 @@ export class HookingResponder {
     let nNodes = this.nodesInside(me)
     if (askCoordinator) {
       try { nNodes = await me.coordinator.getNNodes() } catch (e) { return refused('busy', `the network's Coordinator did not answer: ${(e as Error).message}`) }
+      // a count no network can hold (a corrupted record) is no answer: the asker tries again later
+      if (!Number.isInteger(nNodes) || nNodes < 1 || nNodes > 2 ** 31 - 1) return refused('busy', `the network's Coordinator gave an impossible number of nodes (${String(nNodes)})`)
     }
     return { v: 1, kind: 'hooking_network_data', networkId, gsizes: [...this.host.topology.gsizes], nNodes, naddr: [...me.naddr], minLevel: this.host.subnetLevel }
   }
