@@ -128,8 +128,9 @@ interface Duplication {
 const PSEUDO_MAC_FIRST_OCTET = '4E' // ntkd: locally administered, unicast
 
 /** How many times a new arc's neighbour is asked for its main identity (and its list), a moment apart. */
-const MAIN_ARC_ATTEMPTS = 5
-const MAIN_ARC_RETRY_MS = 1_000
+const MAIN_ARC_ATTEMPTS = 7
+/** First pause before asking again (doubled each time: 100 ms … 3.2 s): the neighbour usually makes its side at once. */
+const MAIN_ARC_RETRY_MS = 100
 /** How many times a duplication's match request is sent to a neighbour before it is given up. */
 const MATCH_ATTEMPTS = 3
 
@@ -249,7 +250,7 @@ export class IdentityManager {
     for (let attempt = 0; attempt < MAIN_ARC_ATTEMPTS; attempt++) {
       if (this.#physical.get(arc.id) !== arc) return
       try {
-        if (attempt > 0) await new Promise<void>(resolve => this.#p.clock.setTimer(MAIN_ARC_RETRY_MS, resolve))
+        if (attempt > 0) await new Promise<void>(resolve => this.#p.clock.setTimer(MAIN_ARC_RETRY_MS * 2 ** (attempt - 1), resolve))
         if (this.#physical.get(arc.id) !== arc) return
         const reply = await this.#request(arc, { v: 1, kind: 'identity_main' })
         if (reply === undefined || !identityMainReply.is(reply)) throw new IdentityError(`bad answer to identity_main: ${reply?.kind ?? 'none'}`)
