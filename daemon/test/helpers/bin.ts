@@ -35,7 +35,7 @@ export function startBin (tool: 'ntkd' | 'ntkctl', args: readonly string[], netn
   const child = spawn(cmd, argv, { env: { ...process.env, NTK_FROM_SOURCE: '1' }, stdio: ['ignore', onStdout === undefined ? 'ignore' : 'pipe', 'pipe'] })
   child.stdout?.on('data', (c: Buffer) => { onStdout?.(c.toString('utf8')) })
   let err = ''
-  child.stderr.on('data', (c: Buffer) => { err += c.toString('utf8') })
+  child.stderr?.on('data', (c: Buffer) => { err += c.toString('utf8') })
   const exited = new Promise<number>(resolve => child.on('exit', code => resolve(code ?? 1)))
   return { stderr: () => err, exited, kill: (signal = 'SIGTERM') => { if (child.exitCode === null) child.kill(signal) } }
 }
