@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { answerControl, controlMonitor, startControlServer, type MonitorEvent } from '../src/node'
 import { formatMonitorEvent } from '../src/cli/ntkctl-format'
+import { Logger } from '../src/util/logger'
 import { startBin } from './helpers/bin'
 import { runFor, runUntil, startDaemons } from './helpers/inprocess-network'
 
@@ -21,11 +22,14 @@ async function waitReal (ms: number, cond: () => boolean): Promise<boolean> {
 }
 
 test('two lone daemons merging: arcs, identity-arcs, Hooking events and route changes arrive as JSON lines; the listeners go with the client', async t => {
-  const dn = await startDaemons({ a: { nics: ['eth0'] }, b: { nics: ['eth0'] } }, { topologyBits: [2, 1, 1, 1], seed: 3 })
+  // a's log lines as ntkd writes them, each under its component
+  const logged: string[] = []
+  const aLogger = new Logger({ level: 'debug' }, l => { logged.push(l) })
+  const dn = await startDaemons({ a: { nics: ['eth0'] }, b: { nics: ['eth0'] } }, { topologyBits: [2, 1, 1, 1], seed: 3, logger: n => n === 'a' ? c => aLogger.of(c) : c => new Logger({ level: 'error' }, () => {}).of(c) })
   const dir = await mkdtemp(join(tmpdir(), 'ntkctl-monitor-'))
   const sock = join(dir, 'ntkd.sock')
   const a = dn.get('a').node
-  const close = await startControlServer(sock, a)
+  const close = await startControlServer(sock, a, { log: aLogger.of('control') })
   t.teardown(async () => { await close(); await dn.stopAll(); await rm(dir, { recursive: true, force: true }) })
 
   const events: MonitorEvent[] = []
@@ -55,9 +59,16 @@ test('two lone daemons merging: arcs, identity-arcs, Hooking events and route ch
   // the virtual clock starts at 0: its ms as they are (a wall clock shows as UTC time of day, see below)
   t.regex(formatMonitorEvent(arc as MonitorEvent), /^\d+ arc_added id=eth0\/\S+ nic=eth0 peerMac=\S+ peerLinkLocal=169\.254\.\S+ cost=\d+$/)
 
+  // the node's lines came under their components, in ntkd's format
+  const at = (component: string, text: RegExp): boolean => logged.some(l => new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z (info|warn|debug) ntkd:${component} `).test(l) && text.test(l))
+  t.true(at('neighborhood', /arc added eth0\//), logged.join('\n'))
+  t.true(at('identities', /identity-arc added /), logged.join('\n'))
+  t.true(at('control', /monitor: a client subscribed \(1 now\)/), logged.join('\n'))
+
   m.close()
   t.is(await m.done, events.length)
   t.true(await waitReal(5_000, () => close.monitors() === 0), 'the client gone, its listeners are gone')
+  t.true(at('control', /monitor: a client left \(0 now\)/), logged.join('\n'))
   const seen = events.length
   await dn.stop('b')
   await runFor(dn.clock, 5_000)
