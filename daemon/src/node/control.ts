@@ -119,7 +119,10 @@ export function controlMonitor (path: string, onEvent: (e: MonitorEvent, line: s
     const finish = (): void => { clearTimeout(timer); socket.destroy(); resolve(seen) }
     close = finish
     socket.on('error', e => { clearTimeout(timer); reject(new ControlError(`cannot talk to ntkd at ${path}: ${e.message}`)) })
-    socket.on('close', () => { if (started) finish() })
+    socket.on('close', () => {
+      if (started) finish()
+      else { clearTimeout(timer); reject(new ControlError(`ntkd at ${path} closed the connection before answering monitor`)) }
+    })
     socket.on('connect', () => socket.write(JSON.stringify({ cmd: 'monitor' }) + '\n'))
     let buf = ''
     socket.on('data', chunk => {
