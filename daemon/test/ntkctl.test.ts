@@ -48,7 +48,7 @@ test('control commands answer with the node\'s state, and the human formats show
   t.regex(cText, /^wire\.accepted [1-9]\d*$/m)
   t.regex(cText, /^kernel\.applyErrors 0$/m)
 
-  t.like(await answerControl(a, '{"cmd":"reboot"}'), { ok: false, error: 'unknown command "reboot" (known: status, arcs, identities, map, kernel, counters, memory, reload, peers, coordinator, hooking, events, prepare-enter-net, enter-net-phase-1, enter-net-phase-2, prepare-migrate, migrate-phase-1, migrate-phase-2, add-qspn-arc, add-identity-arc, remove-outer-arcs, check-connectivity, remove-identity)' })
+  t.like(await answerControl(a, '{"cmd":"reboot"}'), { ok: false, error: 'unknown command "reboot" (known: status, arcs, identities, map, kernel, counters, memory, reload, peers, coordinator, hooking, events, monitor, prepare-enter-net, enter-net-phase-1, enter-net-phase-2, prepare-migrate, migrate-phase-1, migrate-phase-2, add-qspn-arc, add-identity-arc, remove-outer-arcs, check-connectivity, remove-identity)' })
   t.like(await answerControl(a, '{"cmd":"enter-net-phase-1","args":["0"]}'), { ok: false, error: 'enter-net-phase-1 takes <id> <op_id>; got 0' })
   t.like(await answerControl(a, '{"cmd":"enter-net-phase-1","args":["0","7"]}'), { ok: false, error: 'no enter_net operation 7 prepared for identity 0' })
   t.like(await answerControl(a, '{"cmd":"remove-identity","args":["0"]}'), { ok: false, error: 'identity 0 is the main identity: it cannot be removed' })

@@ -140,3 +140,14 @@ export function formatReply (cmd: string, r: unknown): string {
       return JSON.stringify(r, null, 2)
   }
 }
+
+/**
+ * One line of `ntkctl monitor`: the time (UTC, from the daemon's clock), the type, then the other fields as
+ * key=value (lists joined by commas, objects as JSON).
+ */
+export function formatMonitorEvent (e: { at: number, type: string, [k: string]: unknown }): string {
+  const time = Number.isFinite(e.at) && e.at > 1e11 ? new Date(e.at).toISOString().slice(11, 23) : String(e.at)
+  const value = (v: unknown): string => Array.isArray(v) ? v.map(x => typeof x === 'string' ? x : JSON.stringify(x)).join(', ') : show(v)
+  const fields = Object.entries(e).filter(([k, v]) => k !== 'at' && k !== 'type' && v !== undefined).map(([k, v]) => `${k}=${value(v)}`)
+  return [time, e.type, ...fields].join(' ')
+}

@@ -1,21 +1,34 @@
 #!/usr/bin/env node
 // ntkctl: asks a running ntkd over its control socket. Exit codes: 0 ok, 1 daemon error or unreachable, 2 usage,
 // 3 check-connectivity says the identity is still needed.
-import { CONTROL_COMMANDS, CONTROL_USAGE, DEFAULT_CONTROL_SOCKET, argumentCounts, controlRequest } from '../node'
-import { formatReply } from './ntkctl-format'
+import { CONTROL_COMMANDS, CONTROL_USAGE, DEFAULT_CONTROL_SOCKET, argumentCounts, controlMonitor, controlRequest } from '../node'
+import { formatMonitorEvent, formatReply } from './ntkctl-format'
 
 const USAGE = `usage: ntkctl [--control PATH] [--json] COMMAND [ARGS]
 commands (<id>: an identity's index, NodeID or namespace):
-${CONTROL_COMMANDS.map(c => `  ${c}${CONTROL_USAGE[c] === '' ? '' : ' ' + CONTROL_USAGE[c]}`).join('\n')}`
+${CONTROL_COMMANDS.map(c => `  ${c}${c === 'monitor' ? ' [--count N]    (events as they come, until interrupted or N came)' : CONTROL_USAGE[c] === '' ? '' : ' ' + CONTROL_USAGE[c]}`).join('\n')}`
+
+/** `ntkctl monitor`: prints each event as it comes (a line each; --json: the daemon's JSON lines). */
+async function monitor (control: string, json: boolean, count: number | undefined): Promise<number> {
+  const m = controlMonitor(control, (e, line) => { process.stdout.write((json ? line : formatMonitorEvent(e)) + '\n') }, count === undefined ? {} : { count })
+  const stop = (): void => { m.close() }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  await m.done
+  return 0
+}
 
 async function main (argv: string[]): Promise<number> {
   let control = DEFAULT_CONTROL_SOCKET
   let json = false
   let cmd: string | undefined
   const args: string[] = []
+  let count: string | undefined
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k]
     if (a === '--json') json = true
+    else if (a === '--count') count = argv[++k] ?? ''
+    else if (a.startsWith('--count=')) count = a.slice('--count='.length)
     else if (a === '--control') control = argv[++k] ?? ''
     else if (a.startsWith('--control=')) control = a.slice('--control='.length)
     else if (a === '-h' || a === '--help') { process.stdout.write(USAGE + '\n'); return 0 } else if (cmd === undefined && !a.startsWith('-')) cmd = a
@@ -26,6 +39,10 @@ async function main (argv: string[]): Promise<number> {
     process.stderr.write(`ntkctl: ${cmd === undefined ? 'no command' : `unknown command ${cmd}`}\n${USAGE}\n`)
     return 2
   }
+  if (count !== undefined && (cmd !== 'monitor' || !/^[1-9]\d*$/.test(count))) {
+    process.stderr.write(`ntkctl: ${cmd !== 'monitor' ? '--count goes with monitor only' : `--count "${count}" is not a positive whole number`}\n`)
+    return 2
+  }
   const usage = CONTROL_USAGE[cmd]
   const { least, most } = argumentCounts(usage)
   const badCoordinator = cmd === 'coordinator' && args.length !== 0 && (args.length !== most || !['reserve', 'delete-reserve'].includes(args[0]))
@@ -34,6 +51,7 @@ async function main (argv: string[]): Promise<number> {
     return 2
   }
   try {
+    if (cmd === 'monitor') return await monitor(control, json, count === undefined ? undefined : Number(count))
     // the Coordinator answers through routed requests, and the operations talk to neighbours: both may wait for
     // timeouts; the queries answer at once
     const query = ['status', 'arcs', 'identities', 'map', 'kernel', 'counters', 'peers', 'hooking', 'events'].includes(cmd)

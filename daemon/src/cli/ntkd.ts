@@ -11,10 +11,12 @@ import { sysfsCarrier } from '../neighborhood'
 import { WireCodec, WireCounters } from '../wire'
 import { SystemClock } from '../util/clock'
 import { SeededRandom } from '../util/random'
+import { Logger } from '../util/logger'
 
-function log (line: string): void {
-  process.stderr.write(`${new Date().toISOString()} ntkd[${process.pid}] ${line}\n`)
-}
+// every line `<ISO time> <level> ntkd:<component> <message>` on stderr; the thresholds come with the configuration
+let logger = new Logger({ level: 'info' })
+/** The process's own lines (ntkd:daemon). */
+function log (line: string): void { logger.of('daemon')(line) }
 
 function macOf (nic: string): string {
   try {
@@ -73,6 +75,7 @@ function memoryCounters (): Record<string, number> {
 }
 
 async function run (config: NodeConfig): Promise<void> {
+  logger = new Logger({ level: config.logLevel, components: config.logComponents })
   // the protocols' timers are unref'd: keep the process alive until a signal (also while a bind waits for its port)
   setInterval(() => {}, 1 << 30)
   const macs = new Map(config.interfaces.map(nic => [nic, macOf(nic)]))
@@ -90,24 +93,25 @@ async function run (config: NodeConfig): Promise<void> {
   }
   process.on('SIGHUP', () => { reloadKeys().catch(e => log(`SIGHUP: ${(e as Error).message}; the keys stay as they were`)) })
   const clock = new SystemClock()
-  const transport = new UdpTcpTransport({ codec, port: config.port, clock, log })
+  const transport = new UdpTcpTransport({ codec, port: config.port, clock, log: logger.of('transport') })
   await transport.start()
   // The port is ours, so no other ntkd runs in this namespace: whatever of the daemon's the kernel holds was left by
   // an earlier run that did not stop cleanly (kill -9, a crash, a power cut). Sweep it before applying anything.
   const swept = await sweepDaemonState({ rtTablesPath: config.rtTables })
   if (swept.removed.length > 0) {
-    log(`startup: removed ${swept.removed.length} kernel items an earlier run left behind (${swept.removed.slice(0, 4).join('; ')}${swept.removed.length > 4 ? '; ...' : ''})`)
+    logger.of('kernel')(`startup: removed ${swept.removed.length} kernel items an earlier run left behind (${swept.removed.slice(0, 4).join('; ')}${swept.removed.length > 4 ? '; ...' : ''})`)
   }
   const kernel = new LinuxKernel({ allocator: new TableAllocator(), rtTablesPath: config.rtTables })
   const node = await startNode(config, {
-    transport, kernel, clock, random: new SeededRandom(randomInt(2 ** 31)), wireCounters: counters, log, nicCarrier: sysfsCarrier,
+    transport, kernel, clock, random: new SeededRandom(randomInt(2 ** 31)), wireCounters: counters, log, logger: c => logger.of(c), nicCarrier: sysfsCarrier,
     macOf: nic => macs.get(nic) as string
   }, { kernelIntervalMs: config.timers === 'lab' ? 50 : 100 })
   const gc = fullGc()
   const closeControl = await startControlServer(config.control, node, {
     reload: reloadKeys,
     counters: () => ({ memory: memoryCounters() }),
-    memory: () => { gc(); return memoryCounters() }
+    memory: () => { gc(); return memoryCounters() },
+    log: logger.of('control')
   })
   const st = node.status()
   log(`running: address ${st.address} (${st.global ?? 'virtual'}) topology ${st.topology} on ${config.interfaces.join(', ')}; control ${config.control}`)

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import YAML from 'yaml'
 import { type Naddr, Topology, parseNaddr, checkNaddr, formatNaddr } from '../addressing'
+import { LOG_COMPONENTS, LOG_LEVELS, LogSettingError, parseComponentLevels, parseLogLevel, type LogComponent, type LogLevel } from '../util/logger'
 
 /** Which timer profile the protocols run with (DESIGN §3 "timers are configuration"). */
 export type TimerProfile = 'lab' | 'default'
@@ -46,6 +47,10 @@ export interface NodeConfig {
   readonly networkKeys?: readonly string[]
   /** File holding the keys, one per line (the signing key first); read at start and again on `ntkctl reload`/SIGHUP. */
   readonly networkKeyFile?: string
+  /** Threshold of the logs (--log-level, `logLevel`; default info). */
+  readonly logLevel: LogLevel
+  /** Thresholds of single components (`log` in the file < NTKD_LOG < --log COMPONENT=LEVEL). */
+  readonly logComponents: Readonly<Partial<Record<LogComponent, LogLevel>>>
 }
 
 /**
@@ -75,7 +80,8 @@ options:
   -i, --interface NIC        managed NIC (repeatable)
   -c, --config FILE          JSON or YAML file with the same keys (interfaces, topology, address, anonymize,
                              serveAnonymous, subnetLevel, timers, costs, linkLocals, control, rtTables, port,
-                             networkKey, networkKeys, networkKeyFile, rescanSeconds, qspnArcs); command-line flags win
+                             networkKey, networkKeys, networkKeyFile, rescanSeconds, qspnArcs, logLevel, log);
+                             command-line flags win
   --topology 2,1,1,1         bits per level, top level first (4·2·2·2)
   --address 3.1.0.1          address of the main identity, top level first; without it the daemon founds a
                              network at random positions and merges with those it meets
@@ -96,6 +102,9 @@ options:
   --qspn-arcs MODE           auto (default with --address): every arc of the main identity is a qspn-arc;
                              hooking (default without): arcs to the same network, and networks met are merged;
                              manual: only those added with ntkctl add-qspn-arc (replaying the use cases)
+  --log-level LEVEL          error, warn, info (default) or debug: what the daemon writes to stderr
+  --log COMPONENT=LEVEL      the level of one component (repeatable; also NTKD_LOG=qspn=debug,kernel=warn):
+                             ${LOG_COMPONENTS.join(', ')}
   --cleanup                  remove every kernel object a daemon may have left, then exit`
 
 interface RawConfig {
@@ -116,12 +125,16 @@ interface RawConfig {
   networkKeyFile?: unknown
   rescanSeconds?: unknown
   qspnArcs?: unknown
+  logLevel?: unknown
+  /** Component -> level (a mapping, or a string like NTKD_LOG's). */
+  log?: unknown
 }
-const FILE_KEYS = ['interfaces', 'topology', 'address', 'anonymize', 'serveAnonymous', 'subnetLevel', 'timers', 'costs', 'linkLocals', 'control', 'rtTables', 'port', 'networkKey', 'networkKeys', 'networkKeyFile', 'rescanSeconds', 'qspnArcs']
+const FILE_KEYS = ['interfaces', 'topology', 'address', 'anonymize', 'serveAnonymous', 'subnetLevel', 'timers', 'costs', 'linkLocals', 'control', 'rtTables', 'port', 'networkKey', 'networkKeys', 'networkKeyFile', 'rescanSeconds', 'qspnArcs', 'logLevel', 'log']
 
-/** Parses ntkd's arguments (without node and script). Throws ConfigError. */
-export function parseNtkdArgs (argv: readonly string[], readText: (path: string) => string = p => readFileSync(p, 'utf8')): NtkdCommand {
+/** Parses ntkd's arguments (without node and script) and NTKD_LOG of `env`. Throws ConfigError. */
+export function parseNtkdArgs (argv: readonly string[], readText: (path: string) => string = p => readFileSync(p, 'utf8'), env: Readonly<Record<string, string | undefined>> = process.env): NtkdCommand {
   const flags: RawConfig = {}
+  let logComponents: Partial<Record<LogComponent, LogLevel>> = {}
   const interfaces: string[] = []
   const costs: Record<string, unknown> = {}
   const linkLocals: Record<string, unknown> = {}
@@ -168,6 +181,8 @@ export function parseNtkdArgs (argv: readonly string[], readText: (path: string)
       case '--rescan-seconds': flags.rescanSeconds = intArg(name, value()); break
       case '--network-key': keys.push(value()); break
       case '--network-key-file': flags.networkKeyFile = value(); break
+      case '--log-level': flags.logLevel = logSetting('--log-level', value(), parseLogLevel); break
+      case '--log': logComponents = { ...logComponents, ...logSetting('--log', value(), parseComponentLevels) }; break
       case '--cleanup': cleanup = true; break
       default: throw new ConfigError(`unknown option ${arg}\n${NTKD_USAGE}`)
     }
@@ -184,6 +199,9 @@ export function parseNtkdArgs (argv: readonly string[], readText: (path: string)
     if (keys.length > 0) { delete merged.networkKeyFile; merged.networkKeys = keys }
   }
   if (Object.keys(costs).length > 0) merged.costs = { ...(isRecord(file.costs) ? file.costs : {}), ...costs }
+  // component levels: the file's, then NTKD_LOG's, then the flags' (each wins over the one before)
+  const fromEnv = env.NTKD_LOG === undefined ? {} : logSetting('NTKD_LOG', env.NTKD_LOG, parseComponentLevels)
+  if (Object.keys(fromEnv).length > 0 || Object.keys(logComponents).length > 0) merged.log = { ...componentLevels(file.log), ...fromEnv, ...logComponents }
   if (Object.keys(linkLocals).length > 0) merged.linkLocals = { ...(isRecord(file.linkLocals) ? file.linkLocals : {}), ...linkLocals }
   return { action: 'run', config: validateConfig(merged) }
 }
@@ -248,8 +266,28 @@ export function validateConfig (raw: RawConfig): NodeConfig {
     port,
     rescanSeconds,
     qspnArcs,
-    ...networkKeysOf(raw)
+    ...networkKeysOf(raw),
+    logLevel: raw.logLevel === undefined ? 'info' : logSetting('logLevel', raw.logLevel, parseLogLevel),
+    logComponents: componentLevels(raw.log)
   }
+}
+
+/** A log setting parsed, its error turned into a ConfigError naming where it came from. */
+function logSetting<T> (name: string, v: unknown, parse: (v: never) => T): T {
+  try {
+    return parse(v as never)
+  } catch (e) {
+    if (e instanceof LogSettingError) throw new ConfigError(`${name}: ${e.message}`)
+    throw e
+  }
+}
+
+/** `log` of a configuration: a mapping component -> level, or a string as NTKD_LOG's. */
+function componentLevels (v: unknown): Partial<Record<LogComponent, LogLevel>> {
+  if (v === undefined) return {}
+  if (typeof v === 'string') return logSetting('log', v, parseComponentLevels)
+  if (!isRecord(v)) throw new ConfigError(`log: expected a mapping component -> level (${LOG_LEVELS.join(', ')}), e.g. { qspn: debug }`)
+  return logSetting('log', Object.entries(v).map(([c, l]) => `${c}=${String(l)}`).join(','), parseComponentLevels)
 }
 
 /** The keys of a raw configuration: networkKey, networkKeys or networkKeyFile (one of them). */

@@ -1,5 +1,6 @@
 import type { MoveArgs } from './operations'
 import type { RunningNode } from './node'
+import type { ComponentLog } from '../util/logger'
 
 /**
  * The commands of the control socket: queries, and the proof of concept's operations (spec §7, qspnclient), with
@@ -18,6 +19,7 @@ export const CONTROL_USAGE: Readonly<Record<string, string>> = {
   coordinator: '[reserve|delete-reserve <level> <id>]',
   hooking: '',
   events: '',
+  monitor: '',
   'prepare-enter-net': '<id> <guest_lvl> <host_lvl> <host_gnode> <host_elderships> <pos1> <eld1> <pos2> <eld2> <conn_pos> <conn_eld> <arcs> <op_id> <prev_op_id|null>',
   'enter-net-phase-1': '<id> <op_id>',
   'enter-net-phase-2': '<id> <op_id>',
@@ -55,6 +57,8 @@ export interface ControlHooks {
   readonly counters?: () => Record<string, unknown>
   /** `memory`: the process's memory after a full garbage collection (what it holds, not what it has not freed yet). */
   readonly memory?: () => unknown
+  /** The control component's log (monitoring clients coming and going, cut off). */
+  readonly log?: ComponentLog
 }
 
 export class ControlArgError extends Error {
@@ -114,6 +118,7 @@ export async function runControlCommand (node: RunningNode, cmd: string, args: r
     case 'peers': return node.peers()
     case 'hooking': return node.system.hooking.view()
     case 'events': return node.system.hooking.events.list()
+    case 'monitor': throw new ControlArgError('monitor streams events: ask over the control socket (ntkctl monitor)')
     case 'coordinator': return args.length === 0 ? await node.coordinator() : await node.coordinatorCommand(args)
     case 'prepare-enter-net': ops.prepareEnterNet(args[0], move(args, true)); return { prepared: true }
     case 'prepare-migrate': ops.prepareMigrate(args[0], move(args, false)); return { prepared: true }

@@ -3,10 +3,28 @@ import { mkdir, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { RunningNode } from './node'
 import { runControlCommand, type ControlHooks } from './control-commands'
+import { subscribeMonitor, type MonitorEvent } from './monitor'
 
 export { CONTROL_COMMANDS, CONTROL_USAGE, argumentCounts, type ControlHooks } from './control-commands'
 
-/* The control socket: one JSON object per line, {"cmd": "status"} or {"cmd": "map", "args": ["1"]}. */
+/*
+ * The control socket: one JSON object per line, {"cmd": "status"} or {"cmd": "map", "args": ["1"]}, answered by one
+ * line. {"cmd": "monitor"} is answered by {"ok": true, "result": {"monitoring": true}}, then by one line per event
+ * (see monitor.ts) until the client closes.
+ */
+
+/** A monitoring client that reads slower than this many bytes pile up is cut off (the daemon never waits for it). */
+export const MONITOR_BUFFER_LIMIT = 1 << 20
+
+/** Closes the control socket; `monitors()`: clients monitoring now. */
+export type ControlServerClose = (() => Promise<void>) & { readonly monitors: () => number }
+
+function isMonitorRequest (line: string): boolean {
+  try {
+    const req = JSON.parse(line) as { cmd?: unknown, args?: unknown }
+    return typeof req === 'object' && req !== null && req.cmd === 'monitor' && (req.args === undefined || (Array.isArray(req.args) && req.args.length === 0))
+  } catch { return false }
+}
 
 /** One reply line: {"ok": true, "result": ...} or {"ok": false, "error": "..."}. */
 export type ControlReply = { ok: true, result: unknown } | { ok: false, error: string }
@@ -31,13 +49,31 @@ export async function answerControl (node: RunningNode, line: string, hooks: Con
 }
 
 /** The unix control socket of ntkd; returns a function that closes it and removes the socket file. */
-export async function startControlServer (path: string, node: RunningNode, hooks: ControlHooks = {}): Promise<() => Promise<void>> {
+export async function startControlServer (path: string, node: RunningNode, hooks: ControlHooks = {}): Promise<ControlServerClose> {
   await mkdir(dirname(path), { recursive: true })
   await rm(path, { force: true })
   const sockets = new Set<Socket>()
+  let monitors = 0
+  const log = hooks.log
+  const monitor = (socket: Socket): (() => void) => {
+    socket.write(JSON.stringify({ ok: true, result: { monitoring: true } }) + '\n')
+    monitors++
+    log?.debug(`monitor: a client subscribed (${monitors} now)`)
+    const off = subscribeMonitor(node.system, e => {
+      if (socket.destroyed) return
+      if (socket.writableLength > MONITOR_BUFFER_LIMIT) {
+        log?.warn(`monitor: a client reads too slowly (${socket.writableLength} bytes waiting): cut off`)
+        socket.destroy()
+        return
+      }
+      socket.write(JSON.stringify(e) + '\n')
+    })
+    return () => { off(); monitors--; log?.debug(`monitor: a client left (${monitors} now)`) }
+  }
   const server: Server = createServer(socket => {
     sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
+    let unsubscribe: (() => void) | undefined
+    socket.on('close', () => { sockets.delete(socket); unsubscribe?.(); unsubscribe = undefined })
     socket.on('error', () => {})
     let buf = ''
     socket.on('data', chunk => {
@@ -46,17 +82,71 @@ export async function startControlServer (path: string, node: RunningNode, hooks
         const line = buf.slice(0, nl).trim()
         buf = buf.slice(nl + 1)
         if (line === '') continue
+        if (unsubscribe === undefined && !socket.destroyed && isMonitorRequest(line)) { unsubscribe = monitor(socket); continue }
         void answerControl(node, line, hooks).then(r => { if (!socket.destroyed) socket.write(JSON.stringify(r) + '\n') })
       }
       if (buf.length > 65536) socket.destroy()
     })
   })
   await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(path, resolve) })
-  return async () => {
+  const close = async (): Promise<void> => {
     for (const s of sockets) s.destroy()
     await new Promise<void>(resolve => server.close(() => resolve()))
     await rm(path, { force: true })
   }
+  return Object.assign(close, { monitors: () => monitors })
+}
+
+/** A monitoring connection (ntkctl monitor, tests): `done` resolves with the events seen when it ends. */
+export interface ControlMonitor {
+  /** Resolves when `count` events came, the daemon closed, or `close()` was called; rejects if it cannot start. */
+  readonly done: Promise<number>
+  close: () => void
+}
+
+/**
+ * Asks a daemon for its events and hands each to `onEvent` with its line as sent, until `count` came (when given),
+ * the daemon goes away or `close()` is called. `timeoutMs` bounds the wait for the daemon's first answer.
+ */
+export function controlMonitor (path: string, onEvent: (e: MonitorEvent, line: string) => void, o: { count?: number, timeoutMs?: number } = {}): ControlMonitor {
+  const socket = createConnection(path)
+  let seen = 0
+  let started = false
+  let close = (): void => {}
+  const done = new Promise<number>((resolve, reject) => {
+    const timeoutMs = o.timeoutMs ?? 5_000
+    const timer = setTimeout(() => { socket.destroy(); reject(new ControlError(`no answer from ${path} to monitor within ${timeoutMs} ms`)) }, timeoutMs)
+    const finish = (): void => { clearTimeout(timer); socket.destroy(); resolve(seen) }
+    close = finish
+    socket.on('error', e => { clearTimeout(timer); reject(new ControlError(`cannot talk to ntkd at ${path}: ${e.message}`)) })
+    socket.on('close', () => {
+      if (started) finish()
+      else { clearTimeout(timer); reject(new ControlError(`ntkd at ${path} closed the connection before answering monitor`)) }
+    })
+    socket.on('connect', () => socket.write(JSON.stringify({ cmd: 'monitor' }) + '\n'))
+    let buf = ''
+    socket.on('data', chunk => {
+      buf += chunk.toString('utf8')
+      for (let nl = buf.indexOf('\n'); nl >= 0 && !socket.destroyed; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        let msg: unknown
+        try { msg = JSON.parse(line) } catch { socket.destroy(); clearTimeout(timer); reject(new ControlError(`bad line from ${path}: ${line.slice(0, 80)}`)); return }
+        if (!started) {
+          const reply = msg as ControlReply
+          if (!reply.ok) { socket.destroy(); clearTimeout(timer); reject(new ControlError(`ntkd monitor: ${reply.error}`)); return }
+          started = true
+          clearTimeout(timer)
+          if (o.count === 0) { finish(); return }
+          continue
+        }
+        seen++
+        onEvent(msg as MonitorEvent, line)
+        if (o.count !== undefined && seen >= o.count) { finish(); return }
+      }
+    })
+  })
+  return { done, close: () => { close() } }
 }
 
 /** Sends one command to a daemon's control socket and returns its result (ntkctl, tests). */

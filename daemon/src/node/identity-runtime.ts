@@ -15,6 +15,7 @@ import type { Clock } from '../util/clock'
 import type { ListenerErrorHandler } from '../util/listener-errors'
 import type { Random } from '../util/random'
 import type { NodeConfig } from './config'
+import type { LogComponent } from '../util/logger'
 import { HOOKING_NEIGHBOUR_KINDS, type HookingManager } from '../hooking'
 import { PEERS_NEIGHBOUR_KINDS, attachPeerServices, identityPeersPorts, type AttachedPeers, type IdentityPeersPorts, type PeersArc } from './peers-attach'
 
@@ -34,6 +35,8 @@ export interface RuntimeContext {
   readonly scheduleSync: () => void
   readonly onListenerError: ListenerErrorHandler
   readonly log: (line: string) => void
+  /** A component's log (peers, coordinator); `log` when absent. */
+  readonly logOf?: (component: LogComponent) => (line: string) => void
   /** The system's Hooking: it decides on the Coordinator's behalf and reacts to its propagations. */
   readonly hooking: HookingManager
 }
@@ -93,7 +96,7 @@ export class IdentityRuntime {
       isMain: () => this.isMain,
       clock: ctx.clock,
       random: ctx.random,
-      log: line => ctx.log(`identity ${identity.index} peers: ${line}`),
+      log: peersLog(ctx, identity.index),
       timeoutMs: ctx.unicastTimeoutMs
     })
     // after an entry or migration the databases start from the identity this one replaces (§5.5): records of keys
@@ -259,4 +262,18 @@ function withEldershipAt (fp: Fingerprint, level: number, eldership: number): Fi
   const elderships = [...fp.elderships]
   elderships[level] = eldership
   return { ...fp, elderships }
+}
+
+/**
+ * PeerServices' lines of an identity: the Coordinator's (its bookings, its propagations) under `coordinator`, the
+ * rest under `peers`. The modules mark them by their first words; the component comes from there.
+ */
+function peersLog (ctx: RuntimeContext, index: number): (line: string) => void {
+  const peers = ctx.logOf?.('peers') ?? ctx.log
+  const coordinator = ctx.logOf?.('coordinator') ?? ctx.log
+  return line => {
+    const text = `identity ${index} ${line.startsWith('peers: ') ? line : `peers: ${line}`}`
+    if (/^(peers: )?(coordinator|propagation)\b/.test(line)) coordinator(text)
+    else peers(text)
+  }
 }

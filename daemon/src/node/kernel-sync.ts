@@ -1,6 +1,14 @@
 import type { Kernel } from '../kernel/kernel'
 import type { KernelState } from '../kernel/state'
 import type { CancelTimer, Clock, Ms } from '../util/clock'
+import { defaultListenerErrorHandler, runListeners, type ListenerErrorHandler } from '../util/listener-errors'
+
+/** One apply that changed the kernel: how many ops, and what they changed when the kernel says (rescans). */
+export interface KernelApplied {
+  readonly ops: number
+  readonly rescan: boolean
+  readonly changes?: readonly string[]
+}
 
 export interface KernelSyncStats {
   applies: number
@@ -46,6 +54,9 @@ export class KernelSync {
   readonly #minIntervalMs: Ms
   readonly #rescanMs: Ms
   readonly #log: (line: string) => void
+  readonly #applied = new Set<(a: KernelApplied) => void>()
+  /** Who hears about a listener of `onApplied` that threw (the system logs and counts it). */
+  onListenerError: ListenerErrorHandler = defaultListenerErrorHandler
 
   constructor (
     private readonly kernel: Kernel,
@@ -59,6 +70,12 @@ export class KernelSync {
     this.#rescanMs = opts.rescanMs ?? 0
     this.#log = opts.log ?? log ?? (() => {})
     this.#scheduleRescan()
+  }
+
+  /** Tells `fn` of every apply that changed something (ops > 0); returns what unsubscribes. */
+  onApplied (fn: (a: KernelApplied) => void): () => void {
+    this.#applied.add(fn)
+    return () => { this.#applied.delete(fn) }
   }
 
   /** The desired state of the last apply (undefined before the first). */
@@ -147,13 +164,14 @@ export class KernelSync {
   /** Applies a state; returns the ops it took (0 after a failure, which is counted and retried soon). */
   async #apply (state: KernelState, rethrow = false, rescan = false): Promise<number> {
     this.#lastApplyAt = this.clock.now()
+    let ops: number
     try {
       const s = await this.kernel.apply(state, rescan ? { rescan: true } : undefined)
       this.#lastDesired = state
       this.#failed = false
       this.stats.applies++
       this.stats.ops += s.ops
-      return s.ops
+      ops = s.ops
     } catch (e) {
       this.#failed = true
       this.stats.applyErrors++
@@ -164,5 +182,11 @@ export class KernelSync {
       this.schedule()
       return 0
     }
+    // outside the try: a listener that throws is not a failed apply
+    if (ops > 0 && this.#applied.size > 0) {
+      const changes = this.kernel.lastApplyStats?.changes
+      runListeners('kernel applied', this.#applied, { ops, rescan, ...(changes === undefined ? {} : { changes }) }, this.onListenerError)
+    }
+    return ops
   }
 }

@@ -13,6 +13,7 @@ import { MessageRegistry, type WireCounters } from '../wire'
 import type { Clock, Ms } from '../util/clock'
 import { RETHROW_LISTENER_ERRORS, type ListenerErrorHandler } from '../util/listener-errors'
 import type { Random } from '../util/random'
+import { plainLog, type ComponentLog, type LogComponent } from '../util/logger'
 import type { NodeConfig } from './config'
 import { IdentityRuntime, type RuntimeContext } from './identity-runtime'
 import { KernelSync } from './kernel-sync'
@@ -47,6 +48,8 @@ export interface NodePorts {
   /** The codec's counters, for `ntkctl counters`. */
   readonly wireCounters?: WireCounters
   readonly log?: (line: string) => void
+  /** Each component's log (ntkd: a Logger's); without it every line goes to `log` as it is. */
+  readonly logger?: (component: LogComponent) => ComponentLog
   /** Carrier of a managed NIC (real NICs: sysfsCarrier): arcs of a NIC that lost it go at once. */
   readonly nicCarrier?: NicCarrier
 }
@@ -107,14 +110,16 @@ export class NodeSystem {
   constructor (readonly config: NodeConfig, readonly ports: NodePorts, o: NodeOptions) {
     const { transport, kernel, clock, random } = ports
     const log = this.log
+    const daemonLog = this.logOf('daemon')
     const nicInfos: NicInfo[] = config.interfaces.map(name => ({ name, mac: ports.macOf(name).toUpperCase() }))
     const onListenerError: ListenerErrorHandler = (event, error) => {
       this.listenerErrors.count++
       this.listenerErrors.last = `${event}: ${error instanceof Error ? error.message : String(error)}`
-      log(`listener of ${event} threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+      daemonLog.error(`listener of ${event} threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
       if (RETHROW_LISTENER_ERRORS) throw error
     }
-    this.sync = new KernelSync(kernel, () => this.desiredState(), clock, { minIntervalMs: o.kernelIntervalMs ?? 50, rescanMs: config.rescanSeconds * 1000, log })
+    this.sync = new KernelSync(kernel, () => this.desiredState(), clock, { minIntervalMs: o.kernelIntervalMs ?? 50, rescanMs: config.rescanSeconds * 1000, log: this.logOf('kernel') })
+    this.sync.onListenerError = onListenerError
     const neighbourTimers = TIMER_PROFILES[config.timers]
     this.neighborhood = new Neighborhood({
       transport, clock, random, syncKernel: async () => await this.sync.applyNow(), ...(ports.nicCarrier === undefined ? {} : { nicCarrier: ports.nicCarrier })
@@ -127,7 +132,7 @@ export class NodeSystem {
     }
     const unicastTimeoutMs = neighbourTimers.unicastTimeoutMs * 4
     this.identities = new IdentityManager({
-      transport, clock, random, realNic, realNics: () => [...config.interfaces], syncKernel: async () => await this.sync.applyNow(), log, timeoutMs: unicastTimeoutMs
+      transport, clock, random, realNic, realNics: () => [...config.interfaces], syncKernel: async () => await this.sync.applyNow(), log: this.logOf('identities'), timeoutMs: unicastTimeoutMs
     })
     this.identities.events.onError = onListenerError
     this.demux = new IdentityDemux(transport, clock, (config.timers === 'lab' ? LAB_QSPN_CONFIG : DEFAULT_QSPN_CONFIG).arcTimeoutMs, log)
@@ -146,6 +151,7 @@ export class NodeSystem {
       scheduleSync: () => this.sync.schedule(),
       onListenerError,
       log,
+      logOf: c => this.logOf(c),
       hooking: this.hooking
     }
     // PeerServices' messages routed to this system's addresses (contact back to a client): only the main identity
@@ -157,7 +163,19 @@ export class NodeSystem {
     })
   }
 
-  readonly log = (line: string): void => { this.ports.log?.(line) }
+  /** The system's own lines (identities and their operations). */
+  readonly log = (line: string): void => { this.logOf('identities')(line) }
+
+  readonly #logs = new Map<LogComponent, ComponentLog>()
+  /** The log of one component: the ports' logger's, or the plain `log` of the ports. */
+  logOf (component: LogComponent): ComponentLog {
+    let l = this.#logs.get(component)
+    if (l === undefined) {
+      l = this.ports.logger?.(component) ?? plainLog(component, line => { this.ports.log?.(line) })
+      this.#logs.set(component, l)
+    }
+    return l
+  }
 
   /** What Hooking acts through: the main identity, the identity-arcs, the operations of an entry. */
   #hookingHost (): HookingHost {
@@ -174,7 +192,7 @@ export class NodeSystem {
       subnetLevel: this.config.subnetLevel,
       clock: this.ports.clock,
       random: this.ports.random,
-      log: line => { this.log(line) },
+      log: this.logOf('hooking'),
       main: () => view(this.runtimes.get(this.identities.mainId)),
       identity: id => view(this.runtimes.get(id)),
       arcs: id => this.identities.arcsOf(id).map(a => ({ id: a.id, peerId: a.peerId, peerMac: a.peerMac })),
@@ -216,10 +234,10 @@ export class NodeSystem {
     r.qspn.events.on('arc_removed', ({ arcId, badLink }) => {
       r.dropQspnArc(arcId, true)
       const ia = this.identities.arcOf(r.identity.id, arcId)
-      this.log(`identity ${r.identity.index}: QSPN dropped arc ${arcId}${badLink ? ' (bad link)' : ''}`)
+      this.logOf('qspn')(`identity ${r.identity.index}: QSPN dropped arc ${arcId}${badLink ? ' (bad link)' : ''}`)
       if (ia === undefined) return
       const realToReal = r.isMain && this.neighborhood.arcs().some(a => a.id === ia.arcId && a.peerLinklocal === ia.peerLinkLocal)
-      if (badLink && realToReal) { void this.neighborhood.removeArc(ia.arcId).catch(e => { this.log(`remove arc ${ia.arcId}: ${(e as Error).message}`) }); return }
+      if (badLink && realToReal) { void this.neighborhood.removeArc(ia.arcId).catch(e => { this.logOf('neighborhood')(`remove arc ${ia.arcId}: ${(e as Error).message}`) }); return }
       void this.identities.removeIdentityArc(r.identity.id, arcId).catch(e => { this.log(`remove identity-arc ${arcId}: ${(e as Error).message}`) })
       // the link is fine (the neighbour refused a request, say): the identity-arc between the main identities is
       // made again a moment later, as the physical arc would be, so the two never stay apart for good
@@ -283,7 +301,7 @@ export class NodeSystem {
     const physical = (a: Arc): { id: string, nic: string, peerMac: string, peerLinkLocal: string } => ({ id: a.id, nic: a.nic, peerMac: a.peerMac.toUpperCase(), peerLinkLocal: a.peerLinklocal })
     nb.on('arc_added', a => {
       this.#costs.set(a.id, a.cost ?? 1)
-      this.log(`arc added ${a.id} ${a.peerLinklocal} cost ${a.cost ?? 1}`)
+      this.logOf('neighborhood')(`arc added ${a.id} ${a.peerLinklocal} cost ${a.cost ?? 1}`)
       void ids.addArc(physical(a))
       this.sync.schedule()
     })
@@ -296,7 +314,7 @@ export class NodeSystem {
       // spec §2.8-8: QSPN first (routes over the arc go), then the identity-arcs and the host route
       this.#costs.delete(arc.id)
       ids.removeArc(arc.id)
-      this.log(`arc removed ${arc.id}`)
+      this.logOf('neighborhood')(`arc removed ${arc.id}`)
       this.sync.schedule()
     })
     ids.on('identity_arc_added', ({ arc, qspn }) => {
@@ -352,7 +370,7 @@ export class NodeSystem {
     this.identities.stop()
     try {
       // neighbours first (remove_arc): they route around us at once, while our own routes still stand
-      await this.neighborhood.stop().catch(e => { this.log(`neighborhood stop: ${(e as Error).message}`) })
+      await this.neighborhood.stop().catch(e => { this.logOf('neighborhood')(`neighborhood stop: ${(e as Error).message}`) })
     } finally {
       try {
         // spec §2.8-10: everything the daemon added goes, nested namespaces too (sysctls stay: enforced, not owned)

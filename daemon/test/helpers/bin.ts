@@ -28,13 +28,14 @@ export interface RunningBin {
   kill (signal?: NodeJS.Signals): void
 }
 
-/** Starts bin/ntkd or bin/ntkctl from the sources inside `netns` (when given) and returns at once. */
-export function startBin (tool: 'ntkd' | 'ntkctl', args: readonly string[], netns?: string): RunningBin {
+/** Starts bin/ntkd or bin/ntkctl from the sources inside `netns` (when given) and returns at once; `onStdout` reads its output. */
+export function startBin (tool: 'ntkd' | 'ntkctl', args: readonly string[], netns?: string, onStdout?: (chunk: string) => void): RunningBin {
   const bin = join(ROOT, 'bin', tool)
   const [cmd, argv] = netns === undefined ? [bin, [...args]] : ['ip', ['netns', 'exec', netns, bin, ...args]]
-  const child = spawn(cmd, argv, { env: { ...process.env, NTK_FROM_SOURCE: '1' }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(cmd, argv, { env: { ...process.env, NTK_FROM_SOURCE: '1' }, stdio: ['ignore', onStdout === undefined ? 'ignore' : 'pipe', 'pipe'] })
+  child.stdout?.on('data', (c: Buffer) => { onStdout?.(c.toString('utf8')) })
   let err = ''
-  child.stderr.on('data', (c: Buffer) => { err += c.toString('utf8') })
+  child.stderr?.on('data', (c: Buffer) => { err += c.toString('utf8') })
   const exited = new Promise<number>(resolve => child.on('exit', code => resolve(code ?? 1)))
   return { stderr: () => err, exited, kill: (signal = 'SIGTERM') => { if (child.exitCode === null) child.kill(signal) } }
 }

@@ -6,6 +6,7 @@ import { SeededRandom } from '../../src/util/random'
 import { InMemoryKernel, TableAllocator, SYSTEM_NS, TABLE_NTK, type RouteItem } from '../../src/kernel'
 import { cidrContains, type Naddr, type Topology } from '../../src/addressing'
 import { startNode, ntkdMessageRegistry, validateConfig, type NodeConfig, type RunningNode } from '../../src/node'
+import type { ComponentLog, LogComponent } from '../../src/util/logger'
 
 // Whole daemons (startNode: Neighborhood + QSPN over the wire codec + kernel sync) in one process, over an
 // in-memory network with a virtual clock and in-memory kernels.
@@ -91,6 +92,8 @@ export interface DaemonNetworkOptions {
   readonly kernelIntervalMs?: number
   /** The daemons' log lines (default: dropped). */
   readonly log?: (node: string, line: string) => void
+  /** Each daemon's per-component logs (as ntkd's Logger gives them); replaces `log` for the daemons' own lines. */
+  readonly logger?: (node: string) => (component: LogComponent) => ComponentLog
 }
 
 /** A peer's NIC as seen from one NIC: who is at the other end of a link. */
@@ -142,6 +145,7 @@ export class DaemonNetwork {
       ...((process.env.NTK_TEST_LOG ?? '').split(',').includes(name)
         ? { log: (line: string) => { process.stderr.write(`[${this.clock.now()} ${name}] ${line}\n`); this.o.log?.(name, line) } }
         : this.o.log === undefined ? {} : { log: (line: string) => this.o.log?.(name, line) }),
+      ...(this.o.logger === undefined ? {} : { logger: this.o.logger(name) }),
       macOf
     }, this.o.kernelIntervalMs === undefined ? {} : { kernelIntervalMs: this.o.kernelIntervalMs })
     await flush()
