@@ -128,6 +128,8 @@ interface Duplication {
 const PSEUDO_MAC_FIRST_OCTET = '4E' // ntkd: locally administered, unicast
 
 /** How many times a new arc's neighbour is asked for its main identity (and its list), a moment apart. */
+/** How many times a neighbour's identity list is asked again before a claim it does not confirm is refused. */
+const VERIFY_RETRIES = 3
 const MAIN_ARC_ATTEMPTS = 7
 /** First pause before asking again (doubled each time: 100 ms … 3.2 s): the neighbour usually makes its side at once. */
 const MAIN_ARC_RETRY_MS = 100
@@ -593,6 +595,17 @@ export class IdentityManager {
    * what does not.
    */
   async #verify (arc: PhysicalArc, claims: readonly NicClaim[]): Promise<string | null> {
+    // the neighbour may be a step behind (still moving its identities, or not yet holding its side of the arc):
+    // asked again after 100, 200 and 400 ms before the claim is refused
+    let doubt = await this.#verifyOnce(arc, claims)
+    for (let k = 0; doubt !== null && k < VERIFY_RETRIES && this.#physical.get(arc.id) === arc; k++) {
+      await new Promise<void>(resolve => this.#p.clock.setTimer(100 * 2 ** k, resolve))
+      doubt = await this.#verifyOnce(arc, claims)
+    }
+    return doubt
+  }
+
+  async #verifyOnce (arc: PhysicalArc, claims: readonly NicClaim[]): Promise<string | null> {
     this.#verifying++
     try {
       const list = await this.#request(arc, { v: 1, kind: 'identity_list' })
