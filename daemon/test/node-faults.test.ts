@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava'
-import { lineTopology } from '../src/sim/topologies'
+import { lineTopology, type TopologySpec } from '../src/sim/topologies'
 import type { WireMessage } from '../src/wire'
 import { type Daemon, type DaemonNetwork, linkLocalOf, runFor, runUntil, startSpec } from './helpers/inprocess-network'
 import { RouteOracle } from './helpers/route-oracle'
@@ -14,14 +14,21 @@ interface Counters { neighborhood: { listenerErrors: number } }
 const listenerErrors = (dn: DaemonNetwork): Record<string, number> =>
   Object.fromEntries(dn.list().map(d => [d.name, (d.node.counters() as unknown as Counters).neighborhood.listenerErrors]))
 
-test('a neighbour that refuses our full-ETP request loses the arc cleanly: no listener throws, the arc is made again, maps and kernels converge', async t => {
+/** The line of 3 (a - b - c) formed, its maps equal to the oracle's and its kernels applied; the daemons' logs. */
+async function formedLine (t: ExecutionContext): Promise<{ spec: TopologySpec, dn: DaemonNetwork, oracle: RouteOracle, logs: string[], a: Daemon, b: Daemon, c: Daemon, state: () => string }> {
   const spec = lineTopology(3, PROOF, 1000)
   const logs: string[] = []
   const dn = await startSpec(spec, { log: (node, line) => logs.push(`${node}: ${line}`) })
   t.teardown(async () => await dn.stopAll())
   const oracle = RouteOracle.ofSpec(spec)
   t.not(await runUntil(dn.clock, () => mapProblems(dn, oracle, { limit: 1 }).length === 0, BUDGET), null, 'the line forms')
-  const [a, b] = dn.list()
+  await dn.syncKernels()
+  const [a, b, c] = dn.list()
+  return { spec, dn, oracle, logs, a, b, c, state: () => JSON.stringify([b.node.identities(), b.node.map(), b.node.desiredState()]) }
+}
+
+test('a neighbour that refuses our full-ETP request loses the arc cleanly: no listener throws, the arc is made again, maps and kernels converge', async t => {
+  const { dn, oracle, logs, a, b } = await formedLine(t)
   // a's link to b fails; while it is down, b's answers to full-ETP requests turn into refusals (a peer that lost
   // the arc on its side answers so), so when the link comes back a's request fails and QSPN drops the arc
   const ab = { node: a.name, nic: a.config.interfaces[0] }
@@ -47,12 +54,7 @@ test('a neighbour that refuses our full-ETP request loses the arc cleanly: no li
 })
 
 test('an ETP naming a g-node at a virtual position (valid on the wire) leaves ntkctl map working and the kernel untouched', async t => {
-  const spec = lineTopology(3, PROOF, 1000)
-  const dn = await startSpec(spec)
-  t.teardown(async () => await dn.stopAll())
-  const oracle = RouteOracle.ofSpec(spec)
-  t.not(await runUntil(dn.clock, () => mapProblems(dn, oracle, { limit: 1 }).length === 0, BUDGET), null, 'the line forms')
-  const [a, b] = dn.list()
+  const { spec, dn, oracle, a, b } = await formedLine(t)
   // the next full ETP b sends a, captured on the medium
   let captured: Record<string, any> | undefined
   dn.net.tap = leg => {
@@ -82,14 +84,8 @@ test('an ETP naming a g-node at a virtual position (valid on the wire) leaves nt
 })
 
 test('an arc one side dropped while its remove_arc was lost is made again (no half-open arc kept alive by the probes)', async t => {
-  const spec = lineTopology(3, PROOF, 1000)
-  const dn = await startSpec(spec)
-  t.teardown(async () => await dn.stopAll())
-  const oracle = RouteOracle.ofSpec(spec)
-  t.not(await runUntil(dn.clock, () => mapProblems(dn, oracle, { limit: 1 }).length === 0, BUDGET), null, 'the line forms')
-  const [a, b] = dn.list()
+  const { dn, oracle, a, b } = await formedLine(t)
   const ab = { node: a.name, nic: a.config.interfaces[0] }
-  const ba = dn.peerOf(ab.node, ab.nic)
   // a drops the arc (as after a failed probe) and its remove_arc to b is lost: b keeps its side of the arc, and its
   // probes are answered by a's negotiation of a new one
   let lost = 0
@@ -111,14 +107,7 @@ test('an arc one side dropped while its remove_arc was lost is made again (no ha
 })
 
 test('identity_add_arc from the real neighbour naming another MAC for an identity-arc we have is refused: the arc, map and kernel stay as they were', async t => {
-  const spec = lineTopology(3, PROOF, 1000)
-  const logs: string[] = []
-  const dn = await startSpec(spec, { log: (node, line) => logs.push(`${node}: ${line}`) })
-  t.teardown(async () => await dn.stopAll())
-  const oracle = RouteOracle.ofSpec(spec)
-  t.not(await runUntil(dn.clock, () => mapProblems(dn, oracle, { limit: 1 }).length === 0, BUDGET), null, 'the line forms')
-  await dn.syncKernels()
-  const [a, b, c] = dn.list()
+  const { dn, oracle, logs, a, b, c } = await formedLine(t)
   const ab = { node: a.name, nic: a.config.interfaces[0] }
   const ba = dn.peerOf(ab.node, ab.nic)
   const before = JSON.stringify([b.node.identities(), b.node.map(), b.node.desiredState()])
@@ -150,17 +139,6 @@ interface IdentityCounters { rejected: number, unverified: number }
 const identityCounters = (d: Daemon): IdentityCounters => d.node.counters().identities as unknown as IdentityCounters
 
 /** A line of three, formed and applied; what `b` holds as text, to compare after. */
-async function formedLine (t: ExecutionContext): Promise<{ dn: DaemonNetwork, oracle: RouteOracle, logs: string[], a: Daemon, b: Daemon, c: Daemon, state: () => string }> {
-  const spec = lineTopology(3, PROOF, 1000)
-  const logs: string[] = []
-  const dn = await startSpec(spec, { log: (node, line) => logs.push(`${node}: ${line}`) })
-  t.teardown(async () => await dn.stopAll())
-  const oracle = RouteOracle.ofSpec(spec)
-  t.not(await runUntil(dn.clock, () => mapProblems(dn, oracle, { limit: 1 }).length === 0, BUDGET), null, 'the line forms')
-  await dn.syncKernels()
-  const [a, b, c] = dn.list()
-  return { dn, oracle, logs, a, b, c, state: () => JSON.stringify([b.node.identities(), b.node.map(), b.node.desiredState()]) }
-}
 
 const PHANTOM_ID = '0123456789abcdef'
 

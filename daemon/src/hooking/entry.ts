@@ -17,17 +17,26 @@ export interface EnterOrder {
 }
 
 /** The operator's arguments of an entry (prepare-enter-net), as the proof's qspnclient takes them. */
+/**
+ * Where a g-node moves (an entry or a migration: the proof's prepare_enter_net_phase_1 / prepare_migrate_phase_1,
+ * spec §7), as Hooking decides it and the operator gives it to ntkctl (node/operations' MoveArgs adds the operation).
+ */
 export interface EnterMove {
+  /** Level of the g-node that moves (0: this node alone). */
   readonly guestLevel: number
+  /** Level of the g-node it enters: the new position is at hostLevel − 1. */
   readonly hostLevel: number
-  /** The host g-node's positions and elderships above hostLevel-1, top level first. */
-  readonly hostGnode: number[]
-  readonly hostElderships: number[]
+  /** Positions of the host g-node at levels hostLevel..l−1, top level first ("2.1" → [2, 1]). */
+  readonly hostGnode: readonly number[]
+  /** Its elderships at the same levels, top level first. */
+  readonly hostElderships: readonly number[]
+  /** Position taken at level hostLevel − 1 in phase 1 (possibly virtual) and its eldership. */
   readonly pos1: number
   readonly eld1: number
+  /** Real position taken in phase 2 and its eldership. */
   readonly pos2: number
   readonly eld2: number
-  /** The old identity's virtual position at the guest level (it is dismissed soon after an entry). */
+  /** Virtual position the old identity takes at the guest level, and its eldership (dismissed soon after an entry). */
   readonly connPos: number
   readonly connEld: number
 }

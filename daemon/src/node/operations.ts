@@ -1,4 +1,5 @@
 import { formatNaddr, maxDistinctGnode, type Naddr } from '../addressing'
+import type { EnterMove } from '../hooking'
 import type { IdentityArc } from '../identities'
 import type { Fingerprint } from '../qspn/fingerprint'
 import type { InternalArc } from '../qspn/manager'
@@ -9,24 +10,7 @@ import type { NodeSystem } from './node'
  * What the operator decides for one entry or migration (the proof's prepare_enter_net_phase_1 and
  * prepare_migrate_phase_1, spec §7): in a real network Hooking and the Coordinator decide it.
  */
-export interface MoveArgs {
-  /** Level of the g-node that moves (0: this node alone). */
-  readonly guestLevel: number
-  /** Level of the g-node it enters: the new position is at hostLevel − 1. */
-  readonly hostLevel: number
-  /** Positions of the host g-node at levels hostLevel..l−1, top level first ("2.1" → [2, 1]). */
-  readonly hostGnode: readonly number[]
-  /** Its elderships at the same levels, top level first. */
-  readonly hostElderships: readonly number[]
-  /** Position taken at level hostLevel − 1 in phase 1 (possibly virtual) and its eldership. */
-  readonly pos1: number
-  readonly eld1: number
-  /** Real position taken in phase 2 and its eldership. */
-  readonly pos2: number
-  readonly eld2: number
-  /** Virtual position the old identity takes at the guest level, and its eldership. */
-  readonly connPos: number
-  readonly connEld: number
+export interface MoveArgs extends EnterMove {
   /**
    * Entries only: the old identity's identity-arcs that lead into the network entered (their id, or the peer's MAC);
    * the new identity asks them for full ETPs to end its bootstrap.

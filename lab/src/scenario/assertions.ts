@@ -124,19 +124,24 @@ export function addressesCheck (ctx: CheckContext, spec: NonNullable<Assertions[
   }
 }
 
-/** Per node, a JSON subset of its routes keyed by table then destination (null: must be absent). */
-export function routesSubsetCheck (ctx: CheckContext, spec: Record<string, Record<string, unknown>>): Check {
+/** Per node, a JSON subset of one view of its observation; the diff names the nodes whose view does not match. */
+function subsetCheck (ctx: CheckContext, spec: Record<string, Record<string, unknown>>, view: (o: NodeObservation | undefined) => unknown, summary: (nodes: string) => string, key: string): Check {
   return async () => {
     const nodes = Object.keys(spec)
     const obs = await observeAll(ctx, nodes)
     const lines: string[] = []
     const data: Record<string, unknown> = {}
     for (const n of nodes) {
-      const m = jsonSubset(routesByTable(obs.get(n)?.routes ?? []), spec[n], n)
+      const m = jsonSubset(view(obs.get(n)), spec[n], n)
       if (m.length > 0) { lines.push(formatMismatches(m)); data[n] = m }
     }
-    return lines.length === 0 ? null : { summary: `routes of ${Object.keys(data).join(', ')} do not match`, lines, data: { subset: data } }
+    return lines.length === 0 ? null : { summary: summary(Object.keys(data).join(', ')), lines, data: { [key]: data } }
   }
+}
+
+/** Per node, a JSON subset of its routes keyed by table then destination (null: must be absent). */
+export function routesSubsetCheck (ctx: CheckContext, spec: Record<string, Record<string, unknown>>): Check {
+  return subsetCheck(ctx, spec, o => routesByTable(o?.routes ?? []), nodes => `routes of ${nodes} do not match`, 'subset')
 }
 
 /**
@@ -144,18 +149,7 @@ export function routesSubsetCheck (ctx: CheckContext, spec: Record<string, Recor
  * "default" is the node's own namespace, others those it made, e.g. ntkv0; null: the namespace must not exist).
  */
 export function kernelCheck (ctx: CheckContext, spec: Record<string, Record<string, unknown>>): Check {
-  return async () => {
-    const nodes = Object.keys(spec)
-    const obs = await observeAll(ctx, nodes)
-    const lines: string[] = []
-    const data: Record<string, unknown> = {}
-    for (const n of nodes) {
-      const o = obs.get(n)
-      const m = jsonSubset(o === undefined ? undefined : kernelView(o as never), spec[n], n)
-      if (m.length > 0) { lines.push(formatMismatches(m)); data[n] = m }
-    }
-    return lines.length === 0 ? null : { summary: `kernel of ${Object.keys(data).join(', ')} does not match`, lines, data: { kernel: data } }
-  }
+  return subsetCheck(ctx, spec, o => o === undefined ? undefined : kernelView(o as never), nodes => `kernel of ${nodes} does not match`, 'kernel')
 }
 
 /** `network: single`: one ntkd network id per connected component, never one id for two components. */
