@@ -160,7 +160,7 @@ export class IdentityManager {
   #nextIndex = 0
   /** Neighbours' claims being checked against their identity lists right now. */
   #verifying = 0
-  /** Cancels the pending remake of the main identity-arcs (remakeMainArcsLater). */
+  /** Cancels the pending remake of the main identity-arcs (#remakeMainArcsLater). */
   #cancelRemake: (() => void) | null = null
   #unsubscribe: () => void
 
@@ -181,8 +181,7 @@ export class IdentityManager {
     this.#cancelRemake = null
   }
 
-  /** The main identity-arcs missing with any neighbour are made again one unicast timeout from now (once). */
-  remakeMainArcsLater (): void {
+  #remakeMainArcsLater (): void {
     if (this.#cancelRemake !== null) return
     this.#cancelRemake = this.#p.clock.setTimer(this.#p.timeoutMs ?? 10_000, () => {
       this.#cancelRemake = null
@@ -475,7 +474,7 @@ export class IdentityManager {
       // every physical arc carries the identity-arc of the main identities (§6.1): one removed while the link lives
       // (a neighbour whose QSPN dropped it remakes it; an old request replayed would leave the two apart for good)
       // is asked for again a moment later
-      if (r.id === this.#mainId && ia.peerMac === arc.peerMac.toUpperCase() && ia.peerLinkLocal === arc.peerLinkLocal) this.remakeMainArcsLater()
+      if (r.id === this.#mainId && ia.peerMac === arc.peerMac.toUpperCase() && ia.peerLinkLocal === arc.peerLinkLocal) this.#remakeMainArcsLater()
       return ack(true)
     }
     return undefined

@@ -241,9 +241,19 @@ export class NodeSystem {
       void this.identities.removeIdentityArc(r.identity.id, arcId).catch(e => { this.log(`remove identity-arc ${arcId}: ${(e as Error).message}`) })
       // the link is fine (the neighbour refused a request, say): the identity-arc between the main identities is
       // made again a moment later, as the physical arc would be, so the two never stay apart for good
-      if (realToReal) this.identities.remakeMainArcsLater()
+      if (realToReal) this.#remakeMainArcsLater()
     })
     r.qspn.events.on('remove_identity', () => { void this.ops().removeIdentity(String(r.identity.index)).catch(e => { this.log(`remove identity ${r.identity.index}: ${(e as Error).message}`) }) })
+  }
+
+  #remakeTimer: (() => void) | null = null
+  #remakeMainArcsLater (): void {
+    if (this.#remakeTimer !== null || this.#stopping) return
+    this.#remakeTimer = this.ports.clock.setTimer(this.ctx.unicastTimeoutMs, () => {
+      this.#remakeTimer = null
+      if (this.#stopping) return
+      void this.identities.ensureMainArcs().catch(e => { this.log(`main identity-arcs: ${(e as Error).message}`) })
+    })
   }
 
   removeRuntime (id: string): void {
@@ -348,7 +358,11 @@ export class NodeSystem {
     await this.sync.applyNow()
   }
 
+  #stopping = false
   async stop (): Promise<void> {
+    this.#stopping = true
+    this.#remakeTimer?.()
+    this.#remakeTimer = null
     this.hooking.stop()
     for (const r of this.runtimes.values()) r.stop()
     this.#detachContact()
