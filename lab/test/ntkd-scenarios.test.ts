@@ -6,7 +6,7 @@ import { defaultKinds, loadTopology } from '../src/topology'
 import type { ResolvedLab } from '../src/topology/model'
 import type { NodeObservation } from '../src/observe'
 import { initialState } from '../src/scenario/lab-state'
-import { defaultRouteModels, diffRoutes, expectRoutes } from '../src/scenario/route-model'
+import { defaultRouteModels, diffRoutes, expectRoutes, formatRouteDiff } from '../src/scenario/route-model'
 import { pairTargets } from '../src/scenario/reachability'
 import { scenarioFromLab } from '../src/scenario/scenario-file'
 import { runScenario } from '../src/scenario/runner'
@@ -95,6 +95,29 @@ test('ntkd route model: the diff checks next hop, src and the unreachable routes
   t.deepEqual(diffRoutes(exp, obs(wrongSrc))[0]?.wrong.map(w => w.expected.dst), ['10.0.0.56/30'])
   const noMarks = routes.filter(r => r.type !== 'unreachable')
   t.is(diffRoutes(exp, obs(noMarks))[0]?.unmarked.length, f.unreachable.length)
+})
+
+test('ntkd route model: a wrong next hop says when the model guessed it (arc costs measured, not configured)', t => {
+  const fixed = load('ntkd-ring6.yaml')
+  const measured: ResolvedLab = { ...fixed, nodes: fixed.nodes.map(n => ({ ...n, config: { ...n.config, costs: undefined } })) }
+  const wrongLines = (lab: ResolvedLab): string[] => {
+    const exp = new Map([...expectRoutes(lab, initialState(lab), defaultRouteModels())].filter(([n]) => n === 'f'))
+    const f = exp.get('f')
+    if (f === undefined) return []
+    // every route out of the other interface than the model's first choice
+    const ifs = [...new Set(f.routes.flatMap(r => r.ifnames))]
+    const routes: NodeObservation['routes'] = [
+      ...f.routes.map(r => ({ table: 'ntk', family: 'inet' as const, dst: r.dst.replace(/\/32$/, ''), type: 'unicast', dev: ifs.find(i => !r.ifnames.includes(i)) ?? 'none', gateway: '169.254.1.1', src: r.src })),
+      ...f.unreachable.map(u => ({ table: '251', family: 'inet' as const, dst: u.dst, type: 'unreachable' }))
+    ]
+    const obs = new Map([['f', { routes, addresses: [] } as unknown as NodeObservation]])
+    return formatRouteDiff(diffRoutes(exp, obs)).filter(l => l.includes('wrong'))
+  }
+  const exact = wrongLines(fixed)
+  const guessed = wrongLines(measured)
+  t.true(exact.length > 0 && guessed.length > 0, 'the moved routes show as wrong')
+  t.true(exact.every(l => !l.includes('a guess')), exact.join('\n'))
+  t.true(guessed.every(l => l.includes('a guess: arc costs are measured')), guessed.join('\n'))
 })
 
 test('a wait reports when its passing check started and ended: convergence lies between (slow observations)', async t => {

@@ -211,3 +211,18 @@ links:
   t.true(r.passed, formatSummary(r))
   t.deepEqual(r.steps.map(s => s.label).filter(l => l.startsWith('hear')), ['hear b–c down', 'hear a–c up'])
 })
+
+test('the ntkd kind checks costs: only interfaces of the node (the daemon refuses any other and would not start)', t => {
+  const base = (costs: string): string => `name: x
+defaults: { kind: ntkd, config: { topology: [2, 1, 1, 1], costs: ${costs} } }
+nodes:
+  a: { config: { address: "3.1.0.1" } }
+  b: { config: { address: "3.1.0.0", costs: { eth1: 900 } } }
+links:
+  - endpoints: [a:eth1, b:eth1]
+`
+  t.throws(() => parseTopology(base('{ eth1: 1000, eth3: 1000 }'), 'x.yaml', defaultKinds()), { message: /nodes\.a: kind ntkd: config\.costs: eth3 is not an interface of this node \(the daemon manages eth1\)/ })
+  t.throws(() => parseTopology(base('{ eth1: 0 }'), 'x.yaml', defaultKinds()), { message: /config\.costs\.eth1 must be a positive whole number of microseconds/ })
+  const lab = parseTopology(base('{ eth1: 1000 }'), 'x.yaml', defaultKinds())
+  t.deepEqual(lab.nodes.map(n => [n.name, n.config.costs]), [['a', { eth1: 1000 }], ['b', { eth1: 900 }]], 'a node\'s costs replace the defaults\'')
+})

@@ -41,9 +41,20 @@ function parseNode (spec: NodeSpec): NtkdNode {
 
 /** The cost of leaving `node` over `ifname` (QSPN adds the sender's arc cost). */
 export function arcCost (node: NodeSpec, ifname: string): number {
+  return fixedArcCost(node, ifname) ?? UNKNOWN_COST
+}
+
+/** The configured cost of leaving `node` over `ifname`; undefined when the daemon measures it (an RTT). */
+function fixedArcCost (node: NodeSpec, ifname: string): number | undefined {
   const costs = node.config.costs
   const c = typeof costs === 'object' && costs !== null ? (costs as Record<string, unknown>)[ifname] : undefined
-  return typeof c === 'number' ? c : UNKNOWN_COST
+  return typeof c === 'number' ? c : undefined
+}
+
+/** Whether some link end of these nodes has a measured cost: next hops where paths compete are then a guess. */
+function anyMeasuredCost (lab: ResolvedLab, nodes: readonly NodeSpec[]): boolean {
+  const byName = new Map(nodes.map(n => [n.name, n]))
+  return lab.links.some(l => l.endpoints.some(e => { const n = byName.get(e.node); return n !== undefined && fixedArcCost(n, e.ifname) === undefined }))
 }
 
 interface Reach { cost: number, hops: number, firstHops: Set<string> /* "neighbour\u0000ifname" */ }
@@ -91,6 +102,7 @@ function expectNtkd (lab: ResolvedLab, state: LabState, node: NodeSpec, members:
     return true
   }, memberNames))
   const subnetLevel = typeof node.config.subnetLevel === 'number' ? node.config.subnetLevel : 0
+  const guessed = anyMeasuredCost(lab, [node, ...members])
   const routes: ExpectedRoute[] = []
   const unreachable: NodeExpectation['unreachable'] = []
   for (const d of ntkDestinations(me.address, { subnetLevel })) {
@@ -116,7 +128,8 @@ function expectNtkd (lab: ResolvedLab, state: LabState, node: NodeSpec, members:
         cost,
         ifnames: [...new Set(pairs.map(p => p[1]))].sort(),
         neighbours: [...new Set(pairs.map(p => p[0]))].sort(),
-        src
+        src,
+        ...(guessed && hops.size > 0 ? { costsMeasured: true } : {})
       })
     }
   }

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import type { NodeSpec, ResolvedLab } from '../topology/model'
 import { ntkctlArgv } from '../topology/kinds/ntkd'
 import { mapBounded } from '../util/pool'
@@ -24,7 +25,7 @@ export const isUnaddressedNtkd = (n: NodeSpec): boolean => n.kind === 'ntkd' && 
 export async function ntkdStatuses (lab: ScenarioLab, nodes: readonly string[], concurrency = 8): Promise<Map<string, NtkdStatus | string>> {
   const out = await mapBounded([...nodes], concurrency, async n => {
     const r = await lab.exec(n, ntkctlArgv(['--json', 'status']), { check: false })
-    if (r.code !== 0) return `${n}: ntkctl status failed (${r.code}): ${(r.stderr ?? r.stdout ?? '').trim().slice(0, 200)}`
+    if (r.code !== 0) return `${n}: ntkctl status failed (${r.code}): ${(r.stderr ?? r.stdout ?? '').trim().slice(0, 200)}${await fatalLine(lab, n)}`
     try {
       const s = JSON.parse(r.stdout) as NtkdStatus
       if (typeof s.address !== 'string') return `${n}: ntkctl status gave no address`
@@ -32,6 +33,15 @@ export async function ntkdStatuses (lab: ScenarioLab, nodes: readonly string[], 
     } catch { return `${n}: ntkctl status is not JSON: ${r.stdout.slice(0, 120)}` }
   })
   return new Map(nodes.map((n, i) => [n, out[i]]))
+}
+
+/** The daemon's fatal line from the node's log (a daemon that died at start says why there), or nothing. */
+async function fatalLine (lab: ScenarioLab, node: string): Promise<string> {
+  const file = lab.logFile(node)
+  if (file === undefined) return ''
+  const text = await readFile(file, 'utf8').catch(() => '')
+  const fatal = text.split('\n').filter(l => /ntkd fatal|^ntkd: /.test(l)).pop()
+  return fatal === undefined ? '' : ` (its log: ${fatal.trim().slice(0, 300)})`
 }
 
 /**

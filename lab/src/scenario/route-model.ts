@@ -67,6 +67,8 @@ export interface ExpectedRoute {
   src?: string
   /** Cost of the cheapest path, for models with arc costs. */
   cost?: number
+  /** Some arc cost is measured by the daemon, not configured: `ifnames` is the model's guess. */
+  costsMeasured?: boolean
 }
 
 export interface NodeExpectation {
@@ -169,7 +171,7 @@ export function formatRouteDiff (diffs: readonly NodeRouteDiff[]): string[] {
     lines.push(`${d.node}:`)
     const src = (s: string | undefined): string => s !== undefined ? ` src ${s}` : ''
     for (const m of d.missing) lines.push(`  missing ${m.dst} (of ${m.owner}, ${m.hops} hops via ${m.ifnames.join('|')}${src(m.src)})`)
-    for (const w of d.wrong) lines.push(`  wrong   ${w.expected.dst} via ${w.actual.dev ?? '?'}${w.actual.gateway !== undefined ? ` (${w.actual.gateway})` : ''}${w.expected.src !== undefined ? src(w.actual.src ?? '-') : ''}, expected via ${w.expected.ifnames.join('|')}${src(w.expected.src)}`)
+    for (const w of d.wrong) lines.push(`  wrong   ${w.expected.dst} via ${w.actual.dev ?? '?'}${w.actual.gateway !== undefined ? ` (${w.actual.gateway})` : ''}${w.expected.src !== undefined ? src(w.actual.src ?? '-') : ''}, expected via ${w.expected.ifnames.join('|')}${src(w.expected.src)}${w.expected.costsMeasured === true ? ' (a guess: arc costs are measured; fix them in config.costs or wait with next-hops: false)' : ''}`)
     for (const x of d.extra) lines.push(`  extra   ${x.dst} (of ${x.owner}, unreachable) via ${x.actual.dev ?? '?'}`)
     for (const u of d.unmarked) lines.push(`  no unreachable route for ${u.dst} (of ${u.owner})`)
   }

@@ -149,6 +149,7 @@ export function ntkdKind (): Kind {
         else {
           for (const [nic, cost] of Object.entries(c.costs)) {
             if (checkIfname(nic) !== undefined) problems.push(`config.costs: ${JSON.stringify(nic)} is not an interface name`)
+            else if (!(nic in node.interfaces)) problems.push(`config.costs: ${nic} is not an interface of this node (the daemon manages ${Object.keys(node.interfaces).join(', ') || 'none'})`)
             if (!Number.isInteger(cost) || (cost as number) < 1) problems.push(`config.costs.${nic} must be a positive whole number of microseconds`)
           }
         }
