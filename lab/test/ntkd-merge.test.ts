@@ -13,14 +13,16 @@ import { backendMissing, checkedBackend, leftovers, runnableIf, uniqueLabName } 
 // topologies/merge/two-lines.yaml. Each line of four daemons founds one network (Hooking among lone daemons), then
 // the link between the lines comes up and the two networks become one: one network id, unique global addresses,
 // every node's ntk table equal to the model computed from the addresses the daemons took, all pairs ping. Nothing
-// stale is left: no ntkv* namespace, no pseudo-interface, one identity per node.
+// stale is left: no ntkv* namespace, no pseudo-interface, one identity per node. topologies/split/ring-cut.yaml: a
+// network cut in two goes on as two networks (each with its own id, routing inside) and merges again when healed.
 
-const DIR = path.join(__dirname, '..', '..', 'topologies', 'merge')
+const DIR = path.join(__dirname, '..', '..', 'topologies')
 
 const CASES: Array<[string, 'netns' | 'docker', string]> = [
-  ['two-lines.yaml', 'netns', 'two lines of four ntkd without addresses become two networks, then one when a link joins them'],
-  ['two-rings.yaml', 'netns', 'two rings of six ntkd without addresses become two networks, then one when two links join them at once'],
-  ['two-lines.yaml', 'docker', 'two lines of four ntkd without addresses become two networks, then one when a link joins them']
+  ['merge/two-lines.yaml', 'netns', 'two lines of four ntkd without addresses become two networks, then one when a link joins them'],
+  ['merge/two-rings.yaml', 'netns', 'two rings of six ntkd without addresses become two networks, then one when two links join them at once'],
+  ['split/ring-cut.yaml', 'netns', 'a ring of eight cut in two lives on as two networks (withdrawn routes, two ids, each routing inside), and merges again when healed'],
+  ['merge/two-lines.yaml', 'docker', 'two lines of four ntkd without addresses become two networks, then one when a link joins them']
 ]
 
 for (const [file, backendName, title] of CASES) runnableIf(test.serial, backendMissing(backendName))(`${backendName}: ${title}; nothing stale left`, async t => {

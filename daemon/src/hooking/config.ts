@@ -24,6 +24,13 @@ export interface HookingConfig {
   readonly dismissOldAfterMs: Ms
   /** Attempts of phase 5-6 at one level before giving up the entry (it is evaluated again later). */
   readonly attemptsPerLevel: number
+  /**
+   * A network whose eldest node (its id) has been out of sight this long is a part of a network that split: it takes
+   * its own eldest's id (seed: network collision; the tolerance of the original's split detection is 10 s).
+   */
+  readonly networkSplitToleranceMs: Ms
+  /** How often the main identity's map is looked at for that. */
+  readonly networkWatchMs: Ms
 }
 
 export const DEFAULT_HOOKING_CONFIG: HookingConfig = {
@@ -38,7 +45,9 @@ export const DEFAULT_HOOKING_CONFIG: HookingConfig = {
   beginEnterTimeoutMs: 120_000,
   searchMigrationPathTimeoutMs: 300_000,
   dismissOldAfterMs: 60_000,
-  attemptsPerLevel: 3
+  attemptsPerLevel: 3,
+  networkSplitToleranceMs: 10_000,
+  networkWatchMs: 1_000
 }
 
 export const LAB_HOOKING_CONFIG: HookingConfig = {
@@ -53,7 +62,9 @@ export const LAB_HOOKING_CONFIG: HookingConfig = {
   beginEnterTimeoutMs: 30_000,
   searchMigrationPathTimeoutMs: 60_000,
   dismissOldAfterMs: 10_000,
-  attemptsPerLevel: 3
+  attemptsPerLevel: 3,
+  networkSplitToleranceMs: 2_000,
+  networkWatchMs: 250
 }
 
 /** global_timeout (ms) of a network of n nodes. */

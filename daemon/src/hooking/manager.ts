@@ -11,6 +11,7 @@ import { hookingEntryData, hookingNetworkData, hookingRefused, type HookingNetwo
 import { HookingEvents, type HookingEvent } from './events'
 import { HookingResponder } from './responder'
 import { dotted, enterOrder } from './wire-data'
+import { inSight, NetworkIds } from './network-id'
 
 /** One identity of the system as Hooking sees it. */
 export interface HookingIdentity {
@@ -74,7 +75,7 @@ class Stopped extends Error {}
 export class HookingManager {
   readonly events = new HookingEvents()
   readonly #cfg: HookingConfig
-  readonly #networkIds = new Map<string, number>()
+  readonly #networkIds: NetworkIds
   readonly #arcs = new Map<string, ArcState>()
   readonly #running = new Set<string>()
   readonly #timers = new Set<() => void>()
@@ -86,28 +87,43 @@ export class HookingManager {
 
   constructor (private readonly host: HookingHost, cfg: Partial<HookingConfig> = {}) {
     this.#cfg = { ...DEFAULT_HOOKING_CONFIG, ...cfg }
+    this.#networkIds = new NetworkIds(host.topology.levels, this.#cfg.networkSplitToleranceMs)
+    this.#after(this.#cfg.networkWatchMs, () => { this.#watchNetwork() })
     this.#responder = new HookingResponder(host, this.#cfg, id => this.networkIdOf(id), me => this.#nodesInside(me), e => { this.#emit(e) })
   }
 
   get config (): HookingConfig { return this.#cfg }
 
   /** The network id of identity `id`: its own top fingerprint when it founded the network, else the one it entered. */
-  networkIdOf (id: string): number | null {
-    const known = this.#networkIds.get(id)
-    if (known !== undefined) return known
-    const me = this.host.identity(id)
-    if (me === undefined || !me.qspn.isBootstrapComplete()) return null
-    try { return me.qspn.getFingerprint(this.host.topology.levels).id } catch { return null }
+  networkIdOf (id: string): number | null { return this.#networkIds.of(id, this.host.identity(id)?.qspn) }
+
+  /** Every networkWatchMs: has the main identity's network lost its eldest (a network split, NetworkIds)? */
+  #watchNetwork (): void {
+    if (this.#stopped) return
+    const main = this.host.main()
+    const change = main === undefined ? null : this.#networkIds.watch(main.id, main.qspn, this.host.clock.now())
+    if (change !== null && main !== undefined) {
+      if (change.lost) {
+        this.host.log(`hooking: the network's eldest (${change.previous}) is out of sight for ${this.#cfg.networkSplitToleranceMs} ms: network split, this part is network ${change.networkId}`)
+        this.#emit({ type: 'network_split', previous: change.previous, networkId: change.networkId, nodes: this.#nodesInside(main) })
+      } else {
+        this.host.log(`hooking: the network's top fingerprint is ${change.networkId} (held ${change.previous}): it is the network id now`)
+        this.#emit({ type: 'network_id', previous: change.previous, networkId: change.networkId })
+      }
+      // arcs to the other part (if any came back meanwhile) are looked at again as arcs to another network
+      this.mainChanged()
+    }
+    this.#after(this.#cfg.networkWatchMs, () => { this.#watchNetwork() })
   }
 
   /** A new identity: founded a network (nothing to remember), entered one (its id), or migrated (its old one's id). */
   identityAdded (id: string, origin: { kind: 'create' } | { kind: 'enter', networkId: number } | { kind: 'migrate', from: string }): void {
-    if (origin.kind === 'enter') this.#networkIds.set(id, origin.networkId)
-    if (origin.kind === 'migrate') { const n = this.networkIdOf(origin.from); if (n !== null) this.#networkIds.set(id, n) }
+    if (origin.kind === 'enter') this.#networkIds.hold(id, origin.networkId)
+    if (origin.kind === 'migrate') { const n = this.networkIdOf(origin.from); if (n !== null) this.#networkIds.hold(id, n) }
   }
 
   identityRemoved (id: string): void {
-    this.#networkIds.delete(id)
+    this.#networkIds.forget(id)
     for (const k of [...this.#arcs.keys()]) if (k.startsWith(`${id}|`)) this.#arcs.delete(k)
   }
 
@@ -166,7 +182,7 @@ export class HookingManager {
     const external = this.host.arcs(id).filter(a => this.#arcs.get(`${id}|${a.id}`)?.networkId === order.entry.networkId).map(a => a.id)
     const before = [...me.naddr]
     const fresh = await this.host.enter(id, move, order.enterId, external)
-    this.#networkIds.set(fresh, order.entry.networkId)
+    this.#networkIds.hold(fresh, order.entry.networkId)
     this.#entering = null
     const now = this.host.identity(fresh)
     this.#emit({ type: 'entered', enterId: order.enterId, networkId: order.entry.networkId, guestLevel: order.guestLevel, hostLevel: order.entry.hostLevel, from: dotted(before), address: now === undefined ? null : dotted(now.naddr), identity: now?.index ?? null })
@@ -227,6 +243,12 @@ export class HookingManager {
           this.host.addQspnArc(id, arcId)
           this.#emit({ type: 'same_network', arc: arcId, peer, networkId: myNet })
           return
+        }
+        if (inSight(me.qspn, this.host.topology.levels, theirs.networkId)) {
+          // their network's eldest is on a path of my map: one network whose nodes follow a new top fingerprint at
+          // slightly different moments (NetworkIds); the ids agree within the tolerance
+          await this.#sleep(this.#cfg.networkDataRetryMs)
+          continue
         }
         this.#arcs.set(key, { status: 'another-network', networkId: theirs.networkId, peerNaddr: theirs.naddr })
         const wait = await this.#decide(id, arcId, myNet, theirs)

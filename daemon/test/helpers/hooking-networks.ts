@@ -29,7 +29,7 @@ export function randomConnected (names: readonly string[], extra: number, rnd: S
  * Starts every node of `groups` (each a list of names) without an address, with one NIC per edge end, and links the
  * `edges`; the links of `later` are made down (`join` takes them up). Returns the network and the join function.
  */
-export async function startUnconfigured (names: readonly string[], edges: readonly Edge[], later: readonly Edge[], o: { seed: number, bits: readonly number[] }): Promise<{ dn: DaemonNetwork, join: () => void }> {
+export async function startUnconfigured (names: readonly string[], edges: readonly Edge[], later: readonly Edge[], o: { seed: number, bits: readonly number[] }): Promise<{ dn: DaemonNetwork, join: () => void, setEdge: (e: Edge, up: boolean) => void }> {
   const nics = new Map(names.map(n => [n, [] as string[]]))
   const ends = [...edges, ...later].map(e => {
     const na = nics.get(e.a) as string[]
@@ -42,7 +42,12 @@ export async function startUnconfigured (names: readonly string[], edges: readon
   const laterEnds = ends.slice(edges.length)
   for (const e of ends) dn.link(e.a, e.b)
   for (const e of laterEnds) dn.setLinkUp(e.a, e.b, false)
-  return { dn, join: () => { for (const e of laterEnds) dn.setLinkUp(e.a, e.b, true) } }
+  const setEdge = (e: Edge, up: boolean): void => {
+    const end = ends.find(x => (x.a.node === e.a && x.b.node === e.b) || (x.a.node === e.b && x.b.node === e.a))
+    if (end === undefined) throw new Error(`no edge ${e.a}-${e.b}`)
+    dn.setLinkUp(end.a, end.b, up)
+  }
+  return { dn, join: () => { for (const e of laterEnds) dn.setLinkUp(e.a, e.b, true) }, setEdge }
 }
 
 /** The connected components of the daemons' current links (by the arcs the medium has up), as name lists. */

@@ -2,9 +2,11 @@ import { type HCoord, type Naddr, hcKey, maxDistinctGnode } from '../../src/addr
 import type { TopologySpec } from '../../src/sim/topologies'
 
 /**
- * What every node's map and routes must be, computed without QSPN: Dijkstra over directed arc costs. A path's cost
- * at node x is the sum of the costs each node on it gives its arc to the next one (as QSPN adds the receiving
- * arc's cost). Paths to a g-node stay inside the smallest g-node holding both ends, as QSPN paths do.
+ * What every node's map and routes must be, computed without QSPN: the cheapest paths over directed arc costs. A
+ * path's cost at node x is the sum of the costs each node on it gives its arc to the next one (as QSPN adds the
+ * receiving arc's cost). Paths to a g-node stay inside the smallest g-node holding both ends and obey the acyclic
+ * rule (no node on a path sees it leave one of its g-nodes and come back: ValidPath), as QSPN paths do; Dijkstra's
+ * distances bound the search, and are the answer whenever some path meeting them is valid.
  */
 export interface OracleNode { readonly name: string, readonly naddr: Naddr }
 export interface DirectedArc { readonly from: string, readonly to: string, readonly cost: number }
@@ -55,16 +57,78 @@ export class RouteOracle {
     const out = new Map<string, OracleDestination>()
     for (const [k, { hc, members }] of byHc) {
       const region = hc.lvl + 1
-      const cost = this.#costTo(me, members, region)
-      if (!Number.isFinite(cost)) continue
+      const lb = this.#toMembers(me, members, region)
+      if (!Number.isFinite(lb.get(me) ?? Number.POSITIVE_INFINITY)) continue
+      // The cheapest path QSPN can hold (acyclic rule, ValidPath) through each neighbour; Dijkstra's distances to
+      // the members are a lower bound that usually is the answer.
+      let cost = Number.POSITIVE_INFINITY
       const firstHops = new Set<string>()
-      for (const [v, c] of this.#out.get(me) ?? []) {
-        if (!this.#inRegion(me, v, region)) continue
-        if (members.includes(v) ? c === cost : c + this.#costTo(v, members, region, me) === cost) firstHops.add(v)
+      const outs = (this.#out.get(me) ?? []).filter(([v]) => this.#inRegion(me, v, region))
+        .map(([v, c]) => ({ v, c, low: c + (lb.get(v) ?? Number.POSITIVE_INFINITY) })).sort((x, y) => x.low - y.low)
+      for (const { v, c, low } of outs) {
+        if (!Number.isFinite(low) || low > cost) continue
+        const via = this.#cheapestValidVia(me, v, c, new Set(members), region, lb, cost)
+        if (via < cost) { cost = via; firstHops.clear() }
+        if (via === cost && Number.isFinite(via)) firstHops.add(v)
       }
+      if (!Number.isFinite(cost)) continue
       out.set(k, { hc, cost, members, firstHops })
     }
     return out
+  }
+
+  /**
+   * The cheapest cost of a path `me` → `first` → … → a member that QSPN can hold (ValidPath), not above `bound`
+   * (+∞ when none): a depth-first search in order of the lower bound `lb` (distances to the members), stopping at
+   * the first path that meets the bound it cannot beat.
+   */
+  #cheapestValidVia (me: string, first: string, firstCost: number, members: ReadonlySet<string>, region: number, lb: ReadonlyMap<string, number>, bound: number): number {
+    const walk = new ValidPath(me, (y, z) => maxDistinctGnode(this.#node(y).naddr, this.#node(z).naddr) as HCoord)
+    const floor = firstCost + (lb.get(first) ?? Number.POSITIVE_INFINITY)
+    let best = bound
+    let found = Number.POSITIVE_INFINITY
+    let steps = 0
+    const search = (u: string, cost: number): boolean => {
+      if (++steps > 200_000) throw new Error(`oracle: the valid-path search from ${me} via ${first} took too long`)
+      if (members.has(u)) { if (cost <= best) { best = cost; found = cost } return cost === floor }
+      const next = (this.#out.get(u) ?? []).filter(([v]) => this.#inRegion(me, v, region) && !walk.has(v))
+        .map(([v, c]) => ({ v, c: cost + c, low: cost + c + (lb.get(v) ?? Number.POSITIVE_INFINITY) })).sort((x, y) => x.low - y.low)
+      for (const { v, c, low } of next) {
+        if (!Number.isFinite(low) || low > best) break
+        if (!walk.extend(v)) continue
+        const done = search(v, c)
+        walk.retract()
+        if (done) return true
+      }
+      return false
+    }
+    if (!walk.extend(first)) return Number.POSITIVE_INFINITY
+    search(first, firstCost)
+    return found
+  }
+
+  /** Distances from every node of `origin`'s g-node of level `region` to the nearest of `members`, inside it. */
+  #toMembers (origin: string, members: readonly string[], region: number): Map<string, number> {
+    const key = `to|${origin}|${region}|${members.join(',')}`
+    const cached = this.#dist.get(key)
+    if (cached !== undefined) return cached
+    const incoming = new Map<string, Array<[string, number]>>()
+    for (const [u, outs] of this.#out) for (const [v, c] of outs) incoming.set(v, [...(incoming.get(v) ?? []), [u, c]])
+    const dist = new Map<string, number>(members.map(m => [m, 0]))
+    const done = new Set<string>()
+    for (;;) {
+      let u: string | undefined
+      let du = Number.POSITIVE_INFINITY
+      for (const [n, d] of dist) if (!done.has(n) && d < du) { u = n; du = d }
+      if (u === undefined) break
+      done.add(u)
+      for (const [w, c] of incoming.get(u) ?? []) {
+        if (!this.#inRegion(origin, w, region)) continue
+        if (du + c < (dist.get(w) ?? Number.POSITIVE_INFINITY)) dist.set(w, du + c)
+      }
+    }
+    this.#dist.set(key, dist)
+    return dist
   }
 
   /**
@@ -115,59 +179,22 @@ export class RouteOracle {
     const key = `${me}|${hcKey(dest)}|${hcKey(avoid)}`
     const cached = this.#avoiding.get(key)
     if (cached !== undefined) return cached
-    const hopOf = (y: string, z: string): HCoord => maxDistinctGnode(this.#node(y).naddr, this.#node(z).naddr) as HCoord
     const same = (a: HCoord, b: HCoord): boolean => a.lvl === b.lvl && a.pos === b.pos
-    const path = [me]
-    // per node on the path, the hops (relative to it) of the nodes after it, consecutive repeats merged
-    const hops: HCoord[][] = [[]]
-    const extend = (z: string): boolean => {
-      const added: number[] = []
-      let ok = true
-      for (let i = 0; i < path.length && ok; i++) {
-        const h = hopOf(path[i], z)
-        const seq = hops[i]
-        const last = seq[seq.length - 1]
-        if (last !== undefined && same(last, h)) continue
-        if ((last !== undefined && h.lvl < last.lvl) || seq.some(x => same(x, h))) ok = false
-        else { seq.push(h); added.push(i) }
-      }
-      if (ok) { path.push(z); hops.push([]); return true }
-      for (const i of added) hops[i].pop()
-      return false
-    }
-    const retract = (): void => {
-      const z = path.pop() as string
-      hops.pop()
-      for (let i = 0; i < path.length; i++) {
-        const seq = hops[i]
-        // z's hop was pushed unless it merged with the previous node's
-        const prev = path.length - 1 > i ? hopOf(path[i], path[path.length - 1]) : undefined
-        if (prev === undefined || !same(prev, hopOf(path[i], z))) seq.pop()
-      }
-    }
+    const walk = new ValidPath(me, (y, z) => maxDistinctGnode(this.#node(y).naddr, this.#node(z).naddr) as HCoord)
     const search = (): boolean => {
-      const u = path[path.length - 1]
-      for (const [v] of this.#out.get(u) ?? []) {
-        if (path.includes(v)) continue
-        const h = hopOf(me, v)
+      for (const [v] of this.#out.get(walk.last) ?? []) {
+        if (walk.has(v)) continue
+        const h = maxDistinctGnode(this.#node(me).naddr, this.#node(v).naddr) as HCoord
         if (same(h, avoid)) continue
-        if (!extend(v)) continue
-        if (same(h, dest) || search()) { retract(); return true }
-        retract()
+        if (!walk.extend(v)) continue
+        if (same(h, dest) || search()) { walk.retract(); return true }
+        walk.retract()
       }
       return false
     }
     const found = search()
     this.#avoiding.set(key, found)
     return found
-  }
-
-  /** Cheapest cost from `from` to any of `members` inside `origin`'s g-node of level `region`. */
-  #costTo (from: string, members: readonly string[], region: number, origin = from): number {
-    const d = this.#dijkstra(from, origin, region)
-    let best = Number.POSITIVE_INFINITY
-    for (const m of members) best = Math.min(best, d.get(m) ?? Number.POSITIVE_INFINITY)
-    return best
   }
 
   #inRegion (origin: string, n: string, region: number): boolean {
@@ -177,31 +204,56 @@ export class RouteOracle {
     return true
   }
 
-  #dijkstra (src: string, origin: string, region: number): Map<string, number> {
-    const key = `${src}|${origin}|${region}`
-    const cached = this.#dist.get(key)
-    if (cached !== undefined) return cached
-    const dist = new Map<string, number>([[src, 0]])
-    const done = new Set<string>()
-    for (;;) {
-      let u: string | undefined
-      let du = Number.POSITIVE_INFINITY
-      for (const [n, d] of dist) if (!done.has(n) && d < du) { u = n; du = d }
-      if (u === undefined) break
-      done.add(u)
-      for (const [v, c] of this.#out.get(u) ?? []) {
-        if (!this.#inRegion(origin, v, region)) continue
-        if (du + c < (dist.get(v) ?? Number.POSITIVE_INFINITY)) dist.set(v, du + c)
-      }
-    }
-    this.#dist.set(key, dist)
-    return dist
-  }
-
   #node (name: string): OracleNode {
     const n = this.#nodes.get(name)
     if (n === undefined) throw new Error(`oracle: no node ${name}`)
     return n
+  }
+}
+
+/**
+ * A path being walked, kept QSPN-valid (the acyclic rule, §4.4): from every node y on it, the g-nodes (relative to
+ * y) of the nodes after it are of non-decreasing level and none comes back after another, i.e. no node sees the
+ * path leave one of its g-nodes and enter it again.
+ */
+class ValidPath {
+  readonly #path: string[]
+  /** Per node on the path, the hops (relative to it) of the nodes after it, consecutive repeats merged. */
+  readonly #hops: HCoord[][] = [[]]
+
+  constructor (start: string, private readonly hopOf: (y: string, z: string) => HCoord) { this.#path = [start] }
+
+  get last (): string { return this.#path[this.#path.length - 1] }
+  has (n: string): boolean { return this.#path.includes(n) }
+
+  /** Appends `z` when the path stays valid; false (and nothing changed) otherwise. */
+  extend (z: string): boolean {
+    const added: number[] = []
+    let ok = true
+    for (let i = 0; i < this.#path.length && ok; i++) {
+      const h = this.hopOf(this.#path[i], z)
+      const seq = this.#hops[i]
+      const last = seq[seq.length - 1]
+      if (last !== undefined && last.lvl === h.lvl && last.pos === h.pos) continue
+      if ((last !== undefined && h.lvl < last.lvl) || seq.some(x => x.lvl === h.lvl && x.pos === h.pos)) ok = false
+      else { seq.push(h); added.push(i) }
+    }
+    if (ok) { this.#path.push(z); this.#hops.push([]); return true }
+    for (const i of added) this.#hops[i].pop()
+    return false
+  }
+
+  /** Removes the last node. */
+  retract (): void {
+    const z = this.#path.pop() as string
+    this.#hops.pop()
+    const prev = this.#path[this.#path.length - 1]
+    for (let i = 0; i < this.#path.length; i++) {
+      // z's hop was pushed unless it merged with the previous node's
+      const ph = this.#path.length - 1 > i ? this.hopOf(this.#path[i], prev) : undefined
+      const zh = this.hopOf(this.#path[i], z)
+      if (ph === undefined || ph.lvl !== zh.lvl || ph.pos !== zh.pos) this.#hops[i].pop()
+    }
   }
 }
 
