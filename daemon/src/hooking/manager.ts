@@ -44,6 +44,8 @@ export interface HookingHost {
   prepareEnter (id: string, opId: number): void
   /** The entry of identity `id` (finish_enter): it duplicates; the new identity's id. */
   enter (id: string, move: EnterMove, opId: number, externalArcIds: readonly string[]): Promise<string>
+  /** exit_network(level) of identity `id` (§6.3 item 9): its g-node of that level leaves the network; arcs dropped. */
+  exitNetwork (id: string, level: number): string[]
   /** Dismisses a connectivity identity. */
   dismiss (id: string): Promise<void>
   /** The main identity changed or an identity went: main identity-arcs missing with any neighbour are made. */
@@ -166,8 +168,38 @@ export class HookingManager {
         if (me === undefined || !me.isMain || !Number.isInteger(enterId)) return
         this.host.prepareEnter(id, enterId as number)
       },
-      finish_enter: async (_lvl, data) => { await this.#finishEnter(id, data) }
+      finish_enter: async (_lvl, data) => { await this.#finishEnter(id, data) },
+      we_have_splitted: (lvl, data) => { this.#exitNetwork(id, lvl, (data as { fingerprintId?: unknown } | null)?.fingerprintId) }
     }
+  }
+
+  /**
+   * QSPN found a g-node split and my neighbour over `arcId` is in the island without the eldest (§4.7): it is told
+   * (hooking_you_have_splitted), and its island leaves the network and enters it again through the merge flow.
+   */
+  gnodeSplitted (id: string, arcId: string, hc: { lvl: number, pos: number }, fingerprintId: number): void {
+    if (this.#stopped || this.host.main()?.id !== id) return
+    this.#emit({ type: 'split_detected', arc: arcId, level: hc.lvl, gnode: `${hc.lvl}:${hc.pos}`, fingerprintId })
+    void this.host.request(id, arcId, { v: 1, kind: 'hooking_you_have_splitted', level: hc.lvl, fingerprintId }, this.#cfg.networkDataTimeoutMs).then(r => {
+      if (r !== undefined && hookingRefused.is(r)) this.host.log(`hooking: you_have_splitted over ${arcId} refused: ${r.reason}: ${r.message}`)
+    }, e => { this.host.log(`hooking: you_have_splitted over ${arcId}: ${(e as Error).message}`) })
+  }
+
+  /**
+   * we_have_splitted reached this member of the island: exit_network(level); the island is a network of its own, its
+   * id the island's fingerprint; the arcs dropped come back as identity-arcs to another network, and the island
+   * enters it again (Hooking).
+   */
+  #exitNetwork (id: string, level: number, fingerprintId: unknown): void {
+    const me = this.host.identity(id)
+    if (me === undefined || !me.isMain || level < 1 || level >= this.host.topology.levels) return
+    if (me.qspn.getFingerprint(level).id !== fingerprintId) return
+    const previous = this.networkIdOf(id)
+    const arcs = this.host.exitNetwork(id, level)
+    const networkId = me.qspn.getFingerprint(this.host.topology.levels).id
+    this.#networkIds.hold(id, networkId)
+    this.host.log(`hooking: my g-node of level ${level} split from network ${String(previous)}: it exits (${arcs.length} arcs dropped), network ${networkId} now`)
+    this.#emit({ type: 'network_exited', level, previous, networkId, arcsDropped: arcs.length })
   }
 
   async #finishEnter (id: string, raw: unknown): Promise<void> {

@@ -42,6 +42,10 @@ export interface HookingEntryData extends WireMessage {
   elderships: number[]
 }
 
+/** A border node tells its neighbour inside a split g-node's island (§6.3 item 9): the island must leave. */
+export interface HookingYouHaveSplitted extends WireMessage { kind: 'hooking_you_have_splitted', src: string, dst: string, level: number, fingerprintId: number }
+export interface HookingSplitAck extends WireMessage { kind: 'hooking_split_ack' }
+
 export const hookingGetNetworkData = defineMessage<HookingGetNetworkData>('hooking_get_network_data', {
   properties: { ...IDENTITY_ADDRESS_FIELDS, askCoordinator: { type: 'boolean' } }, required: ['src', 'dst', 'askCoordinator']
 })
@@ -61,9 +65,14 @@ export const hookingEntryData = defineMessage<HookingEntryData>('hooking_entry_d
   required: ['networkId', 'hostLevel', 'positions', 'elderships']
 })
 
+export const hookingYouHaveSplitted = defineMessage<HookingYouHaveSplitted>('hooking_you_have_splitted', {
+  properties: { ...IDENTITY_ADDRESS_FIELDS, level: { ...level, minimum: 1 }, fingerprintId: networkId }, required: ['src', 'dst', 'level', 'fingerprintId']
+})
+export const hookingSplitAck = defineMessage<HookingSplitAck>('hooking_split_ack', { properties: {}, required: [] })
+
 export function registerHookingMessages (registry: MessageRegistry): void {
-  for (const d of [hookingGetNetworkData, hookingNetworkData, hookingRefused, hookingSearchMigrationPath, hookingEntryData]) registry.register(d)
+  for (const d of [hookingGetNetworkData, hookingNetworkData, hookingRefused, hookingSearchMigrationPath, hookingEntryData, hookingYouHaveSplitted, hookingSplitAck]) registry.register(d)
 }
 
 /** Requests between neighbour identities (identity-addressed, handed to the identity's Hooking). */
-export const HOOKING_NEIGHBOUR_KINDS: ReadonlySet<string> = new Set(['hooking_get_network_data', 'hooking_search_migration_path'])
+export const HOOKING_NEIGHBOUR_KINDS: ReadonlySet<string> = new Set(['hooking_get_network_data', 'hooking_search_migration_path', 'hooking_you_have_splitted'])

@@ -5,7 +5,7 @@ import { globalTimeoutMs, type HookingConfig } from './config'
 import { beginEnter, emptyNetworkMemory, endEnter, evaluateEnter, networkMemoryFrom, type EnterLock, type EvaluateEnterResult, type HookingNetworkMemory } from './evaluation'
 import type { HookingEvent } from './events'
 import type { HookingHost, HookingIdentity } from './manager'
-import { hookingGetNetworkData, hookingSearchMigrationPath, type HookingEntryData, type HookingNetworkData, type HookingRefused } from './messages'
+import { hookingGetNetworkData, hookingSearchMigrationPath, hookingYouHaveSplitted, type HookingEntryData, type HookingNetworkData, type HookingRefused, type HookingSplitAck } from './messages'
 import { evaluateData, refused } from './wire-data'
 
 /**
@@ -26,7 +26,24 @@ export class HookingResponder {
   async handle (id: string, arcId: string, m: WireMessage): Promise<WireMessage | undefined> {
     if (hookingGetNetworkData.is(m)) return await this.#networkData(id, m.askCoordinator)
     if (hookingSearchMigrationPath.is(m)) return await this.#searchMigrationPath(id, arcId, m.askLevel, m.networkId)
+    if (hookingYouHaveSplitted.is(m)) return this.#youHaveSplitted(id, arcId, m.level, m.fingerprintId)
     return undefined
+  }
+
+  /**
+   * §6.3 item 9 at the neighbour v inside the island: when my g-node of that level carries the island's fingerprint,
+   * we_have_splitted goes to every member of it (the Coordinator's propagation: members share positions and
+   * fingerprint), each of which exits the network.
+   */
+  #youHaveSplitted (id: string, arcId: string, level: number, fingerprintId: number): HookingSplitAck | HookingRefused {
+    const me = this.host.identity(id)
+    if (me === undefined || !me.isMain) return refused('not-main', 'this identity is no main identity')
+    if (level >= this.host.topology.levels) return refused('refused', `level ${level} is no g-node level of the topology`)
+    const mine = me.qspn.getFingerprint(level).id
+    if (mine !== fingerprintId) return refused('refused', `my g-node of level ${level} has fingerprint ${mine}, not ${fingerprintId}`)
+    this.emit({ type: 'split_signalled', arc: arcId, level, fingerprintId })
+    void me.coordinator.weHaveSplitted(level, { fingerprintId }).catch(e => { this.host.log(`hooking: we_have_splitted at level ${level}: ${(e as Error).message}`) })
+    return { v: 1, kind: 'hooking_split_ack' }
   }
 
   async #networkData (id: string, askCoordinator: boolean): Promise<HookingNetworkData | HookingRefused> {

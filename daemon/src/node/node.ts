@@ -206,6 +206,8 @@ export class NodeSystem {
         return (await ops.enterNetPhase1(id, opId)).id
       },
       dismiss: async id => { await this.ops().removeIdentity(id) },
+      // QSPN drops the arcs with arc_removed: the identity-arcs go (the neighbours told) and are made again later
+      exitNetwork: (id, level) => { const gone = runtime(id).qspn.exitNetwork(level); this.sync.schedule(); return gone },
       ensureMainArcs: async () => { await this.identities.ensureMainArcs() }
     }
   }
@@ -242,6 +244,10 @@ export class NodeSystem {
       // the link is fine (the neighbour refused a request, say): the identity-arc between the main identities is
       // made again a moment later, as the physical arc would be, so the two never stay apart for good
       if (realToReal) this.#remakeMainArcsLater()
+    })
+    r.qspn.events.on('gnode_splitted', ({ arcId, hc, fingerprintId }) => {
+      this.logOf('qspn')(`identity ${r.identity.index}: g-node ${hc.lvl}:${hc.pos} split, the island with fingerprint ${fingerprintId} is over arc ${arcId}`)
+      if (r.isMain) this.hooking.gnodeSplitted(r.identity.id, arcId, hc, fingerprintId)
     })
     r.qspn.events.on('remove_identity', () => { void this.ops().removeIdentity(String(r.identity.index)).catch(e => { this.log(`remove identity ${r.identity.index}: ${(e as Error).message}`) }) })
   }

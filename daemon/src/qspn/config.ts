@@ -44,7 +44,11 @@ export interface QspnConfig {
   /** How long a member of a connectivity g-node told to go (got_prepare_destroy) waits before it asks to be removed. */
   readonly destroyWaitMs: number
   /** A full-ETP request that failed in transport is tried again after this long, once, before the arc is dropped (0: never). */
-  readonly requestRetryMs: number
+  readonly requestRetryMs: number  /**
+   * Two fingerprints of one g-node that both last this long (after their settling) mean the g-node split (§4.7,
+   * `threshold_calculator`: 10 s in ntkd): a border node next to the island without the eldest signals it.
+   */
+  readonly splitToleranceMs: number
 }
 
 export const DEFAULT_QSPN_CONFIG: QspnConfig = {
@@ -59,7 +63,8 @@ export const DEFAULT_QSPN_CONFIG: QspnConfig = {
   fingerprintSettleMs: 2_000,
   bootstrapTimeoutMs: 10_000,
   destroyWaitMs: 10_000,
-  requestRetryMs: 2_000
+  requestRetryMs: 2_000,
+  splitToleranceMs: 10_000
 }
 
-export const LAB_QSPN_CONFIG: QspnConfig = { ...DEFAULT_QSPN_CONFIG, arcTimeoutMs: 2_000, periodicFullEtpMs: 30_000, bootstrapTimeoutMs: 3_000, destroyWaitMs: 1_000, requestRetryMs: 500 }
+export const LAB_QSPN_CONFIG: QspnConfig = { ...DEFAULT_QSPN_CONFIG, arcTimeoutMs: 2_000, periodicFullEtpMs: 30_000, bootstrapTimeoutMs: 3_000, destroyWaitMs: 1_000, requestRetryMs: 500, splitToleranceMs: 2_000 }

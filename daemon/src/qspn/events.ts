@@ -18,6 +18,11 @@ export interface QspnEvents {
   remove_identity: Record<string, never>
   /** Communication over the arc failed; QSPN dropped it (badLink: the link itself looks broken). */
   arc_removed: { arcId: string, badLink: boolean }
+  /**
+   * My neighbour over `arcId` is in an island of destination `hc` that split from it (§4.7): the g-node carries two
+   * fingerprints, and the neighbour's one (`fingerprintId`) is not the eldest. Repeated while it lasts.
+   */
+  gnode_splitted: { arcId: string, hc: HCoord, fingerprintId: number }
 }
 
 export type QspnEventName = keyof QspnEvents

@@ -12,6 +12,7 @@ import { MapUpdater } from './map-update'
 import type { QspnArc } from './messenger'
 import { destinationOf, type NodePath } from './node-path'
 import { OwnInfo } from './own-info'
+import { SplitWatch } from './split-watch'
 import { hcKey, isMyGnode, maxDistinctGnode, type HCoord, type Positions } from './types'
 
 export type { QspnComponents, QspnStats } from './core'
@@ -82,6 +83,8 @@ export class QspnManager {
   readonly #map: MapUpdater
   readonly #intake: EtpIntake
   #cancelPeriodic: CancelTimer | null = null
+  readonly #splits: SplitWatch
+  #cancelSplitWatch: CancelTimer | null = null
   /** While bootstrapping: arcs still to ask for a full ETP, in order, and the timer that ends the wait. */
   #bootstrapQueue: ArcState[] = []
   #bootstrapAsking = false
@@ -107,6 +110,48 @@ export class QspnManager {
       admitsSpontaneous: m => this.#admitsDuringBootstrap(m),
       processed: () => { if (q.bootstrapLevel !== null) this.#completeBootstrap() }
     })
+    this.#splits = new SplitWatch(q)
+    this.#watchSplits()
+  }
+
+  /** Looks for split g-nodes (SplitWatch) every quarter of the tolerance, and signals them. */
+  #watchSplits (): void {
+    const q = this.#q
+    const every = Math.max(250, Math.floor(q.cfg.splitToleranceMs / 4))
+    this.#cancelSplitWatch = q.c.clock.setTimer(every, () => {
+      if (q.stopped) return
+      if (q.bootstrapLevel === null && !q.isConnectivity) for (const s of this.#splits.check(q.c.clock.now())) this.events.emit('gnode_splitted', s)
+      this.#watchSplits()
+    })
+  }
+
+  /**
+   * This identity's g-node of level `level` split from the rest and is not the part with the eldest (§4.7, §6.3 item
+   * 9 exit_network): every path to a destination of level >= `level` goes and every arc to a neighbour outside that
+   * g-node is dropped (`arc_removed`, badLink false); the g-node becomes a network of its own. Returns the arcs
+   * dropped.
+   */
+  exitNetwork (level: number): string[] {
+    const q = this.#q
+    if (!Number.isInteger(level) || level < 1 || level >= q.levels) throw new RangeError(`exit_network level ${level} outside 1..${q.levels - 1}`)
+    const gone: string[] = []
+    for (const a of [...q.arcs.values()]) {
+      const h = a.peerNaddr === null ? null : maxDistinctGnode(q.naddr, a.peerNaddr)
+      if (h !== null && h.lvl < level) continue
+      this.arcRemove(a.id)
+      this.events.emit('arc_removed', { arcId: a.id, badLink: false })
+      gone.push(a.id)
+    }
+    const changes = new Map<string, DestChange>()
+    for (const [k, pool] of [...q.pool]) {
+      const d = q.map.get(k)?.hc ?? (pool.size > 0 ? destinationOf([...pool.values()][0]) : undefined)
+      if (d === undefined || d.lvl < level) continue
+      const ch = this.#map.changeOf(changes, d)
+      ch.candidates.clear()
+    }
+    this.#map.commit(changes, [], null)
+    this.#splits.clear()
+    return gone
   }
 
   /** First node of a new network (§4.8 create_net): empty map, bootstrap complete right away. */
@@ -292,6 +337,7 @@ export class QspnManager {
   stop (): void {
     this.#q.stopped = true
     this.#cancelPeriodic?.()
+    this.#cancelSplitWatch?.()
     this.#cancelBootstrapTimeout?.()
     this.#own.stop()
     this.#intake.refuseAll()

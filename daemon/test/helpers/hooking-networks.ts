@@ -126,13 +126,16 @@ export function reservationProblems (dn: DaemonNetwork): string[] {
 }
 
 /**
- * Waits until the network holds every invariant (single network per component, maps and kernels equal to the
- * oracle's); returns the virtual ms it took (null: budget spent) and the last problems seen.
+ * Waits until the network holds every invariant (single network per component, with `edges` every g-node connected
+ * inside, maps and kernels equal to the oracle's); returns the virtual ms it took (null: budget spent) and the last problems seen.
  */
-export async function settled (dn: DaemonNetwork, comps: readonly string[][], budgetMs: number): Promise<{ ms: number | null, problems: string[] }> {
+export async function settled (dn: DaemonNetwork, comps: readonly string[][], budgetMs: number, edges?: readonly Edge[]): Promise<{ ms: number | null, problems: string[] }> {
   let problems: string[] = []
   const ms = await runUntil(dn.clock, async () => {
     problems = networkProblems(dn, comps)
+    if (problems.length > 0) return false
+    // given the links that are up: every g-node connected inside too (a split g-node repaired)
+    if (edges !== undefined) problems = gnodeProblems(dn, edges)
     if (problems.length > 0) return false
     const oracle = oracleOfArcs(dn)
     problems = mapProblems(dn, oracle, { limit: 5, alternatives: false })
