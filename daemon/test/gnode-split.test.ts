@@ -44,6 +44,46 @@ test('a ring of six loses its eldest node: the g-node left in two pieces is repa
   t.log(`eldest ${eldest} stopped: ${before.join('; ')}; island ${island.join(',')}; repaired ${String(r.ms)} ms after the stop (virtual)`)
 })
 
+test('a 3x3 grid cut inside one of its g-nodes (the network stays connected): the island leaves and enters again', async t => {
+  const names: string[] = []
+  const edges: Edge[] = []
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 3; c++) {
+      names.push(`g${r}${c}`)
+      if (c < 2) edges.push({ a: `g${r}${c}`, b: `g${r}${c + 1}` })
+      if (r < 2) edges.push({ a: `g${r}${c}`, b: `g${r + 1}${c}` })
+    }
+  }
+  const { dn, setEdge } = await startUnconfigured(names, edges, [], { seed: 9, bits: BITS })
+  t.teardown(async () => await dn.stopAll())
+  t.deepEqual((await settled(dn, components(names, edges), 120_000, edges)).problems, [])
+  // one or two links inside a g-node whose loss leaves it in pieces while the grid stays connected
+  let cut: Edge[] | undefined
+  for (const e of edges) {
+    const left = edges.filter(x => x !== e)
+    if (components(names, left).length === 1 && gnodeProblems(dn, left).length > 0) { cut = [e]; break }
+  }
+  for (let i = 0; cut === undefined && i < edges.length; i++) {
+    for (let j = i + 1; cut === undefined && j < edges.length; j++) {
+      const left = edges.filter((_, k) => k !== i && k !== j)
+      if (components(names, left).length === 1 && gnodeProblems(dn, left).length > 0) cut = [edges[i], edges[j]]
+    }
+  }
+  if (cut === undefined) { t.fail(`no cut splits a g-node inside: ${describeHooking(dn)}`); return }
+  const left = edges.filter(e => !cut.includes(e))
+  const pieces = gnodeProblems(dn, left)
+  const addresses = new Map(names.map(n => [n, dn.get(n).naddr.join('.')]))
+  const t0 = dn.clock.now()
+  for (const e of cut) setEdge(e, false)
+  const r = await settled(dn, components(names, left), 90_000, left)
+  t.deepEqual(r.problems, [], describeHooking(dn))
+  const island = names.filter(n => eventsOf(dn, n, t0).includes('network_exited'))
+  t.true(island.length > 0, 'an island left the network')
+  for (const n of island) t.not(dn.get(n).naddr.join('.'), addresses.get(n), `${n} has a new address`)
+  t.deepEqual(names.filter(n => !island.includes(n) && dn.get(n).naddr.join('.') !== addresses.get(n)), [], 'nobody outside the island moved')
+  t.log(`cut ${cut.map(e => `${e.a}-${e.b}`).join(' ')}: ${pieces.join('; ')}; island ${island.join(',')}; repaired ${String(r.ms)} ms after the cut (virtual)`)
+})
+
 /** A random cut of `edges` (not the whole graph), possibly splitting the network or a g-node inside it. */
 function randomCut (edges: readonly Edge[], rnd: SeededRandom): Edge[] {
   const n = 1 + rnd.int(Math.max(1, Math.floor(edges.length / 3)))
