@@ -6,13 +6,15 @@ import type { EtpMessage } from './etp'
 import { EtpIntake } from './etp-intake'
 import { QspnBootstrapInProgressError, QspnUnknownArcError } from './errors'
 import { QspnEventEmitter } from './events'
-import { eldest, identicalFingerprint, sameFingerprint, type Fingerprint } from './fingerprint'
+import { eldest, sameFingerprint, type Fingerprint } from './fingerprint'
 import { Forwarder } from './forwarding'
 import { MapUpdater } from './map-update'
 import type { QspnArc } from './messenger'
 import { destinationOf, type NodePath } from './node-path'
 import { OwnInfo } from './own-info'
-import { SplitWatch } from './split-watch'
+import { exitNetwork, SplitWatch } from './split-watch'
+import { Bootstrap } from './bootstrap'
+import { connectivityHolds, signalConnectivityGnode } from './connectivity'
 import { hcKey, isMyGnode, maxDistinctGnode, type HCoord, type Positions } from './types'
 
 export type { QspnComponents, QspnStats } from './core'
@@ -86,9 +88,7 @@ export class QspnManager {
   readonly #splits: SplitWatch
   #cancelSplitWatch: CancelTimer | null = null
   /** While bootstrapping: arcs still to ask for a full ETP, in order, and the timer that ends the wait. */
-  #bootstrapQueue: ArcState[] = []
-  #bootstrapAsking = false
-  #cancelBootstrapTimeout: CancelTimer | null = null
+  readonly #bootstrap: Bootstrap
   #destroyPending = false
 
   private constructor (c: QspnComponents, id: QspnIdentity, cfg: QspnConfig, bootstrapLevel: number | null) {
@@ -105,10 +105,11 @@ export class QspnManager {
     }
     fwd = this.#fwd = new Forwarder(q, this.#adv, st => dropFailedArc(st, true))
     this.#map = new MapUpdater(q, this.#own, this.#fwd)
+    this.#bootstrap = new Bootstrap(q, () => this.#intake, { own: this.#own, fwd: this.#fwd, adv: this.#adv, events: this.events })
     this.#intake = new EtpIntake(q, this.#map, this.#adv, {
       dropFailedArc,
-      admitsSpontaneous: m => this.#admitsDuringBootstrap(m),
-      processed: () => { if (q.bootstrapLevel !== null) this.#completeBootstrap() }
+      admitsSpontaneous: m => this.#bootstrap.admits(m),
+      processed: () => { if (q.bootstrapLevel !== null) this.#bootstrap.complete() }
     })
     this.#splits = new SplitWatch(q)
     this.#watchSplits()
@@ -132,27 +133,11 @@ export class QspnManager {
    * dropped.
    */
   exitNetwork (level: number): string[] {
-    const q = this.#q
-    if (!Number.isInteger(level) || level < 1 || level >= q.levels) throw new RangeError(`exit_network level ${level} outside 1..${q.levels - 1}`)
-    const gone: string[] = []
-    for (const a of [...q.arcs.values()]) {
-      const h = a.peerNaddr === null ? null : maxDistinctGnode(q.naddr, a.peerNaddr)
-      if (h !== null && h.lvl < level) continue
-      this.arcRemove(a.id)
-      this.events.emit('arc_removed', { arcId: a.id, badLink: false })
-      gone.push(a.id)
-    }
-    const changes = new Map<string, DestChange>()
-    for (const [k, pool] of [...q.pool]) {
-      const d = q.map.get(k)?.hc ?? (pool.size > 0 ? destinationOf([...pool.values()][0]) : undefined)
-      if (d === undefined || d.lvl < level) continue
-      const ch = this.#map.changeOf(changes, d)
-      ch.candidates.clear()
-    }
-    this.#map.commit(changes, [], null)
+    const gone = exitNetwork(this.#q, this.#map, level, id => { this.arcRemove(id); this.events.emit('arc_removed', { arcId: id, badLink: false }) })
     this.#splits.clear()
     return gone
   }
+
 
   /** First node of a new network (§4.8 create_net): empty map, bootstrap complete right away. */
   static createNet (c: QspnComponents, id: QspnIdentity, cfg: Partial<QspnConfig> = {}): QspnManager {
@@ -209,9 +194,7 @@ export class QspnManager {
       }
     }
     m.#map.commit(changes, [], null)
-    for (const arc of a.externalArcs) m.#bootstrapQueue.push(m.#newArc(arc))
-    m.#bootstrapNext()
-    m.#cancelBootstrapTimeout = c.clock.setTimer(cfg.bootstrapTimeoutMs, () => { if (q.bootstrapLevel !== null) m.#completeBootstrap() })
+    m.#bootstrap.start(a.externalArcs.map(arc => m.#newArc(arc)))
     m.#schedulePeriodic()
     return m
   }
@@ -288,8 +271,7 @@ export class QspnManager {
     const st = this.#newArc(arc)
     this.#intake.arcAdded(st)
     if (this.#q.bootstrapLevel !== null) { // queued: bootstrap will ask it
-      this.#bootstrapQueue.push(st)
-      this.#bootstrapNext()
+      this.#bootstrap.queue(st)
       return
     }
     // a neighbour still bootstrapping refuses to answer, but takes our full ETP (it may be what ends its bootstrap)
@@ -323,7 +305,7 @@ export class QspnManager {
     const st = q.arcs.get(arcId)
     if (st === undefined) throw new QspnUnknownArcError(arcId)
     q.arcs.delete(arcId)
-    this.#bootstrapQueue = this.#bootstrapQueue.filter(a => a !== st)
+    this.#bootstrap.forget(st)
     const changes = new Map<string, DestChange>()
     for (const pool of [...q.pool.values()]) {
       for (const p of [...pool.values()]) if (p.arcId === arcId) this.#map.changeOf(changes, destinationOf(p)).candidates.delete(p.key)
@@ -338,7 +320,7 @@ export class QspnManager {
     this.#q.stopped = true
     this.#cancelPeriodic?.()
     this.#cancelSplitWatch?.()
-    this.#cancelBootstrapTimeout?.()
+    this.#bootstrap.stop()
     this.#own.stop()
     this.#intake.refuseAll()
   }
@@ -457,32 +439,8 @@ export class QspnManager {
    * that my paths leave by (guaranteed complete by the mandatory paths of rule b).
    */
   checkConnectivity (): boolean {
-    const q = this.#q
-    if (!q.isConnectivity) throw new RangeError('check_connectivity: this is a main identity')
-    let i = q.connectivityFrom - 1
-    const j = q.connectivityTo
-    for (;;) {
-      if (j <= i) return true
-      if (this.getKnownDestinations(i).length > 0) break
-      i++
-    }
-    const xs: Array<{ hc: HCoord, paths: readonly NodePath[] }> = []
-    for (let l = i; l < j; l++) for (const hc of this.getKnownDestinations(l)) xs.push({ hc, paths: this.getAllPathsTo(hc) })
-    const ys = new Map<string, HCoord>()
-    for (const x of xs) {
-      for (const p of x.paths) {
-        // the first hop of level i on the path: where it leaves my level-i g-node
-        const k = p.hops.findIndex((h, n) => h.lvl === i && (n === 0 || p.hops[n - 1].lvl < i))
-        if (k >= 0) ys.set(hcKey(p.hops[k]), p.hops[k])
-      }
-    }
-    for (const x of xs) {
-      for (const y of ys.values()) {
-        if (x.hc.lvl === y.lvl && x.hc.pos === y.pos) continue
-        if (!x.paths.some(p => p.hops.some(h => h.lvl === y.lvl && h.pos === y.pos))) return false
-      }
-    }
-    return true
+    if (!this.#q.isConnectivity) throw new RangeError('check_connectivity: this is a main identity')
+    return connectivityHolds(this.#q, lvl => this.getKnownDestinations(lvl), hc => this.getAllPathsTo(hc))
   }
 
   /**
@@ -490,19 +448,13 @@ export class QspnManager {
    * learns it (got_prepare_destroy, propagated) and signals `remove_identity` after `destroyWaitMs`.
    */
   prepareDestroy (): void {
-    const q = this.#q
-    if (!q.isConnectivity) throw new RangeError('prepare_destroy: this is a main identity')
-    const i = q.connectivityFrom - 1
-    const inside = [...q.arcs.values()].filter(a => a.peerNaddr !== null && (maxDistinctGnode(q.naddr, a.peerNaddr)?.lvl ?? q.levels) < i)
-    if (inside.length > 0) q.c.messenger.sendSignal(inside.map(a => a.id), 'prepare_destroy')
+    if (!this.#q.isConnectivity) throw new RangeError('prepare_destroy: this is a main identity')
+    signalConnectivityGnode(this.#q, 'prepare_destroy')
   }
 
   /** This identity is about to go (§4.9 destroy): neighbours outside its g-node drop their arcs to it at once. */
   destroy (): void {
-    const q = this.#q
-    const i = q.connectivityFrom - 1
-    const outer = [...q.arcs.values()].filter(a => a.peerNaddr !== null && (maxDistinctGnode(q.naddr, a.peerNaddr)?.lvl ?? q.levels) >= i)
-    if (outer.length > 0) q.c.messenger.sendSignal(outer.map(a => a.id), 'destroy')
+    signalConnectivityGnode(this.#q, 'destroy')
   }
 
   /** A member of my connectivity g-node started its dismissal: propagate, then ask to be removed. */
@@ -534,53 +486,6 @@ export class QspnManager {
    * waits up to arc_timeout for `arcAdd` (arc-detection race, §4.8), then refuses.
    */
   getFullEtp (arcId: string, request: unknown): Promise<EtpMessage> { return this.#intake.answerFullEtpRequest(arcId, request) }
-
-  // ---------------------------------------------------------------- bootstrap (§4.8)
-
-  /**
-   * During bootstrap a spontaneous ETP counts only when it comes from inside the moving g-node and brings a path to
-   * a g-node of the host (a member that already had its full ETP from outside); everything else waits.
-   */
-  #admitsDuringBootstrap (m: EtpMessage): boolean {
-    const q = this.#q
-    if (q.bootstrapLevel === null) return true
-    const from = maxDistinctGnode(q.naddr, m.nodeAddress)
-    if (from === null || from.lvl >= (q.guestLevel ?? 0)) return false
-    const hostInside = (q.hostLevel ?? q.levels) - 1
-    return m.paths.some(p => p.hops.length > 0 && p.hops[p.hops.length - 1].lvl === hostInside)
-  }
-
-  /** Asks the next queued arc for its full ETP; a refusal, or an answer from outside the host, moves on. */
-  #bootstrapNext (): void {
-    const q = this.#q
-    if (this.#bootstrapAsking || q.stopped || q.bootstrapLevel === null) return
-    const st = this.#bootstrapQueue.shift()
-    if (st === undefined) return
-    this.#bootstrapAsking = true
-    const next = (): void => { this.#bootstrapAsking = false; this.#bootstrapNext() }
-    const fromHost = (m: EtpMessage): boolean => {
-      const lvl = maxDistinctGnode(q.naddr, m.nodeAddress)?.lvl ?? -1
-      return lvl >= (q.guestLevel ?? 0) && lvl < (q.hostLevel ?? q.levels)
-    }
-    this.#intake.requestFull(st, next, next, fromHost)
-  }
-
-  /**
-   * The first ETP from outside arrived (or the wait ran out): the map is valid at every level now. Every other
-   * neighbour is asked for its full ETP, every neighbour gets ours, and a second later `presence_notified`.
-   */
-  #completeBootstrap (): void {
-    const q = this.#q
-    if (q.bootstrapLevel === null || q.stopped) return
-    q.bootstrapLevel = null
-    this.#cancelBootstrapTimeout?.()
-    this.#bootstrapQueue = []
-    this.#own.recompute()
-    q.c.clock.setTimer(1, () => { if (!q.stopped) this.events.emit('bootstrap_complete', {}) })
-    for (const a of q.arcs.values()) this.#intake.requestFull(a, null)
-    for (const a of q.arcs.values()) this.#fwd.send(a, this.#adv.buildFull(a), true)
-    q.c.clock.setTimer(1000, () => { if (!q.stopped) this.events.emit('presence_notified', {}) })
-  }
 
   #newArc (arc: QspnArc): ArcState {
     const st: ArcState = { id: arc.id, qspnId: this.#q.newArcId(), cost: arc.cost, peerNaddr: null, advertised: new Map(), headerSent: '' }

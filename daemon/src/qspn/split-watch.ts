@@ -1,6 +1,8 @@
-import type { QspnCore } from './core'
+import type { DestChange, QspnCore } from './core'
+import type { MapUpdater } from './map-update'
+import { destinationOf } from './node-path'
 import { eldest, type Fingerprint } from './fingerprint'
-import { hcKey, isDead, type HCoord } from './types'
+import { hcKey, isDead, maxDistinctGnode, type HCoord } from './types'
 
 /**
  * Split-of-g-node detection (§4.7). A g-node whose members no longer reach each other inside it shows two
@@ -48,4 +50,27 @@ export class SplitWatch {
   }
 
   clear (): void { this.#seen.clear() }
+}
+
+/**
+ * exit_network(level) (§4.7, §6.3 item 9) on the core: every arc to a neighbour outside my g-node of `level` goes
+ * through `dropArc`, and every path to a destination of level >= `level` is dropped. Returns the arcs dropped.
+ */
+export function exitNetwork (q: QspnCore, map: MapUpdater, level: number, dropArc: (arcId: string) => void): string[] {
+  if (!Number.isInteger(level) || level < 1 || level >= q.levels) throw new RangeError(`exit_network level ${level} outside 1..${q.levels - 1}`)
+  const gone: string[] = []
+  for (const a of [...q.arcs.values()]) {
+    const h = a.peerNaddr === null ? null : maxDistinctGnode(q.naddr, a.peerNaddr)
+    if (h !== null && h.lvl < level) continue
+    dropArc(a.id)
+    gone.push(a.id)
+  }
+  const changes = new Map<string, DestChange>()
+  for (const [k, pool] of [...q.pool]) {
+    const d = q.map.get(k)?.hc ?? (pool.size > 0 ? destinationOf([...pool.values()][0]) : undefined)
+    if (d === undefined || d.lvl < level) continue
+    map.changeOf(changes, d).candidates.clear()
+  }
+  map.commit(changes, [], null)
+  return gone
 }
