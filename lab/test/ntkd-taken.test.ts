@@ -3,6 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { ntkdStatuses } from '../src/scenario/ntkd-taken'
+import { controlQuery, hostControlSocket } from '../src/scenario/ntkd-control'
+import { createServer } from 'node:net'
 import type { ScenarioLab } from '../src/scenario/scenario-lab'
 
 // A lab stand-in whose daemons answer (or not) from a table; only exec and logFile are used by ntkdStatuses.
@@ -28,4 +30,25 @@ test('a daemon that does not answer is reported with the fatal line of its log (
   t.is(s.get('a'), 'a: ntkctl status failed (1): ntkctl: cannot talk to ntkd at /run/ntkd/ntkd.sock (its log: ntkd: costs: eth3 is not a managed NIC (eth1, eth2))')
   t.is(s.get('b'), 'b: ntkctl status failed (1): ntkctl: cannot talk to ntkd at /run/ntkd/ntkd.sock')
   t.like(s.get('c'), { address: '1.0.0.2', networkId: 7 })
+})
+
+test('the lab asks an ntkd control socket directly: a reply, a refusal and silence each come back as such', async t => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ntk-ctl-'))
+  const sock = path.join(dir, 'ntkd.sock')
+  const server = createServer(c => {
+    c.on('data', d => {
+      const { cmd } = JSON.parse(d.toString().split('\n')[0]) as { cmd: string }
+      if (cmd === 'status') c.end(JSON.stringify({ ok: true, result: { address: '1.2.3', networkId: 5, identities: [] } }) + '\n')
+      else if (cmd === 'bad') c.end(JSON.stringify({ ok: false, error: 'unknown command bad' }) + '\n')
+      // 'silent': no answer
+    })
+  })
+  await new Promise<void>(resolve => server.listen(sock, resolve))
+  t.teardown(async () => { server.close(); await rm(dir, { recursive: true, force: true }) })
+  t.deepEqual(await controlQuery(sock, 'status'), { address: '1.2.3', networkId: 5, identities: [] })
+  await t.throwsAsync(controlQuery(sock, 'bad'), { message: 'ntkd bad: unknown command bad' })
+  await t.throwsAsync(controlQuery(sock, 'silent', 200), { message: /no answer from .* to silent within 200 ms/ })
+  await t.throwsAsync(controlQuery(path.join(dir, 'none.sock'), 'status'), { message: /cannot talk to ntkd at/ })
+  // this process's namespace runs no lab daemon here: no socket, and ntkdStatuses falls back to ntkctl
+  t.is(await hostControlSocket(999_999_999), undefined)
 })

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { NodeSpec, ResolvedLab } from '../topology/model'
 import { ntkctlArgv } from '../topology/kinds/ntkd'
+import { controlQuery, hostControlSocket } from './ntkd-control'
 import { mapBounded } from '../util/pool'
 import { components, type LabState } from './lab-state'
 import type { ScenarioLab } from './scenario-lab'
@@ -24,6 +25,15 @@ export const isUnaddressedNtkd = (n: NodeSpec): boolean => n.kind === 'ntkd' && 
 /** The status of each named node's daemon; a node whose daemon does not answer gets an error line instead. */
 export async function ntkdStatuses (lab: ScenarioLab, nodes: readonly string[], concurrency = 8): Promise<Map<string, NtkdStatus | string>> {
   const out = await mapBounded([...nodes], concurrency, async n => {
+    // straight to the daemon's socket when the host sees it (netns backend); else ntkctl inside the node
+    const pid = lab.nodes?.get(n)?.pid
+    const direct = pid === undefined ? undefined : await hostControlSocket(pid)
+    if (direct !== undefined) {
+      try {
+        const s = await controlQuery(direct, 'status') as NtkdStatus
+        if (typeof s?.address === 'string') return s
+      } catch { /* asked again through ntkctl, whose error says more */ }
+    }
     const r = await lab.exec(n, ntkctlArgv(['--json', 'status']), { check: false })
     if (r.code !== 0) return `${n}: ntkctl status failed (${r.code}): ${(r.stderr ?? r.stdout ?? '').trim().slice(0, 200)}${await fatalLine(lab, n)}`
     try {

@@ -15,4 +15,6 @@ export interface ScenarioLab {
   exec (name: string, argv: string[], o?: { check?: boolean }): Promise<RunResult>
   observe (name: string): Promise<NodeObservation>
   logFile (name: string): string | undefined
+  /** The process holding each node's namespaces, where the backend has one on this host. */
+  readonly nodes?: ReadonlyMap<string, { readonly pid: number }>
 }
