@@ -19,8 +19,8 @@ import { scenarioFromLab } from '../lab/src/scenario/scenario-file'
 import { runScenario } from '../lab/src/scenario/runner'
 import type { ScenarioResult } from '../lab/src/scenario/result'
 import { ntkdStatuses, type NtkdStatus } from '../lab/src/scenario/ntkd-taken'
+import { gnodeCut, type Link } from '../lab/test/helpers/gnode-cut'
 
-interface Link { a: string, b: string, ifa: string, ifb: string }
 interface Graph { nodes: string[], links: Link[] }
 
 function graphOf (pairs: Array<[string, string]>): Graph {
@@ -126,35 +126,6 @@ async function main (): Promise<void> {
     const healed = r.steps.find(([l]) => l.startsWith('healed'))
     console.log(`| ${r.case} | ${r.daemon} | ${s(r.formedS)} | ${cutSteps} | ${healed === undefined ? '-' : s(healed[1])} | ${r.note} |`)
   }
-}
-
-/** Links inside one g-node whose loss leaves its members apart inside while the grid stays connected. */
-function gnodeCut (addresses: ReadonlyMap<string, string>, links: readonly Link[]): Link[] | null {
-  const connected = (members: readonly string[], ls: readonly Link[]): boolean => {
-    const inside = new Set(members)
-    const seen = new Set([members[0]])
-    const todo = [members[0]]
-    while (todo.length > 0) {
-      const u = todo.pop() as string
-      for (const l of ls) { const v = l.a === u ? l.b : l.b === u ? l.a : undefined; if (v !== undefined && inside.has(v) && !seen.has(v)) { seen.add(v); todo.push(v) } }
-    }
-    return seen.size === members.length
-  }
-  const groups = new Map<string, string[]>()
-  for (const [n, a] of addresses) {
-    const pos = a.split('.')
-    for (let lvl = 1; lvl < pos.length; lvl++) { const k = `${lvl}|${pos.slice(0, pos.length - lvl).join('.')}`; groups.set(k, [...(groups.get(k) ?? []), n]) }
-  }
-  const all = [...addresses.keys()]
-  for (const members of groups.values()) {
-    if (members.length < 2) continue
-    const inside = links.filter(l => members.includes(l.a) && members.includes(l.b))
-    for (const cut of [...inside.map(l => [l]), ...inside.flatMap((l, i) => inside.slice(i + 1).map(m => [l, m]))]) {
-      const left = links.filter(l => !cut.includes(l))
-      if (!connected(members, left) && connected(all, left)) return cut
-    }
-  }
-  return null
 }
 
 main().catch(e => { console.error(e); process.exitCode = 1 })

@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from 'ava'
 import { SeededRandom } from '../src/util/random'
 import { runFor } from './helpers/inprocess-network'
 import type { DaemonNetwork } from './helpers/inprocess-network'
-import { components, describeHooking, type Edge, gnodeProblems, randomConnected, settled, startUnconfigured } from './helpers/hooking-networks'
+import { components, describeHooking, type Edge, gnodeProblems, randomUnconfigured, settled, startUnconfigured } from './helpers/hooking-networks'
 
 // A g-node split inside a network is repaired (issue 14 items 1-2; spec §4.7, §6.3 item 9): the g-node shows two
 // fingerprints, a border node next to the island without the eldest signals it (split_detected), the island's
@@ -97,11 +97,7 @@ async function randomized (t: ExecutionContext, from: number, to: number): Promi
   let gnodeSplits = 0
   let networkSplits = 0
   for (let seed = from; seed <= to; seed++) {
-    const rnd = new SeededRandom(seed)
-    const n = 4 + rnd.int(6)
-    const names = Array.from({ length: n }, (_, i) => `n${i}`)
-    const edges = randomConnected(names, rnd.int(n), rnd)
-    const { dn, setEdge } = await startUnconfigured(names, edges, [], { seed, bits: BITS })
+    const { rnd, names, edges, dn, setEdge } = await randomUnconfigured(seed, BITS)
     try {
       const formed = await settled(dn, components(names, edges), 120_000)
       t.deepEqual(formed.problems, [], `seed ${seed}: formed\n${describeHooking(dn)}`)

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava'
 import { SeededRandom } from '../src/util/random'
 import { runFor, runUntil } from './helpers/inprocess-network'
-import { components, describeHooking, type Edge, gnodeProblems, networkProblems, randomConnected, settled, startUnconfigured } from './helpers/hooking-networks'
+import { components, describeHooking, type Edge, gnodeProblems, networkProblems, randomUnconfigured, settled, startUnconfigured } from './helpers/hooking-networks'
 import type { DaemonNetwork } from './helpers/inprocess-network'
 
 // A network cut in two lives on as two networks (issue 14 item 3; seed: network collision): the part that lost the
@@ -130,11 +130,7 @@ function networkCut (dn: DaemonNetwork, names: string[], edges: Edge[], rnd: See
 async function randomized (t: ExecutionContext, from: number, to: number): Promise<void> {
   let ran = 0
   for (let seed = from; seed <= to; seed++) {
-    const rnd = new SeededRandom(seed)
-    const n = 4 + rnd.int(6)
-    const names = Array.from({ length: n }, (_, i) => `n${i}`)
-    const edges = randomConnected(names, rnd.int(n), rnd)
-    const { dn, setEdge } = await startUnconfigured(names, edges, [], { seed, bits: BITS })
+    const { rnd, names, edges, dn, setEdge } = await randomUnconfigured(seed, BITS)
     try {
       const formed = await settled(dn, components(names, edges), 120_000)
       t.deepEqual(formed.problems, [], `seed ${seed}: formed\n${describeHooking(dn)}`)

@@ -5,6 +5,7 @@ import { scenarioFromLab } from '../src/scenario/scenario-file'
 import { runScenario } from '../src/scenario/runner'
 import { ntkdStatuses, type NtkdStatus } from '../src/scenario/ntkd-taken'
 import { ntkctlArgv } from '../src/topology/kinds/ntkd'
+import { connected, gnodeCut, gnodes, type Link } from './helpers/gnode-cut'
 import { backendMissing, checkedBackend, leftovers, runnableIf, uniqueLabName } from './helpers/lab-fixture'
 
 // A g-node split inside a network, on real kernels (netns; issue 14): a 3x3 grid of ntkd without addresses forms one
@@ -12,8 +13,6 @@ import { backendMissing, checkedBackend, leftovers, runnableIf, uniqueLabName } 
 // (chosen from the addresses the daemons took). The island without the eldest leaves and enters again with a new
 // address: afterwards one network, unique addresses, every g-node connected inside over the links that are up,
 // every table the model's, all pairs ping; the island's daemons report network_exited and entered.
-
-interface Link { a: string, b: string, ifa: string, ifb: string }
 
 function grid (): { yaml: string, links: Link[] } {
   const name = (r: number, c: number): string => `g${r}${c}`
@@ -38,47 +37,6 @@ links:
 ${links.map(l => `  - endpoints: [${l.a}:${l.ifa}, ${l.b}:${l.ifb}]`).join('\n')}
 `
   return { yaml, links }
-}
-
-const connected = (members: readonly string[], links: readonly Link[]): boolean => {
-  const inside = new Set(members)
-  const seen = new Set([members[0]])
-  const todo = [members[0]]
-  while (todo.length > 0) {
-    const u = todo.pop() as string
-    for (const l of links) {
-      const v = l.a === u ? l.b : l.b === u ? l.a : undefined
-      if (v !== undefined && inside.has(v) && !seen.has(v)) { seen.add(v); todo.push(v) }
-    }
-  }
-  return seen.size === members.length
-}
-
-/** G-nodes (levels 1..) as member lists, from addresses written top level first. */
-function gnodes (addresses: ReadonlyMap<string, string>): string[][] {
-  const out = new Map<string, string[]>()
-  for (const [n, a] of addresses) {
-    const pos = a.split('.') // top level first
-    for (let lvl = 1; lvl < pos.length; lvl++) {
-      const k = `${lvl}|${pos.slice(0, pos.length - lvl).join('.')}`
-      out.set(k, [...(out.get(k) ?? []), n])
-    }
-  }
-  return [...out.values()].filter(m => m.length > 1)
-}
-
-/** One or two links inside a g-node whose loss leaves its members apart inside while the grid stays connected. */
-function gnodeCut (addresses: ReadonlyMap<string, string>, links: readonly Link[]): Link[] | null {
-  const all = [...addresses.keys()]
-  for (const members of gnodes(addresses)) {
-    const inside = links.filter(l => members.includes(l.a) && members.includes(l.b))
-    const tries: Link[][] = [...inside.map(l => [l]), ...inside.flatMap((l, i) => inside.slice(i + 1).map(m => [l, m]))]
-    for (const cut of tries) {
-      const left = links.filter(l => !cut.includes(l))
-      if (!connected(members, left) && connected(all, left)) return cut
-    }
-  }
-  return null
 }
 
 runnableIf(test.serial, backendMissing('netns'))('netns: a 3x3 grid whose cut leaves a g-node in two pieces inside: the island leaves and enters again; one network, every g-node connected inside, all pairs ping; nothing stale left', async t => {

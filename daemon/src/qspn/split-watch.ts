@@ -25,10 +25,10 @@ export class SplitWatch {
     const tolerance = q.cfg.splitToleranceMs
     const live = new Set<string>()
     for (const d of q.map.values()) {
-      if (d.hc.lvl === 0) continue
+      // almost always one fingerprint: looked at without building anything
+      if (d.hc.lvl === 0 || d.paths.every(p => p.fingerprint.id === d.paths[0].fingerprint.id)) continue
       const fps = new Map<number, Fingerprint>()
       for (const p of d.paths) fps.set(p.fingerprint.id, p.fingerprint)
-      if (fps.size < 2) continue
       const main = eldest([...fps.values()])
       const k = hcKey(d.hc)
       for (const fp of fps.values()) {

@@ -50,6 +50,19 @@ export async function startUnconfigured (names: readonly string[], edges: readon
   return { dn, join: () => { for (const e of laterEnds) dn.setLinkUp(e.a, e.b, true) }, setEdge }
 }
 
+/**
+ * Seed `seed`'s random connected graph of 4-9 unconfigured daemons (names n0..), started; the seeded random source
+ * goes on from there for the caller's own draws (cuts).
+ */
+export async function randomUnconfigured (seed: number, bits: readonly number[]): Promise<{ rnd: SeededRandom, names: string[], edges: Edge[], dn: DaemonNetwork, setEdge: (e: Edge, up: boolean) => void }> {
+  const rnd = new SeededRandom(seed)
+  const n = 4 + rnd.int(6)
+  const names = Array.from({ length: n }, (_, i) => `n${i}`)
+  const edges = randomConnected(names, rnd.int(n), rnd)
+  const { dn, setEdge } = await startUnconfigured(names, edges, [], { seed, bits })
+  return { rnd, names, edges, dn, setEdge }
+}
+
 /** The connected components of the daemons' current links (by the arcs the medium has up), as name lists. */
 export function components (names: readonly string[], edges: readonly Edge[]): string[][] {
   const parent = new Map(names.map(n => [n, n]))

@@ -23,6 +23,8 @@ export interface OracleDestination {
 export class RouteOracle {
   readonly #nodes: Map<string, OracleNode>
   readonly #out = new Map<string, Array<[string, number]>>()
+  /** The arcs into each node (from, cost): distances to a set of nodes run over them. */
+  readonly #in = new Map<string, Array<[string, number]>>()
   readonly #levels: number
   readonly #dist = new Map<string, Map<string, number>>()
   readonly #avoiding = new Map<string, boolean>()
@@ -30,10 +32,11 @@ export class RouteOracle {
   constructor (nodes: readonly OracleNode[], arcs: readonly DirectedArc[]) {
     this.#nodes = new Map(nodes.map(n => [n.name, n]))
     this.#levels = nodes[0]?.naddr.length ?? 0
-    for (const n of nodes) this.#out.set(n.name, [])
+    for (const n of nodes) { this.#out.set(n.name, []); this.#in.set(n.name, []) }
     for (const a of arcs) {
       if (!this.#nodes.has(a.from) || !this.#nodes.has(a.to)) continue
       this.#out.get(a.from)?.push([a.to, a.cost])
+      this.#in.get(a.to)?.push([a.from, a.cost])
     }
   }
 
@@ -112,23 +115,26 @@ export class RouteOracle {
     const key = `to|${origin}|${region}|${members.join(',')}`
     const cached = this.#dist.get(key)
     if (cached !== undefined) return cached
-    const incoming = new Map<string, Array<[string, number]>>()
-    for (const [u, outs] of this.#out) for (const [v, c] of outs) incoming.set(v, [...(incoming.get(v) ?? []), [u, c]])
-    const dist = new Map<string, number>(members.map(m => [m, 0]))
+    const dist = this.#distancesTo(members, w => this.#inRegion(origin, w, region))
+    this.#dist.set(key, dist)
+    return dist
+  }
+
+  /** Dijkstra backwards from `targets`: each node's cost to the nearest of them, over nodes `through` accepts. */
+  #distancesTo (targets: readonly string[], through: (n: string) => boolean): Map<string, number> {
+    const dist = new Map<string, number>(targets.map(m => [m, 0]))
     const done = new Set<string>()
     for (;;) {
       let u: string | undefined
       let du = Number.POSITIVE_INFINITY
       for (const [n, d] of dist) if (!done.has(n) && d < du) { u = n; du = d }
-      if (u === undefined) break
+      if (u === undefined) return dist
       done.add(u)
-      for (const [w, c] of incoming.get(u) ?? []) {
-        if (!this.#inRegion(origin, w, region)) continue
+      for (const [w, c] of this.#in.get(u) ?? []) {
+        if (!through(w)) continue
         if (du + c < (dist.get(w) ?? Number.POSITIVE_INFINITY)) dist.set(w, du + c)
       }
     }
-    this.#dist.set(key, dist)
-    return dist
   }
 
   /**
@@ -142,22 +148,7 @@ export class RouteOracle {
     const isMember = (n: string): boolean => { const h = maxDistinctGnode(self.naddr, this.#node(n).naddr); return h !== null && h.lvl === dest.lvl && h.pos === dest.pos }
     const region = dest.lvl + 1
     // distances to the nearest member from every node, over nodes outside `avoid`, inside the region
-    const dist = new Map<string, number>()
-    for (const n of this.#nodes.keys()) if (isMember(n) && !inAvoid(n)) dist.set(n, 0)
-    const done = new Set<string>()
-    const incoming = new Map<string, Array<[string, number]>>()
-    for (const [u, outs] of this.#out) for (const [v, c] of outs) incoming.set(v, [...(incoming.get(v) ?? []), [u, c]])
-    for (;;) {
-      let u: string | undefined
-      let du = Number.POSITIVE_INFINITY
-      for (const [n, d] of dist) if (!done.has(n) && d < du) { u = n; du = d }
-      if (u === undefined) break
-      done.add(u)
-      for (const [w, c] of incoming.get(u) ?? []) {
-        if (w === me || inAvoid(w) || !this.#inRegion(me, w, region)) continue
-        if (du + c < (dist.get(w) ?? Number.POSITIVE_INFINITY)) dist.set(w, du + c)
-      }
-    }
+    const dist = this.#distancesTo([...this.#nodes.keys()].filter(n => isMember(n) && !inAvoid(n)), w => w !== me && !inAvoid(w) && this.#inRegion(me, w, region))
     let best = Number.POSITIVE_INFINITY
     const out = new Set<string>()
     for (const [v, c] of this.#out.get(me) ?? []) {
