@@ -2,6 +2,7 @@ import test from 'ava'
 import { Topology } from '../src/addressing'
 import { DEFAULT_HOOKING_CONFIG, type HookingHost, type HookingIdentity } from '../src/hooking'
 import { HookingResponder } from '../src/hooking/responder'
+import type { MigrationAgent } from '../src/hooking/migration-agent'
 import { ntkdMessageRegistry } from '../src/node'
 import { WireCodec, type WireMessage } from '../src/wire'
 
@@ -13,7 +14,7 @@ function responder (nNodes: number): HookingResponder {
   const topology = Topology.fromGsizes([16, 2, 2, 2])
   const me = { id: 'x', index: 0, naddr: [1, 0, 1, 3], elderships: [0, 0, 0, 0], isMain: true, qspn: {}, coordinator: { getNNodes: async () => nNodes } } as unknown as HookingIdentity
   const host = { topology, subnetLevel: 0, identity: () => me } as unknown as HookingHost
-  return new HookingResponder(host, DEFAULT_HOOKING_CONFIG, () => 42, () => 3, () => {})
+  return new HookingResponder(host, DEFAULT_HOOKING_CONFIG, () => 42, () => 3, () => {}, {} as unknown as MigrationAgent)
 }
 
 test('hooking_get_network_data: an impossible number of nodes from the Coordinator is refused, a sound one answered', async t => {

@@ -20,6 +20,10 @@ export interface HookingConfig {
   readonly beginEnterTimeoutMs: Ms
   /** The neighbour's search and execution of a migration path (phase 6). */
   readonly searchMigrationPathTimeoutMs: Ms
+  /** One routed request of a migration path (a search in a g-node, a migration of one; phase 6). */
+  readonly migrationRequestTimeoutMs: Ms
+  /** After a migration, the old (connectivity) identity asks check_connectivity this often until it may go. */
+  readonly connectivityCheckMs: Ms
   /** After an entry, the old identities are dismissed once the new one has bootstrapped, or after this at most. */
   readonly dismissOldAfterMs: Ms
   /** Attempts of phase 5-6 at one level before giving up the entry (it is evaluated again later). */
@@ -44,6 +48,8 @@ export const DEFAULT_HOOKING_CONFIG: HookingConfig = {
   ignoreNetworkFactor: 20,
   beginEnterTimeoutMs: 120_000,
   searchMigrationPathTimeoutMs: 300_000,
+  migrationRequestTimeoutMs: 60_000,
+  connectivityCheckMs: 10_000,
   dismissOldAfterMs: 60_000,
   attemptsPerLevel: 3,
   networkSplitToleranceMs: 10_000,
@@ -61,6 +67,8 @@ export const LAB_HOOKING_CONFIG: HookingConfig = {
   ignoreNetworkFactor: 5,
   beginEnterTimeoutMs: 30_000,
   searchMigrationPathTimeoutMs: 60_000,
+  migrationRequestTimeoutMs: 20_000,
+  connectivityCheckMs: 1_000,
   dismissOldAfterMs: 10_000,
   attemptsPerLevel: 3,
   networkSplitToleranceMs: 2_000,

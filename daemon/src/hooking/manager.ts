@@ -1,5 +1,6 @@
 import type { Naddr, Topology } from '../addressing'
 import type { Coordinator, CoordinatorHandlers, PropagationHandler } from '../coordinator'
+import type { PeerService, PeerServices } from '../peers'
 import type { QspnManager } from '../qspn/manager'
 import type { Clock } from '../util/clock'
 import type { Random } from '../util/random'
@@ -12,6 +13,7 @@ import { HookingEvents, type HookingEvent } from './events'
 import { HookingResponder } from './responder'
 import { dotted, enterOrder } from './wire-data'
 import { inSight, NetworkIds } from './network-id'
+import { MigrationAgent } from './migration-agent'
 
 /** One identity of the system as Hooking sees it. */
 export interface HookingIdentity {
@@ -22,6 +24,7 @@ export interface HookingIdentity {
   readonly elderships: readonly number[]
   readonly qspn: QspnManager
   readonly coordinator: Coordinator
+  readonly peers: PeerServices
   readonly isMain: boolean
 }
 
@@ -44,6 +47,10 @@ export interface HookingHost {
   prepareEnter (id: string, opId: number): void
   /** The entry of identity `id` (finish_enter): it duplicates; the new identity's id. */
   enter (id: string, move: EnterMove, opId: number, externalArcIds: readonly string[]): Promise<string>
+  /** prepare_add_identity of identity `id` for migration `opId` (prepare_migration reached this node). */
+  prepareMigrate (id: string, opId: number): void
+  /** The migration of identity `id` (finish_migration): it duplicates; the new identity's id (the old one: connectivity). */
+  migrate (id: string, move: EnterMove, opId: number): Promise<string>
   /** exit_network(level) of identity `id` (§6.3 item 9): its g-node of that level leaves the network; arcs dropped. */
   exitNetwork (id: string, level: number): string[]
   /** Dismisses a connectivity identity. */
@@ -86,12 +93,16 @@ export class HookingManager {
   #stopped = false
 
   readonly #responder: HookingResponder
+  readonly #migrations: MigrationAgent
 
   constructor (private readonly host: HookingHost, cfg: Partial<HookingConfig> = {}) {
     this.#cfg = { ...DEFAULT_HOOKING_CONFIG, ...cfg }
     this.#networkIds = new NetworkIds(host.topology.levels, this.#cfg.networkSplitToleranceMs)
     this.#after(this.#cfg.networkWatchMs, () => { this.#watchNetwork() })
-    this.#responder = new HookingResponder(host, this.#cfg, id => this.networkIdOf(id), me => this.#nodesInside(me), e => { this.#emit(e) })
+    this.#migrations = new MigrationAgent(host, this.#cfg, id => this.networkIdOf(id), (id, n) => { this.#networkIds.hold(id, n) }, e => { this.#emit(e) },
+      (ms, f) => { this.#after(ms, () => { if (!this.#stopped) f() }) },
+      async () => { await this.host.ensureMainArcs(); this.mainChanged() })
+    this.#responder = new HookingResponder(host, this.#cfg, id => this.networkIdOf(id), me => this.#nodesInside(me), e => { this.#emit(e) }, this.#migrations)
   }
 
   get config (): HookingConfig { return this.#cfg }
@@ -159,7 +170,10 @@ export class HookingManager {
   /** Hooking's decisions on a Coordinator servant (phases 2-5), run with that g-node's memory. */
   coordinatorHandlers (id: string): CoordinatorHandlers { return this.#responder.coordinatorHandlers(id) }
 
-  /** What every node of a g-node does on Hooking's propagations (phase 7). */
+  /** Hooking's routed requests (migration paths), served by identity `id` (registered on its PeerServices). */
+  migrationService (id: string): PeerService { return this.#migrations.service(id) }
+
+  /** What every node of a g-node does on Hooking's propagations (phase 7, migrations, splits). */
   propagationHandler (id: string): PropagationHandler {
     return {
       prepare_enter: (_lvl, data) => {
@@ -169,6 +183,8 @@ export class HookingManager {
         this.host.prepareEnter(id, enterId as number)
       },
       finish_enter: async (_lvl, data) => { await this.#finishEnter(id, data) },
+      prepare_migration: (_lvl, data) => { this.#migrations.prepare(id, data) },
+      finish_migration: async (_lvl, data) => { await this.#migrations.finish(id, data) },
       we_have_splitted: (lvl, data) => { this.#exitNetwork(id, lvl, (data as { fingerprintId?: unknown } | null)?.fingerprintId) }
     }
   }

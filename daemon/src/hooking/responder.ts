@@ -7,6 +7,7 @@ import type { HookingEvent } from './events'
 import type { HookingHost, HookingIdentity } from './manager'
 import { hookingGetNetworkData, hookingSearchMigrationPath, hookingYouHaveSplitted, type HookingEntryData, type HookingNetworkData, type HookingRefused, type HookingSplitAck } from './messages'
 import { evaluateData, refused } from './wire-data'
+import type { MigrationAgent } from './migration-agent'
 
 /**
  * What a system answers for Hooking as the others' counterpart: as the neighbour of a contact point (its network's
@@ -19,7 +20,8 @@ export class HookingResponder {
     private readonly cfg: HookingConfig,
     private readonly networkIdOf: (id: string) => number | null,
     private readonly nodesInside: (me: HookingIdentity) => number,
-    private readonly emit: (e: Omit<HookingEvent, 'at'>) => void
+    private readonly emit: (e: Omit<HookingEvent, 'at'>) => void,
+    private readonly migrations: MigrationAgent
   ) {}
 
   /** A Hooking request from a neighbour identity over identity-arc `arcId` of identity `id`; undefined: not ours. */
@@ -61,10 +63,9 @@ export class HookingResponder {
   }
 
   /**
-   * Phase 6 at the neighbour v: a place for the asker's g-node of level askLevel in one of my g-nodes, the lowest
-   * level first (a free real position reserved through that g-node's Coordinator), with the entry data. Reservations
-   * that came out virtual at the levels below are deleted. No place at any level: no-path (the asker tries a smaller
-   * g-node).
+   * Phase 6 at the neighbour v: the shortest migration path that gives the asker's g-node of level askLevel a place in
+   * one of my g-nodes (MigrationAgent), executed, with the entry data; no place anywhere: no-path (the asker tries a
+   * smaller g-node).
    */
   async #searchMigrationPath (id: string, arcId: string, askLevel: number, networkId: number): Promise<HookingEntryData | HookingRefused> {
     const me = this.host.identity(id)
@@ -74,21 +75,10 @@ export class HookingResponder {
     if (mine !== networkId) return refused('refused', `this identity is in network ${mine}, not ${networkId}`)
     const topo = this.host.topology
     if (!Number.isInteger(askLevel) || askLevel < 0 || askLevel >= topo.levels) return refused('refused', `level ${askLevel} is no level of the topology`)
-    const reserveId = this.host.random.int(2 ** 31)
-    const virtual: number[] = []
     this.emit({ type: 'search_migration_path', arc: arcId, askLevel })
-    for (let hl = Math.max(askLevel + 1, this.host.subnetLevel + 1); hl <= topo.levels; hl++) {
-      let r: { newPos: number, newEldership: number }
-      try { r = await me.coordinator.reserve(hl, reserveId) } catch (e) { return refused('failed', `reservation at level ${hl}: ${(e as Error).message}`) }
-      if (r.newPos >= topo.gsizes[hl - 1]) { virtual.push(hl); continue }
-      for (const v of virtual) void me.coordinator.deleteReserve(v, reserveId).catch(() => {})
-      const positions = [r.newPos, ...me.naddr.slice(hl)]
-      const elderships = [r.newEldership, ...me.elderships.slice(hl)]
-      this.emit({ type: 'place_reserved', hostLevel: hl, positions: [...positions] })
-      return { v: 1, kind: 'hooking_entry_data', networkId: mine, hostLevel: hl, positions, elderships }
-    }
-    for (const v of virtual) void me.coordinator.deleteReserve(v, reserveId).catch(() => {})
-    return refused('no-path', `no free position for a g-node of level ${askLevel} in any g-node of mine (levels ${askLevel + 1}..${topo.levels})`)
+    const r = await this.migrations.findPlace(me, askLevel, mine)
+    if ('reason' in r) return refused(r.reason, r.message)
+    return { v: 1, kind: 'hooking_entry_data', networkId: r.networkId, hostLevel: r.hostLevel, positions: [...r.positions], elderships: [...r.elderships] }
   }
 
   /** Hooking's decisions on a Coordinator servant (phases 2-5), run with that g-node's memory. */

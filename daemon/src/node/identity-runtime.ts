@@ -109,6 +109,7 @@ export class IdentityRuntime {
       propagation: ctx.hooking.propagationHandler(identity.id),
       ...(origin === undefined ? {} : { origin })
     })
+    this.peers.peers.register(ctx.hooking.migrationService(identity.id))
     for (const ev of ['path_added', 'path_changed', 'path_removed', 'destination_added', 'destination_removed'] as const) {
       this.qspn.events.on(ev, () => ctx.scheduleSync())
     }

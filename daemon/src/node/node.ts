@@ -181,7 +181,7 @@ export class NodeSystem {
   #hookingHost (): HookingHost {
     const view = (r: IdentityRuntime | undefined): HookingIdentity | undefined => r === undefined
       ? undefined
-      : { id: r.identity.id, index: r.identity.index, naddr: r.naddr, elderships: r.fingerprint.elderships, qspn: r.qspn, coordinator: r.peers.coordinator, isMain: r.isMain }
+      : { id: r.identity.id, index: r.identity.index, naddr: r.naddr, elderships: r.fingerprint.elderships, qspn: r.qspn, coordinator: r.peers.coordinator, peers: r.peers.peers, isMain: r.isMain }
     const runtime = (id: string): IdentityRuntime => {
       const r = this.runtimes.get(id)
       if (r === undefined) throw new RangeError(`no identity ${id}`)
@@ -204,6 +204,12 @@ export class NodeSystem {
         const ops = this.ops()
         ops.prepareEnterNet(id, { ...move, externalArcs, opId, prevOpId: null })
         return (await ops.enterNetPhase1(id, opId)).id
+      },
+      prepareMigrate: (id, opId) => { this.ops().prepareDuplication('migrate', id, opId) },
+      migrate: async (id, move, opId) => {
+        const ops = this.ops()
+        ops.prepareMigrate(id, { ...move, opId, prevOpId: null })
+        return (await ops.migratePhase1(id, opId)).id
       },
       dismiss: async id => { await this.ops().removeIdentity(id) },
       // QSPN drops the arcs with arc_removed: the identity-arcs go (the neighbours told) and are made again later

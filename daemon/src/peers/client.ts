@@ -18,6 +18,11 @@ export interface ContactOptions {
   readonly excludeMyself?: boolean
   /** g-nodes (top = x̄.length) not to ask: replicas already written, refusals of an earlier search. */
   readonly exclude?: readonly GnodeTuple[]
+  /**
+   * Any node inside the g-node of this level that x̄ names will do (Hooking asks "a node inside g-node X"): the first
+   * main identity the request reaches inside it serves, not the one nearest to x̄.
+   */
+  readonly serveAtLevel?: number
 }
 
 export interface ContactResult {
@@ -158,7 +163,7 @@ export class RequestClient {
             continue
           }
         }
-        const outcome = await this.#ask(pId, x, xbar, excl, request, o.timeoutExecMs)
+        const outcome = await this.#ask(pId, x, xbar, excl, request, o.timeoutExecMs, o.serveAtLevel)
         if (outcome.type === 'timeout' && (timeouts.get(hcNumOf(x)) ?? 0) < core.cfg.timeoutRetries) {
           // a lost message or a slow hop: ask the same g-node again before giving it up
           timeouts.set(hcNumOf(x), (timeouts.get(hcNumOf(x)) ?? 0) + 1)
@@ -192,11 +197,14 @@ export class RequestClient {
     this.core.stats.served++
     this.core.serviceStats(pId).served++
     // the servant works on its own copy, as if the request had crossed the network
-    return structuredClone(await service.exec(structuredClone(request), [], { degraded }))
+    const after: Array<() => void> = []
+    const response = structuredClone(await service.exec(structuredClone(request), [], { degraded, afterAnswer: f => { after.push(f) } }))
+    queueMicrotask(() => { for (const f of after) f() })
+    return response
   }
 
   /** One try toward g-node x: send m', then wait for the servant (or news of the search) with the right timeouts. */
-  async #ask (pId: number, x: HCoord, xbar: readonly number[], excl: Exclusions, request: unknown, timeoutExecMs: Ms):
+  async #ask (pId: number, x: HCoord, xbar: readonly number[], excl: Exclusions, request: unknown, timeoutExecMs: Ms, serveAtLevel?: number):
   Promise<{ type: 'response', response: unknown, respondant: number[] } | { type: 'redo' } | { type: 'no-gateway' } | { type: 'timeout', gnode: GnodeTuple } | { type: 'exclude', gnode: GnodeTuple, refusal?: string, nonParticipant?: boolean }> {
     const core = this.core
     const naddr = core.naddr
@@ -214,7 +222,8 @@ export class RequestClient {
       xbar: xbar.slice(0, x.lvl),
       exclude: excl.inside(x),
       degraded: excl.degraded,
-      hops: 0
+      hops: 0,
+      ...(serveAtLevel === undefined ? {} : { serveAtLevel })
     }
     const wa: Waiting = { request, timeoutExecMs, minTarget: tupleOfHc(naddr, x, common), respondant: null, events: [], wake: null }
     this.#waiting.set(msgId, wa)

@@ -29,6 +29,11 @@ export interface ExecInfo {
    * both accept writes for one key.
    */
   readonly degraded: boolean
+  /**
+   * Runs `f` once the answer has left (or, executed locally, once it is handed back): for a request whose execution
+   * changes the servant itself (Hooking's migrations duplicate the identity that would answer).
+   */
+  readonly afterAnswer?: (f: () => void) => void
 }
 
 /** Per-service counters (ntkctl peers). Latencies are those of requests this identity made, in clock ms. */

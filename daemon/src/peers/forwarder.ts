@@ -58,6 +58,9 @@ export class RequestForwarder {
       await this.#tell(target, { v: 1, kind: 'peers_set_non_participant', msgId: mf.msgId, gnode: here({ lvl: mf.lvl, pos: mf.pos }) } satisfies PeersSetNonParticipant)
       return
     }
+    // any node inside will do (serveAtLevel): re-targets stay inside the g-node aimed at, so once the target is of
+    // that level or lower, being inside it is being inside that g-node
+    if (mf.serveAtLevel !== undefined && mf.lvl <= mf.serveAtLevel && core.isReady()) { await this.#serve(mf); return }
     // the client's exclusions inside this g-node, in my frame
     const hcs = new Set<number>()
     let mine = -1
@@ -115,11 +118,12 @@ export class RequestForwarder {
     const service = core.services.get(mf.pId)
     const st = core.serviceStats(mf.pId)
     let answer: PeersSetResponse | PeersSetRefuse | PeersSetRedo
+    const after: Array<() => void> = []
     try {
       if (service === undefined) throw new PeersRefuseExecutionError('generic', `service ${mf.pId} is not registered here`)
       core.stats.served++
       st.served++
-      const response = await service.exec(body.request, mf.client, { degraded: mf.degraded === true })
+      const response = await service.exec(body.request, mf.client, { degraded: mf.degraded === true, afterAnswer: f => { after.push(f) } })
       answer = { v: 1, kind: 'peers_set_response', msgId: mf.msgId, respondant, response: response ?? null }
     } catch (e) {
       if (e instanceof PeersRedoFromStartError) answer = redo
@@ -137,6 +141,7 @@ export class RequestForwarder {
       }
     }
     await this.#tell(target, answer)
+    for (const f of after) f()
   }
 
   async #tell (target: { tuple: readonly number[] }, m: WireMessage): Promise<void> {

@@ -42,6 +42,11 @@ export interface PeersForward extends WireMessage {
   degraded?: boolean
   /** Hops travelled so far (a bound against loops of inconsistent maps). */
   hops: number
+  /**
+   * Any node will do inside the g-node aimed at (ContactOptions.serveAtLevel): the first main identity reached inside
+   * a target of this level or lower serves.
+   */
+  serveAtLevel?: number
 }
 
 /** Servant to client: "I am the servant of msgId, give me the request." */
@@ -75,7 +80,7 @@ export interface PeersParticipants extends WireMessage {
 const tuples: FieldSchema = { type: 'array', items: gnodeSchema, maxItems: 4096 }
 
 export const peersForward = defineMessage<PeersForward>('peers_forward', {
-  properties: { ...IDENTITY_ADDRESS_FIELDS, pId, msgId, insideLevel: level, client: { ...positions, minItems: 1 }, lvl: level, pos: position, xbar: positions, exclude: tuples, degraded: { type: 'boolean' }, hops: { type: 'integer', minimum: 0, maximum: 1024 } },
+  properties: { ...IDENTITY_ADDRESS_FIELDS, pId, msgId, insideLevel: level, client: { ...positions, minItems: 1 }, lvl: level, pos: position, xbar: positions, exclude: tuples, degraded: { type: 'boolean' }, hops: { type: 'integer', minimum: 0, maximum: 1024 }, serveAtLevel: level },
   required: ['src', 'dst', 'pId', 'msgId', 'insideLevel', 'client', 'lvl', 'pos', 'xbar', 'exclude', 'hops']
 })
 export const peersGetRequest = defineMessage<PeersGetRequest>('peers_get_request', { properties: { msgId, respondant: positions }, required: ['msgId', 'respondant'] })

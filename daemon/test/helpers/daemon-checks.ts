@@ -44,7 +44,7 @@ export function mapProblems (dn: DaemonNetwork, oracle: RouteOracle, o: { limit?
       for (let i = 1; i < paths.length; i++) if (paths[i].cost < paths[i - 1].cost) problems.push(`${where}: paths not sorted by cost`)
       const dev = arcs.get(paths[0].arc)?.dev
       const via = dev === undefined ? undefined : dn.peerOf(d.name, dev).node
-      if (via === undefined || !w.firstHops.has(via)) problems.push(`${where}: best path leaves via ${via ?? `unknown arc ${paths[0].arc}`}, cheapest first hops are ${[...w.firstHops].join(',')}`)
+      if (via === undefined || ![...w.firstHops].some(v => systemOf(v) === via)) problems.push(`${where}: best path leaves via ${via ?? `unknown arc ${paths[0].arc}`}, cheapest first hops are ${[...w.firstHops].join(',')}`)
       if (o.alternatives === false) continue
       for (const [vk, v] of neighbourGnodes) {
         if (vk === k || !oracle.reachesAvoiding(d.name, w.hc, v)) continue
@@ -74,6 +74,13 @@ export async function kernelProblems (dn: DaemonNetwork, oracle: RouteOracle, li
       const peer = dn.peerOf(d.name, nic)
       const p = dn.daemons.get(peer.node)
       if (p !== undefined) gateways.set(`${linkLocalOf(p, peer.nic)} ${nic}`, peer.node)
+    }
+    // a neighbour's connectivity identity is reached at the link-local of its pseudo-interface
+    const vertex = vertexOfIdentity(dn)
+    for (const arcId of d.node.system.main.qspnArcs) {
+      const ia = d.node.system.identities.arcOf(d.node.system.main.identity.id, arcId)
+      const v = ia === undefined ? undefined : vertex.get(ia.peerId)
+      if (ia !== undefined && v !== undefined) gateways.set(`${ia.peerLinkLocal} ${ia.realDev}`, v)
     }
     let expectedCount = 0
     for (const dest of destinationSet({ topology, naddr: d.naddr, main: true })) {
@@ -123,6 +130,39 @@ export function bestFirstHop (dn: DaemonNetwork, d: Daemon, key: string): string
 
 /** An oracle over the costs the daemons' arcs carry now (measured or fixed, each side its own). */
 export function oracleOfArcs (dn: DaemonNetwork): RouteOracle {
-  const arcs = dn.list().flatMap(d => d.node.arcs().map(a => ({ from: d.name, to: dn.peerOf(d.name, a.dev).node, cost: a.cost })))
-  return new RouteOracle(dn.list().map(d => ({ name: d.name, naddr: d.naddr })), arcs)
+  const connectivity = dn.list().some(d => d.node.system.runtimes.size > 1)
+  if (!connectivity) {
+    const arcs = dn.list().flatMap(d => d.node.arcs().map(a => ({ from: d.name, to: dn.peerOf(d.name, a.dev).node, cost: a.cost })))
+    return new RouteOracle(dn.list().map(d => ({ name: d.name, naddr: d.naddr })), arcs)
+  }
+  // connectivity identities left by migrations carry traffic too (§4.9): each is a vertex of its own
+  // (`<system>#<index>`), linked by the qspn-arcs its identity-arcs are, with the cost of the link under them
+  const vertex = vertexOfIdentity(dn)
+  const nodes: Array<{ name: string, naddr: readonly number[] }> = []
+  const arcs: Array<{ from: string, to: string, cost: number }> = []
+  for (const d of dn.list()) {
+    // one link per NIC here: the cost of the link under an identity-arc is the main identity's arc on that NIC
+    const cost = new Map(d.node.arcs().map(a => [a.dev, a.cost]))
+    for (const r of d.node.system.runtimes.values()) {
+      const from = vertex.get(r.identity.id) as string
+      nodes.push({ name: from, naddr: r.naddr })
+      for (const arcId of r.qspnArcs) {
+        const ia = d.node.system.identities.arcOf(r.identity.id, arcId)
+        const to = ia === undefined ? undefined : vertex.get(ia.peerId)
+        const c = ia === undefined ? undefined : cost.get(ia.realDev)
+        if (to !== undefined && c !== undefined) arcs.push({ from, to, cost: c })
+      }
+    }
+  }
+  return new RouteOracle(nodes, arcs)
 }
+
+/** Oracle vertex of every identity: the system's name for its main identity, `<system>#<index>` for the others. */
+export function vertexOfIdentity (dn: DaemonNetwork): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const d of dn.list()) for (const r of d.node.system.runtimes.values()) out.set(r.identity.id, r.isMain ? d.name : `${d.name}#${r.identity.index}`)
+  return out
+}
+
+/** The system an oracle vertex belongs to. */
+export const systemOf = (v: string): string => v.split('#')[0]

@@ -91,8 +91,10 @@ export function networkProblems (dn: DaemonNetwork, comps: readonly string[][]):
       if (seen.has(a)) out.push(`${n} and ${seen.get(a) ?? ''} share ${[...d.naddr].reverse().join('.')}`)
       seen.set(a, n)
       if (d.naddr.some((p, l) => p >= dn.topology.gsizes[l])) out.push(`${n} has a virtual position: ${[...d.naddr].reverse().join('.')}`)
-      const ids = d.node.identities()
-      if (ids.length !== 1) out.push(`${n} has ${ids.length} identities (${ids.map(i => `${i.index}:${i.kind}`).join(', ')})`)
+      // a connectivity identity stays only while its check says a g-node needs it (after a migration, §4.9)
+      const extra = [...d.node.system.runtimes.values()].filter(r => !r.isMain)
+      const unneeded = extra.filter(r => !r.qspn.isConnectivity || r.qspn.checkConnectivity())
+      if (unneeded.length > 0) out.push(`${n} keeps ${unneeded.length} identity(ies) no g-node needs (${d.node.identities().map(i => `${i.index}:${i.kind}:${i.address}`).join(', ')})`)
     }
   }
   return out
@@ -105,19 +107,23 @@ export function networkProblems (dn: DaemonNetwork, comps: readonly string[][]):
 export function gnodeProblems (dn: DaemonNetwork, edges: readonly Edge[]): string[] {
   const out: string[] = []
   const L = dn.topology.levels
-  const names = dn.list().map(d => d.name)
+  // every identity is a member of its g-nodes (a connectivity identity keeps a g-node connected at a virtual
+  // position); identities of two linked systems are adjacent, those of one system are not
+  const vertices: Array<{ v: string, system: string, naddr: readonly number[] }> = []
+  for (const d of dn.list()) for (const r of d.node.system.runtimes.values()) vertices.push({ v: `${d.name}#${r.identity.index}`, system: d.name, naddr: r.naddr })
+  const idEdges: Edge[] = edges.flatMap(e => vertices.filter(x => x.system === e.a).flatMap(x => vertices.filter(y => y.system === e.b).map(y => ({ a: x.v, b: y.v }))))
   for (let lvl = 1; lvl < L; lvl++) {
     const byGnode = new Map<string, string[]>()
-    for (const n of names) {
-      const key = dn.get(n).naddr.slice(lvl).join('.')
-      byGnode.set(key, [...(byGnode.get(key) ?? []), n])
+    for (const x of vertices) {
+      const key = x.naddr.slice(lvl).join('.')
+      byGnode.set(key, [...(byGnode.get(key) ?? []), x.v])
     }
     for (const [key, members] of byGnode) {
       if (members.length < 2) continue
       const inside = new Set(members)
-      const pieces = components(members, edges.filter(e => inside.has(e.a) && inside.has(e.b)))
+      const pieces = components(members, idEdges.filter(e => inside.has(e.a) && inside.has(e.b)))
       // members in different connected components of the whole graph belong to different networks
-      const nets = new Set(members.map(m => dn.get(m).node.status().networkId))
+      const nets = new Set(members.map(m => dn.get(m.split('#')[0]).node.status().networkId))
       if (pieces.length > 1 && nets.size === 1) out.push(`g-node ${key.split('.').reverse().join('.')} of level ${lvl} is ${pieces.length} pieces: ${pieces.map(p => p.join(',')).join(' | ')}`)
     }
   }
