@@ -63,8 +63,8 @@ test('bad configs are refused naming the node\'s topology and address', t => {
   t.throws(() => ntkAddress([2, 8, 8, 8], '0.0.0.0'), { message: /more than 22 address bits/ })
 })
 
-test('the lab\'s addressing and the ntkd route model import nothing from the daemon', t => {
-  for (const file of ['ntk-addressing.ts', 'ntkd-route-model.ts']) {
+test('the lab\'s addressing, the ntkd route model and its valid-path search import nothing from the daemon', t => {
+  for (const file of ['ntk-addressing.ts', 'ntkd-route-model.ts', 'ntk-valid-paths.ts']) {
     const text = readFileSync(path.join(__dirname, '..', 'src', 'scenario', file), 'utf8')
     const imports = [...text.matchAll(/^import .* from '([^']+)'/gm)].map(m => m[1])
     t.deepEqual(imports.filter(i => i.includes('daemon')), [], `${file} imports ${imports.join(', ')}`)

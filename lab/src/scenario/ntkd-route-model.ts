@@ -2,6 +2,7 @@ import { type NtkAddress, ntkAddress, ntkDestinations, ntkGlobal, ntkGnodeName, 
 import type { NodeSpec, ResolvedLab } from '../topology/model'
 import { adjacency, type LabState } from './lab-state'
 import { normalizePrefix } from './observation'
+import { type NtkArc, ValidPathSearch } from './ntk-valid-paths'
 import type { ExpectedRoute, NodeExpectation, RouteModel } from './route-model'
 
 /**
@@ -9,10 +10,11 @@ import type { ExpectedRoute, NodeExpectation, RouteModel } from './route-model'
  *
  * For every destination g-node HCoord (i, j) of the node (every real position at every level, whether
  * it exists or not) and each of its CIDRs (global, anonymizing, internal[k] for k > i):
- * - if some running member of that g-node is reachable over links that are up while staying inside
- *   the node's own g-node of level i+1 (QSPN paths never leave and re-enter a g-node, so a g-node
- *   split from us that way is unknown), a route via a neighbour on a cheapest such path, with `src` the
- *   node's global address (global and anonymizing CIDRs) or its internal[k] (internal[k] CIDRs);
+ * - if some running member of that g-node is reachable over links that are up by a path QSPN can hold
+ *   (the acyclic rule, ./ntk-valid-paths: no node on it sees it leave one of its g-nodes and come back,
+ *   so it stays inside the node's own g-node of level i+1, and a g-node split from us that way is
+ *   unknown), a route via a neighbour on a cheapest such path, with `src` the node's global address
+ *   (global and anonymizing CIDRs) or its internal[k] (internal[k] CIDRs);
  * - otherwise an `unreachable` route.
  * Costs are those QSPN sums: the arc cost configured on the sending side (config.costs of the node
  * closer to the source, by its interface); an interface without a fixed cost counts `UNKNOWN_COST`
@@ -88,34 +90,29 @@ export function cheapestFirstHops (lab: ResolvedLab, state: LabState, from: stri
   }
 }
 
+/** The arcs of the running members over links that are up, at the sender's cost, with their positions. */
+function ntkGraph (lab: ResolvedLab, state: LabState, members: Set<string>, naddr: ReadonlyMap<string, readonly number[]>): { naddr: ReadonlyMap<string, readonly number[]>, out: Map<string, NtkArc[]> } {
+  const spec = new Map(lab.nodes.map(n => [n.name, n]))
+  const out = new Map<string, NtkArc[]>()
+  for (const [n, adj] of adjacency(lab, state, members)) out.set(n, adj.map(({ neighbour, ifname }) => ({ to: neighbour, ifname, cost: arcCost(spec.get(n) as NodeSpec, ifname) })))
+  return { naddr, out }
+}
+
 function expectNtkd (lab: ResolvedLab, state: LabState, node: NodeSpec, members: readonly NodeSpec[]): NodeExpectation {
   const me = parseNode(node)
-  const levels = me.address.gsizes.length
   const others = members.filter(m => m.name !== node.name).map(parseNode)
   const addrOf = new Map([me, ...others].map(x => [x.spec.name, x.naddr]))
-  const memberNames = new Set([node.name, ...others.map(o => o.spec.name)])
-  // reach[L]: cheapest paths inside my g-node of level L+1 (L = levels-1: the whole network)
-  const reach = Array.from({ length: levels }, (_, L) => cheapestFirstHops(lab, state, node.name, n => {
-    const a = addrOf.get(n)
-    if (a === undefined) return false
-    for (let k = L + 1; k < levels; k++) if (a[k] !== me.naddr[k]) return false
-    return true
-  }, memberNames))
+  const search = new ValidPathSearch(ntkGraph(lab, state, new Set([node.name, ...others.map(o => o.spec.name)]), addrOf))
   const subnetLevel = typeof node.config.subnetLevel === 'number' ? node.config.subnetLevel : 0
   const guessed = anyMeasuredCost(lab, [node, ...members])
   const routes: ExpectedRoute[] = []
   const unreachable: NodeExpectation['unreachable'] = []
   for (const d of ntkDestinations(me.address, { subnetLevel })) {
     const inside = others.filter(o => { const hc = ntkMaxDistinct(me.naddr, o.naddr); return hc !== null && hc.lvl === d.lvl && hc.pos === d.pos })
-    const paths = reach[d.lvl]
-    let cost = Number.POSITIVE_INFINITY
-    let hopCount = 0
-    let hops = new Set<string>()
-    for (const o of inside) {
-      const r = paths.get(o.spec.name)
-      if (r === undefined || r.cost > cost) continue
-      if (r.cost < cost) { cost = r.cost; hopCount = r.hops; hops = new Set(r.firstHops) } else { hopCount = Math.min(hopCount, r.hops); for (const h of r.firstHops) hops.add(h) }
-    }
+    const best = search.cheapest(node.name, inside.map(o => o.spec.name), d.lvl + 1)
+    const cost = best?.cost ?? Number.POSITIVE_INFINITY
+    const hopCount = best?.hops ?? 0
+    const hops = best?.firstHops ?? new Set<string>()
     const owner = `${ntkGnodeName(me.naddr, d.lvl, d.pos)} (${inside.map(o => o.spec.name).join(', ') || 'empty'})`
     const pairs = [...hops].map(h => h.split('\u0000'))
     for (const { cidr, src } of d.cidrs) {
