@@ -6,6 +6,9 @@ import { ntkdStatuses } from '../src/scenario/ntkd-taken'
 import { controlQuery, hostControlSocket } from '../src/scenario/ntkd-control'
 import { createServer } from 'node:net'
 import type { ScenarioLab } from '../src/scenario/scenario-lab'
+import { addressesCheck } from '../src/scenario/assertions'
+import { initialState } from '../src/scenario/lab-state'
+import { defaultKinds, parseTopology } from '../src/topology'
 
 // A lab stand-in whose daemons answer (or not) from a table; only exec and logFile are used by ntkdStatuses.
 function fakeLab (answers: Record<string, { code: number, stdout: string, stderr?: string }>, logs: Record<string, string>): ScenarioLab {
@@ -51,4 +54,26 @@ test('the lab asks an ntkd control socket directly: a reply, a refusal and silen
   await t.throwsAsync(controlQuery(path.join(dir, 'none.sock'), 'status'), { message: /cannot talk to ntkd at/ })
   // this process's namespace runs no lab daemon here: no socket, and ntkdStatuses falls back to ntkctl
   t.is(await hostControlSocket(999_999_999), undefined)
+})
+
+test('addresses: unique compares ntkd global addresses inside each connected component: networks apart may repeat one', async t => {
+  const yaml = `name: x
+defaults: { kind: ntkd, config: { topology: [2, 1] } }
+nodes: { a: {}, b: {}, c: {} }
+links:
+  - endpoints: [a:eth1, b:eth1]
+  - endpoints: [b:eth2, c:eth1]
+    state: down
+`
+  const spec = parseTopology(yaml, 'x.yaml', defaultKinds())
+  const lab = (taken: Record<string, string>): ScenarioLab => ({
+    spec,
+    exec: async (name: string) => ({ code: 0, stdout: JSON.stringify({ address: taken[name], networkId: name === 'c' ? 2 : 1, identities: [{ kind: 'main' }] }), stderr: '' }),
+    observe: async () => ({ addresses: [], routes: [], links: [] }),
+    logFile: () => undefined
+  } as unknown as ScenarioLab)
+  const check = (taken: Record<string, string>) => addressesCheck({ lab: lab(taken), state: () => initialState(spec), models: {} as never }, { unique: true })
+  t.is(await check({ a: '1.0', b: '1.1', c: '1.0' })(), null, 'c is another network (its link is down): 1.0 twice is no conflict')
+  const dup = await check({ a: '1.0', b: '1.0', c: '2.1' })()
+  t.deepEqual(dup?.lines, ['10.0.0.2 is on a (global address of 1.0) and b (global address of 1.0)'])
 })

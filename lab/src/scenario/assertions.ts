@@ -89,15 +89,20 @@ export function addressesCheck (ctx: CheckContext, spec: NonNullable<Assertions[
     const lines: string[] = []
     const owners = new Map<string, string[]>()
     // an ntkd node's identity is its global address (internal addresses repeat across g-nodes by design, and the
-    // daemon puts its addresses on every NIC): uniqueness compares those, from the addresses the daemons took
+    // daemon puts its addresses on every NIC): uniqueness compares those, from the addresses the daemons took, inside
+    // each connected component (networks apart may hold one address each until they meet)
     const ntkd = new Set(ctx.lab.spec.nodes.filter(n => n.kind === 'ntkd').map(n => n.name))
+    const ntkdOwners = new Map<string, string[]>()
     if (spec.unique && ntkd.size > 0) {
       const taken = await withTakenAddresses(ctx.lab, new Set([...obs.keys()].filter(n => ntkd.has(n))))
       lines.push(...taken.problems)
+      const component = new Map<string, number>()
+      components(ctx.lab.spec, ctx.state()).forEach((c, k) => { for (const n of c) component.set(n, k) })
       for (const n of taken.spec.nodes) {
         if (!ntkd.has(n.name) || !obs.has(n.name) || n.config.address === undefined) continue
         const g = ntkGlobal(ntkAddress((n.config.topology as number[]).map(Number), String(n.config.address)))
-        owners.set(g, [...(owners.get(g) ?? []), `${n.name} (global address of ${String(n.config.address)})`])
+        const key = `${component.get(n.name) ?? -1}|${g}`
+        ntkdOwners.set(key, [...(ntkdOwners.get(key) ?? []), `${n.name} (global address of ${String(n.config.address)})`])
       }
     }
     for (const [node, o] of obs) {
@@ -113,6 +118,7 @@ export function addressesCheck (ctx: CheckContext, spec: NonNullable<Assertions[
       }
     }
     if (spec.unique) for (const [addr, where] of owners) if (where.length > 1) lines.push(`${addr} is on ${where.join(' and ')}`)
+    for (const [key, where] of ntkdOwners) if (where.length > 1) lines.push(`${key.split('|')[1]} is on ${where.join(' and ')}`)
     for (const [node, want] of Object.entries(spec.nodes ?? {})) {
       const have = obs.get(node)?.addresses ?? []
       for (const w of want) {
