@@ -58,14 +58,15 @@ async function main (): Promise<number> {
     rows.push(`| ${name} | ${r.daemons} | ${r.flaps} in ${(r.flapMs / 1000).toFixed(1)} s | ${r.convergedMs === null ? 'no' : `${(r.convergedMs / 1000).toFixed(1)} s`} | ` +
       `${r.stale.length} | ${r.died.length === 0 ? 'none' : r.died.join('; ')} | ${median([...r.rssColdMb.values()]).toFixed(1)} / ${median(before).toFixed(1)} / ` +
       `${after.length === 0 ? '-' : median(after).toFixed(1)} | ${r.maxGrowthPct.toFixed(1)} % (${r.maxGrowthColdPct.toFixed(1)} %) | ` +
+      `${median([...r.anonBeforeMb.values()]).toFixed(1)} / ${r.anonAfterMb.size === 0 ? '-' : median([...r.anonAfterMb.values()]).toFixed(1)} | ` +
       `${median([...r.heapBeforeMb.values()]).toFixed(2)} / ${r.heapAfterMb.size === 0 ? '-' : median([...r.heapAfterMb.values()]).toFixed(2)} | ${pass ? 'pass' : 'FAIL'} |`)
     if (!pass) process.stderr.write(`${name}:\n${[...r.routeDiff, ...r.stale, ...r.died].join('\n')}\n`)
   }
   process.stdout.write([
     `Link churn, seed ${seed}, load before ${load} (${new Date().toISOString()})`,
     '',
-    '| topology | daemons | flaps | converged after the last flap | stale entries | daemons died | RSS cold / warm / after, median (MiB) | largest RSS growth over warm (cold) | live objects (V8 heap without code) warm / after, median (MiB) | |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| topology | daemons | flaps | converged after the last flap | stale entries | daemons died | RSS cold / warm / after, median (MiB) | largest RSS growth over warm (cold) | of which anonymous warm / after, median (MiB) | live objects (V8 heap without code) warm / after, median (MiB) | |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows
   ].join('\n') + '\n')
   return ok ? 0 : 1

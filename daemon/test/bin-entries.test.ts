@@ -33,8 +33,14 @@ for (const name of ['ntkd', 'ntkctl', 'ntklab']) {
   })
 }
 
-test('ntkd keeps its small young generation when started through its shebang', t => {
-  t.regex(readFileSync(join(root, 'daemon', 'src', 'cli', 'ntkd.ts'), 'utf8'), /^#!\/usr\/bin\/env -S node --max-semi-space-size=1\n/)
+test('ntkd keeps its small young generation and V8 lite mode when started through its shebang or bin/ntkd, without a warning', async t => {
+  const flags = '--max-semi-space-size=1 --lite-mode --no-expose-wasm'
+  t.true(readFileSync(join(root, 'daemon', 'src', 'cli', 'ntkd.ts'), 'utf8').startsWith(`#!/usr/bin/env -S node ${flags}\n`))
+  t.true(readFileSync(join(root, 'bin', 'ntkd'), 'utf8').includes(`flags='${flags}'`))
+  // lite mode alone prints "Warning: disabling flag --expose_wasm" at every start, into the daemon's log
+  const r = await exec(join(root, 'bin', 'ntkd'), ['--help'], { ...process.env, NTK_FROM_SOURCE: '' })
+  t.is(r.code, 0, r.out)
+  t.notRegex(r.out, /Warning/)
 })
 
 for (const name of ['ntkd', 'ntkctl']) {

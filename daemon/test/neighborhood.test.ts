@@ -12,7 +12,7 @@ async function flush (): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>(resolve => setImmediate(resolve))
 }
 
-interface Node { nb: Neighborhood, events: Array<[keyof NeighborhoodEvents, unknown]>, syncs: number, nops: number[], onNop?: () => void }
+interface Node { nb: Neighborhood, events: Array<[keyof NeighborhoodEvents, unknown]>, syncs: number, nops: number[], onNop?: () => void, hereIAms: Array<[number, string]> }
 
 class World {
   readonly clock = new VirtualClock()
@@ -24,12 +24,18 @@ class World {
     const registry = new MessageRegistry()
     registerNeighborhoodMessages(registry)
     const transport = this.net.transport(name, new WireCodec({ registry }))
-    const node: Node = { nb: undefined as unknown as Neighborhood, events: [], syncs: 0, nops: [] }
+    const node: Node = { nb: undefined as unknown as Neighborhood, events: [], syncs: 0, nops: [], hereIAms: [] }
     // record when liveness probes leave
     const unicast = transport.unicast.bind(transport)
     transport.unicast = async (peer, m, uo) => {
       if (m.kind === 'nop') { node.nops.push(this.clock.now()); node.onNop?.() }
       return await unicast(peer, m, uo)
+    }
+    // and announcements (when, on which NIC)
+    const broadcast = transport.broadcast.bind(transport)
+    transport.broadcast = async (nic, m) => {
+      if (m.kind === 'here_i_am') node.hereIAms.push([this.clock.now(), nic])
+      return await broadcast(nic, m)
     }
     const { nicCarrier, syncKernel, ...init } = o
     node.nb = new Neighborhood(
@@ -250,6 +256,25 @@ test('while it stops a system makes no new arc: a neighbour told remove_arc does
   t.deepEqual(c.nb.arcs(), [])
   for (const n of [b, c]) t.is(n.events.filter(([e]) => e === 'arc_added').length, 1, 'only the arc made before the stop')
   t.deepEqual(a.nb.arcs(), [])
+})
+
+test('at start every NIC announces itself after one kernel apply, not after one apply per NIC in turn', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  // each kernel apply takes 300 ms (a loaded host); the link-locals must be in the kernel before anyone answers
+  let slow = true
+  t.teardown(() => { slow = false })
+  const a = await w.add('a', [1, 2, 3, 4].map(k => ({ name: `eth${k}`, mac: mac(k) })), { syncKernel: async () => { if (slow) await new Promise<void>(resolve => w.clock.setTimer(300, resolve)) } })
+  let started = false
+  const starting = a.nb.start().then(() => { started = true })
+  for (let k = 0; k < 20 && !started; k++) await w.run(100)
+  await starting
+  t.deepEqual(a.hereIAms.map(([at, nic]) => [at, nic]), [[300, 'eth1'], [300, 'eth2'], [300, 'eth3'], [300, 'eth4']])
+  t.is(a.syncs, 1, 'one apply for all the link-locals')
+  t.deepEqual(a.events.filter(([e]) => e === 'nic_address_set').length, 4)
+  // and again every second on each
+  await w.run(1000)
+  t.deepEqual(a.hereIAms.slice(4).map(([at, nic]) => [at, nic]), [[1300, 'eth1'], [1300, 'eth2'], [1300, 'eth3'], [1300, 'eth4']])
 })
 
 test('a second arc to the same system is allowed only over two other NICs', async t => {

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --lite-mode --no-expose-wasm
 // ntkd: the Netsukuku routing daemon (spec §11). Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { randomInt } from 'node:crypto'

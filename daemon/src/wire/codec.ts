@@ -10,7 +10,7 @@ export interface Rejection {
   readonly reason: RejectionReason
   /** Human-readable detail; for 'invalid' it starts with the JSON pointer of the offending field. */
   readonly detail: string
-  /** For 'invalid': the ajv instance path ('/' for the message itself). */
+  /** For 'invalid': the JSON pointer of the offending field ('/' for the message itself). */
   readonly path?: string
 }
 export type DecodeResult = { readonly ok: true, readonly message: WireMessage } | Rejection

@@ -4,7 +4,7 @@ import { initialState } from '../../src/scenario/lab-state'
 import { realClock } from '../../src/scenario/clock'
 import { seededRandom } from '../../src/scenario/random'
 import { NotConvergedError, waitFor, type Check } from '../../src/scenario/wait'
-import { convergedCheck, daemonProcesses, ntkctl, staleCheck } from './ntkd-daemons'
+import { convergedCheck, daemonProcesses, ntkctl, staleCheck, type DaemonProcess } from './ntkd-daemons'
 
 /*
  * Link churn on a lab of ntkd daemons: N flaps (a random link down, then up again) one after the other within a
@@ -46,6 +46,9 @@ export interface ChurnResult {
   /** After the warm-up flaps: the baseline. */
   readonly rssBeforeMb: ReadonlyMap<string, number>
   readonly rssAfterMb: ReadonlyMap<string, number>
+  /** The anonymous part of the resident memory (heap, stacks, malloc arenas) at the baseline and after; the rest is the node binary's pages. */
+  readonly anonBeforeMb: ReadonlyMap<string, number>
+  readonly anonAfterMb: ReadonlyMap<string, number>
   /** Live V8 heap without compiled code (after a full collection) at each reading, per daemon: the daemon's objects. */
   readonly heapBeforeMb: ReadonlyMap<string, number>
   readonly heapAfterMb: ReadonlyMap<string, number>
@@ -79,7 +82,7 @@ async function heapInUse (lab: RunningLab): Promise<Map<string, number>> {
  * (`ntkctl memory`): V8 frees old garbage only when its heap reaches a limit, so without it two readings would
  * compare points of a saw tooth several MiB high rather than what each daemon holds.
  */
-async function settledMemory (lab: RunningLab, windowMs: number): Promise<Map<string, { pid: number, rssMb: number }>> {
+async function settledMemory (lab: RunningLab, windowMs: number): Promise<Map<string, DaemonProcess>> {
   await sleep(windowMs)
   for (const n of lab.nodes.keys()) await ntkctl(lab, n, ['memory'])
   await sleep(1_000)
@@ -128,7 +131,7 @@ export async function runChurn (lab: RunningLab, o: ChurnOptions): Promise<Churn
   const converged = await holds('converged after the churn', convergedCheck(lab, now), 60_000, 2_000)
   const stale = converged.ms === null ? { ms: null, lines: [] } : await holds('no stale entry after the churn', staleCheck(lab, now), 30_000)
   const died: string[] = []
-  let after = new Map<string, { pid: number, rssMb: number }>()
+  let after = new Map<string, DaemonProcess>()
   let heapAfter = new Map<string, number>()
   try {
     after = await settledMemory(lab, o.settleMs ?? 10_000)
@@ -148,6 +151,8 @@ export async function runChurn (lab: RunningLab, o: ChurnOptions): Promise<Churn
     rssColdMb: new Map([...cold].map(([n, p]) => [n, p.rssMb])),
     rssBeforeMb: new Map([...before].map(([n, p]) => [n, p.rssMb])),
     rssAfterMb: new Map([...after].map(([n, p]) => [n, p.rssMb])),
+    anonBeforeMb: new Map([...before].map(([n, p]) => [n, p.anonMb])),
+    anonAfterMb: new Map([...after].map(([n, p]) => [n, p.anonMb])),
     heapBeforeMb: heapBefore,
     heapAfterMb: heapAfter,
     maxGrowthPct: Math.max(...growth(before)),

@@ -87,9 +87,12 @@ export function convergedCheck (lab: RunningLab, state: () => LabState): Check {
 }
 
 /** PID and resident memory (MiB) of every node's daemon; throws when a node runs no ntkd. */
-export async function daemonProcesses (lab: RunningLab, nodes = [...lab.nodes.keys()]): Promise<Map<string, { pid: number, rssMb: number }>> {
+/** A node's daemon: its PID and resident memory, MiB (anonymous: heap, stacks, malloc; file: node's binary and libraries, shared between daemons). */
+export interface DaemonProcess { pid: number, rssMb: number, anonMb: number, fileMb: number }
+
+export async function daemonProcesses (lab: RunningLab, nodes = [...lab.nodes.keys()]): Promise<Map<string, DaemonProcess>> {
   const rf = await readRunFile(lab.spec.name)
-  const out = new Map<string, { pid: number, rssMb: number }>()
+  const out = new Map<string, DaemonProcess>()
   for (const name of nodes) {
     const h = lab.nodes.get(name)
     const pid = rf?.nodes[name]?.workloadPid
@@ -97,7 +100,8 @@ export async function daemonProcesses (lab: RunningLab, nodes = [...lab.nodes.ke
     const cmd = inNode ? (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0') : []
     if (pid === undefined || !cmd.some(a => /ntkd(\.js|\.ts)?$/.test(a))) throw new Error(`node ${name}: no ntkd process (workload ${String(pid)}: ${cmd.join(' ') || 'not running in the node'})`)
     const status = await fs.readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
-    out.set(name, { pid, rssMb: Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) / 1024 })
+    const mb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024
+    out.set(name, { pid, rssMb: mb('VmRSS'), anonMb: mb('RssAnon'), fileMb: mb('RssFile') })
   }
   return out
 }

@@ -52,7 +52,7 @@ export function ntkToolShell (tool: 'ntkd' | 'ntkctl'): string {
     `p=$(command -v ${tool} 2>/dev/null)`,
     `[ -n "$p" ] && exec "$p" "$@"`,
     ...(bin === undefined ? [] : [`[ -x ${quote(path.join(bin, tool))} ] && exec ${quote(path.join(bin, tool))} "$@"`]),
-    `exec /opt/ntk/bin/node ${tool === 'ntkd' ? '--max-semi-space-size=1 ' : ''}/opt/ntk/dist/daemon/src/cli/${tool}.js "$@"`
+    `exec /opt/ntk/bin/node ${tool === 'ntkd' ? '--max-semi-space-size=1 --lite-mode --no-expose-wasm ' : ''}/opt/ntk/dist/daemon/src/cli/${tool}.js "$@"`
   ].join('; ')
 }
 
