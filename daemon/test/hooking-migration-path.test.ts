@@ -1,4 +1,4 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import {
   distanceOf, epsilonOf, findShortestMig, migrationsOf, tupleKey,
   type GnodeTuple, type MigrationProber, type SearchAnswer, type Solution
@@ -100,61 +100,66 @@ test('a place high up is kept only until a nearer-level one is found; far paths 
   t.deepEqual(out2.booked.map(b => tupleKey(b.gnode)), ['0.0.0', ...names.slice(0, 4).map(n => n.split('.').reverse().join('.'))], 'every g-node asked booked')
 })
 
-// In process: a network of 7 daemons (topology 4·2, room for 8) formed by Hooking one daemon at a time along a
-// line; a lone daemon meets the member farthest from the one free place: no g-node around it has room, so border
-// daemons migrate one g-node further each (distance ≥ 2) and the newcomer takes the place the first one freed.
-test('a lone daemon enters a network with one free place two or more g-nodes away: a migration path frees a place next to it', async t => {
-  const bits = [2, 1]
-  const names = ['j0', 'j1', 'j2', 'j3', 'j4', 'j5', 'j6', 'g']
-  const line: Edge[] = names.slice(0, 6).map((n, k) => ({ a: n, b: names[k + 1] }))
-  const candidates: Edge[] = names.slice(0, 7).map(n => ({ a: 'g', b: n }))
-  const { dn, setEdge } = await startUnconfigured(names, [], [...line, ...candidates], { seed: 41, bits })
+/**
+ * In process: a network of `line` daemons formed by Hooking one daemon at a time along a line, in a topology where
+ * it leaves one place for a g-node of level `lvl` (the newcomers' network, formed apart: `lvl` 0 a lone daemon,
+ * 1 two daemons); the newcomers meet the end of the line farthest from that place. No g-node around that end has
+ * room, so border g-nodes of level `lvl` migrate one g-node further each and the newcomers take the place the first
+ * one freed.
+ */
+async function meetAtTheFarEnd (t: ExecutionContext, o: { bits: number[], line: number, newcomers: number, lvl: number, seed: number, minDistance: number }): Promise<void> {
+  const js = Array.from({ length: o.line }, (_, k) => `j${k}`)
+  const gs = Array.from({ length: o.newcomers }, (_, k) => `g${k}`)
+  const names = [...js, ...gs]
+  const line: Edge[] = js.slice(0, -1).map((n, k) => ({ a: n, b: js[k + 1] }))
+  const theirs: Edge[] = gs.slice(0, -1).map((n, k) => ({ a: n, b: gs[k + 1] }))
+  const ends: Edge[] = [{ a: 'g0', b: js[0] }, { a: 'g0', b: js[js.length - 1] }]
+  const { dn, setEdge } = await startUnconfigured(names, [], [...line, ...theirs, ...ends], { seed: o.seed, bits: o.bits })
   t.teardown(async () => await dn.stopAll())
   const up: Edge[] = []
-  for (const e of line) {
+  for (const e of [...line, ...theirs]) {
     setEdge(e, true)
     up.push(e)
-    const r = await settled(dn, [...components(names.slice(0, 7), up), ['g']], 60_000)
+    const r = await settled(dn, components(names, up), 60_000)
     t.deepEqual(r.problems, [], `after ${e.a}-${e.b}\n${describeHooking(dn)}`)
   }
-  // the free place and the level-1 g-node graph of the network formed
-  const gnodeOf = (n: string): string => String(dn.get(n).naddr[1])
-  const members = new Map<string, string[]>()
-  for (const n of names.slice(0, 7)) members.set(gnodeOf(n), [...(members.get(gnodeOf(n)) ?? []), n])
-  const free = [...members].find(([, m]) => m.length < 2)?.[0]
-  t.truthy(free, `one level-1 g-node with room: ${JSON.stringify([...members])}`)
-  const dist = new Map<string, number>([[free as string, 0]])
-  for (let frontier = [free as string]; frontier.length > 0;) {
-    const next: string[] = []
-    for (const g of frontier) {
-      for (const e of line) {
-        const [x, y] = [gnodeOf(e.a), gnodeOf(e.b)]
-        const other = x === g ? y : y === g ? x : null
-        if (other !== null && !dist.has(other)) { dist.set(other, (dist.get(g) as number) + 1); next.push(other) }
-      }
-    }
-    frontier = next
-  }
-  // v: an end of the line (its g-node's border toward the rest is its neighbour, which migrates; v stays by the newcomer)
-  const v = ['j0', 'j6'].sort((a, b) => (dist.get(gnodeOf(b)) ?? 0) - (dist.get(gnodeOf(a)) ?? 0))[0]
-  const d = dist.get(gnodeOf(v)) ?? 0
-  t.true(d >= 2, `the farthest member ${v} is ${d} g-nodes from the free place (${JSON.stringify([...members])})`)
-  const before = new Map(names.slice(0, 7).map(n => [n, gnodeOf(n)]))
-  setEdge({ a: 'g', b: v }, true)
-  up.push({ a: 'g', b: v })
+  // the host g-nodes (level lvl+1) of the line, the one with room for a g-node of level lvl, and its distance
+  // (over the host g-nodes the line crosses) from each end
+  const hostOf = (n: string): string => dn.get(n).naddr.slice(o.lvl + 1).join('.')
+  const children = new Map<string, Set<string>>()
+  for (const n of js) children.set(hostOf(n), new Set([...(children.get(hostOf(n)) ?? []), dn.get(n).naddr.slice(o.lvl).join('.')]))
+  const free = [...children].find(([, c]) => c.size < dn.topology.gsizes[o.lvl])?.[0]
+  const layout = js.map(n => `${n}=${[...dn.get(n).naddr].reverse().join('.')}`).join(' ')
+  t.truthy(free, `one g-node of level ${o.lvl + 1} with room: ${layout}`)
+  const seq = js.map(hostOf).filter((g, k, a) => k === 0 || a[k - 1] !== g)
+  const hops = (n: string): number => Math.abs(seq.indexOf(hostOf(n)) - seq.lastIndexOf(free as string))
+  const v = hops(js[0]) >= hops(js[js.length - 1]) ? js[0] : js[js.length - 1]
+  const d = hops(v)
+  t.true(d >= o.minDistance, `the end ${v} is ${d} g-nodes of level ${o.lvl + 1} from the free place (${layout})`)
+  const before = new Map(js.map(n => [n, hostOf(n)]))
+  setEdge({ a: 'g0', b: v }, true)
+  up.push({ a: 'g0', b: v })
   const r = await settled(dn, [names], 120_000, up)
   t.deepEqual(r.problems, [], describeHooking(dn))
-  t.log(`merged ${String(r.ms)} ms after the link; v = ${v}, ${d} g-nodes from the free place`)
+  t.log(`${layout}; merged ${String(r.ms)} ms after the link; v = ${v}, ${d} g-nodes from the free place`)
   const vEvents = dn.get(v).node.system.hooking.events.list()
   const path = vEvents.find(e => e.type === 'migration_path')
   t.truthy(path, vEvents.map(e => e.type).join(','))
-  t.true((path?.distance as number) >= 2, JSON.stringify(path))
-  const migrated = names.slice(0, 7).filter(n => dn.get(n).node.system.hooking.events.list().some(e => e.type === 'migrated'))
-  t.is(migrated.length, path?.distance as number, `migrated: ${migrated.join(',')}`)
-  t.true(migrated.every(n => before.get(n) !== gnodeOf(n)), 'each migrating daemon is in another g-node now')
-  t.is(gnodeOf('g'), gnodeOf(v), 'the newcomer sits in v\'s g-node')
-  // every connectivity identity went after its check; every booking went (used, deleted or expired)
+  t.is(path?.distance, d, JSON.stringify(path))
+  const migrated = js.filter(n => dn.get(n).node.system.hooking.events.list().some(e => e.type === 'migrated' && e.guestLevel === o.lvl))
+  t.is(migrated.length, d * (o.lvl === 0 ? 1 : 2), `migrated: ${migrated.join(',')}`)
+  t.true(migrated.every(n => before.get(n) !== hostOf(n)), 'each migrating daemon is in another g-node now')
+  t.true(gs.every(g => hostOf(g) === hostOf(v)), 'the newcomers sit in v\'s g-node')
+  // every booking went (used, deleted or expired); the invariants still hold
   t.not(await runUntil(dn.clock, () => reservationProblems(dn).length === 0, { budgetMs: 70_000, stepMs: 1000 }), null, reservationProblems(dn).join('; '))
   const again = await settled(dn, [names], 10_000, up)
   t.deepEqual(again.problems, [])
+}
+
+test('a lone daemon enters a network with one free place three g-nodes away (4·2, room for 8): single daemons migrate to make room', async t => {
+  await meetAtTheFarEnd(t, { bits: [2, 1], line: 7, newcomers: 1, lvl: 0, seed: 41, minDistance: 2 })
+})
+
+test('two daemons enter as one g-node of level 1 (4·2·2, room for 8 such g-nodes, 7 held): g-nodes of level 1 migrate, every member by the propagation', async t => {
+  await meetAtTheFarEnd(t, { bits: [2, 1, 1], line: 14, newcomers: 2, lvl: 1, seed: 43, minDistance: 1 })
 })
