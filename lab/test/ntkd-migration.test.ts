@@ -6,6 +6,8 @@ import { runScenario } from '../src/scenario/runner'
 import { kernelView } from '../src/scenario/kernel-view'
 import { ntkdStatuses, type NtkdStatus } from '../src/scenario/ntkd-taken'
 import { ntkctlArgv } from '../src/topology/kinds/ntkd'
+import { ntkAddress, ntkGlobal } from '../src/scenario/ntk-addressing'
+import { formatProbe } from '../src/scenario/probe'
 import { backendMissing, checkedBackend, leftovers, runnableIf, uniqueLabName } from './helpers/lab-fixture'
 
 // A merge that needs a migration path, on real kernels (netns; issue 13, spec §6.3 item 8): seven ntkd without
@@ -73,7 +75,11 @@ runnableIf(test.serial, backendMissing('netns'))('netns: a lone daemon meets a l
   t.log(`formed: ${described}; free place in g-node ${free}; the newcomer meets ${v}, ${d} g-node(s) away`)
   t.true(d >= 1, `the end farthest from the free place is in another g-node (${described})`)
 
+  // traffic across the migrating g-nodes: v pings the daemon that holds the g-node with room (neither moves)
+  const far = LINE.find(n => gnodeOf(n) === free) as string
+  const farIp = ntkGlobal(ntkAddress([2, 1], address.get(far) as string))
   const meet = `timeline:
+  - { name: ${v} pings ${far} across the g-nodes that migrate, probe: across, node: ${v}, to: ${farIp}, interval: 100ms }
   - name: the lone daemon meets the end of the line
     link: [${v}:${v === 'j0' ? 'eth1' : 'eth2'}, g:${v === 'j0' ? 'eth1' : 'eth2'}]
     state: up
@@ -83,12 +89,16 @@ runnableIf(test.serial, backendMissing('netns'))('netns: a lone daemon meets a l
     interval: 500ms
   - expect: { reachability: all }
     within: 20s
+  - { name: traffic across the migrations, probe-end: across }
 `
   const after = { ...parseTopology(yaml + meet, 'migration-line.yaml', defaultKinds()), name: spec.name }
   const r = await runScenario(scenarioFromLab(after), lab, { seed: 2 })
   const failed = r.steps.find(s => s.status === 'failed')
   t.true(r.passed, `failed at ${failed?.label ?? '?'}: ${failed?.error ?? ''}\n${(failed?.diff?.lines ?? []).slice(0, 40).join('\n')}`)
   t.log(r.steps.map(s => `${s.label}: ${s.status} ${s.startedMs === undefined || s.endedMs === undefined ? '' : `${((s.endedMs - s.startedMs) / 1000).toFixed(1)} s`}`).join('\n'))
+  const probe = r.steps.find(s => s.type === 'probe-end')?.metrics?.probe
+  t.truthy(probe, 'the probe across the migrations reported')
+  if (probe !== undefined) t.log(`${v} -> ${far} (${farIp}) while the path migrated: ${formatProbe(probe)}`)
 
   const events = new Map<string, Array<{ type: string, distance?: number }>>()
   for (const n of [...LINE, 'g']) {
