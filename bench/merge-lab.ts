@@ -11,12 +11,12 @@
  * wire.accepted) and the packets and bytes sent on its interfaces (/proc/<pid>/net/dev of the node), before the
  * all-pairs ping adds its own traffic. Cases: 5 (a line of 5 meets a ring of 5), 25 (two 5x5 grids), 125 (a 5x5 grid
  * meets a 10x10 grid: 125 daemons on one machine, not run by default). A failed case keeps its daemons' logs under
- * /tmp/merge-lab-<lab>/ and the table says where it stopped. Prints a markdown table.
+ * /tmp/merge-lab-<lab>/ (with the failed check's whole diff in failure.txt) and the table says where it stopped. Prints a markdown table.
  *
  *   flock /tmp/ntk-lab.lock npx ts-node --transpile-only bench/merge-lab.ts [5,25,125]   (as root; default 5,25)
  */
 import os from 'node:os'
-import { copyFile, mkdir, readFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { makeBackend } from '../lab/src/backend'
 import { deployLab, type RunningLab } from '../lab/src/lab'
 import { defaultKinds, parseTopology } from '../lab/src/topology'
@@ -76,9 +76,11 @@ async function scenario (lab: RunningLab, yaml: string): Promise<ScenarioResult>
   const spec = { ...parseTopology(yaml, `${lab.spec.name}.yaml`, defaultKinds()), name: lab.spec.name }
   const r = await runScenario(scenarioFromLab(spec), lab, { seed: 1 })
   const failed = r.steps.find(s => s.status === 'failed')
-  if (failed !== undefined) throw new Error(`${failed.label}: ${(failed.error ?? '').split('\n').slice(0, 6).join(' / ')}`)
+  if (failed !== undefined) throw new StepError(`${failed.label}: ${(failed.error ?? '').split('\n').slice(0, 6).join(' / ')}`, [failed.error ?? '', ...(failed.diff?.lines ?? [])].join('\n'))
   return r
 }
+/** A failed step, with its whole error and diff (kept beside the daemons' logs). */
+class StepError extends Error { constructor (message: string, readonly full: string) { super(message) } }
 const byLabel = (r: ScenarioResult, label: string): number | undefined => r.steps.find(s => s.label === label)?.metrics?.convergedByMs
 
 /** Messages each daemon accepted (wire.accepted) and packets/bytes its node sent on eth*, per node. */
@@ -112,9 +114,10 @@ async function networksOf (lab: RunningLab, nodes: readonly string[]): Promise<s
   return `${ids.size} network ids, sizes ${[...ids.values()].sort((a, b) => b - a).join('+')}`
 }
 
-async function keepLogs (lab: RunningLab, nodes: readonly string[]): Promise<string> {
+async function keepLogs (lab: RunningLab, nodes: readonly string[], failure: string): Promise<string> {
   const dir = `/tmp/merge-lab-${lab.spec.name}`
   await mkdir(dir, { recursive: true })
+  await writeFile(`${dir}/failure.txt`, failure + '\n')
   for (const n of nodes) { const f = lab.logFile(n); if (f !== undefined) await copyFile(f, `${dir}/${n}.log`).catch(() => {}) }
   return dir
 }
@@ -129,6 +132,7 @@ async function runCase (c: Case): Promise<Row> {
   const spec = { ...parseTopology(yamlOf(name, g, ''), `${name}.yaml`, defaultKinds()), name }
   const t0 = Date.now()
   const lab = await deployLab(spec, makeBackend('netns'))
+  running = { lab, nodes: g.nodes }
   let stage = 'formation'
   try {
     const formed = await scenario(lab, yamlOf(name, g, `timeline:\n${wait('formed', ALL, c.formWithin, '1s')}\n`))
@@ -152,9 +156,20 @@ async function runCase (c: Case): Promise<Row> {
     row.pingS = (tPing - tUp) / 1000 + (byLabel(ping, 'ping') ?? 0) / 1000
   } catch (e) {
     const got = await Promise.all(sides.map(async s => await networksOf(lab, s).catch(err => String(err))))
-    row.note = `failed at ${stage} after ${((Date.now() - t0) / 1000).toFixed(0)} s: ${String((e as Error).message ?? e).slice(0, 300)}; a side: ${got[0]}; b side: ${got[1]}; logs: ${await keepLogs(lab, g.nodes)}`
-  } finally { await lab.destroy().catch(() => {}) }
+    row.note = `failed at ${stage} after ${((Date.now() - t0) / 1000).toFixed(0)} s: ${String((e as Error).message ?? e).slice(0, 300)}; a side: ${got[0]}; b side: ${got[1]}; logs: ${await keepLogs(lab, g.nodes, e instanceof StepError ? e.full : String((e as Error).stack ?? e))}`
+  } finally { running = undefined; await lab.destroy().catch(() => {}) }
   return row
+}
+
+/** The lab of the case running: a bench stopped by a signal (Ctrl-C, timeout) keeps its logs and destroys it. */
+let running: { lab: RunningLab, nodes: readonly string[] } | undefined
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    const r = running
+    if (r === undefined) process.exit(130)
+    void keepLogs(r.lab, r.nodes, `stopped by ${sig}`).then(dir => console.error(`stopped by ${sig}: logs in ${dir}`), () => {})
+      .then(async () => await r.lab.destroy()).catch(() => {}).finally(() => process.exit(130))
+  })
 }
 
 async function main (): Promise<void> {
