@@ -71,7 +71,8 @@ export function markdownReport (r: Results): string {
     'link event, to the end of the first passing check of the lab\'s conditions (`converged` without next hops: "routes";',
     'with: "next hops"; `withdrawn` held 1 s), checked every 200 ms; all pairs ping: raw ICMP from every node to every',
     'other one, the last pair\'s first reply. Cells: min / median / max over the runs (one value: one run); ratio: of',
-    'the medians, ntkd / babeld. Default timers: ntkd `timers: default`, babeld hello 4 s, deployed on their own.',
+    'the medians, ntkd / babeld. Default timers: ntkd `timers: default`, babeld hello 4 s, deployed on their own; their',
+    'traffic is measured 10 s after the routes formed, or after the budget when they did not (listed below).',
     ''
   ]
   for (const t of r.topologies) {
