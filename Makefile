@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BACKEND ?= netns
 NTKLAB := node dist/lab/src/cli/ntklab.js
 
-.PHONY: setup build demo demo-lab test bench bench-ntkd clean cleanup
+.PHONY: setup build demo demo-lab test bench bench-ntkd bench-compare clean cleanup
 
 setup:            ## install what is missing (Debian packages, npm packages) and start dockerd if none answers
 	bash ci/setup.sh
@@ -28,6 +28,9 @@ bench: build     ## deploy/destroy times of grids on both backends
 
 bench-ntkd: build  ## 5x5 grid of ntkd on netns: convergence, reroute, memory per daemon (as root)
 	node dist/bench/ntkd-lab.js
+
+bench-compare: build  ## ntkd beside babeld on the same links (5 topologies, 3 alternating runs): report, JSON and SVG plots under bench-results/ (as root; ARGS="--topologies ring10,grid5 --runs 1")
+	node dist/bench/compare.js $(ARGS)
 
 cleanup:         ## remove leftovers of crashed lab runs
 	$(NTKLAB) cleanup

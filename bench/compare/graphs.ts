@@ -1,0 +1,184 @@
+// The topologies of bench/compare.ts, the links its events cut, and the lab file of each kind on them.
+import { seededRandom } from '../../lab/src/scenario/random'
+
+export interface Link { a: string, b: string, ifa: string, ifb: string }
+
+export interface Graph {
+  /** Short name on the command line and in the report (grid5, ring10...). */
+  id: string
+  /** What the report calls it. */
+  label: string
+  nodes: string[]
+  links: Link[]
+  /** Links cut together so that a part is separated (the split step). */
+  split: Link[]
+}
+
+export type DaemonKind = 'ntkd' | 'babeld'
+export type Timers = 'lab' | 'default'
+
+/** Numbers each node's interfaces eth1, eth2... in the order its links are listed. */
+function withNics (pairs: Array<[string, string]>): { nodes: string[], links: Link[] } {
+  const nics = new Map<string, number>()
+  const nic = (n: string): string => { const k = (nics.get(n) ?? 0) + 1; nics.set(n, k); return `eth${k}` }
+  const links = pairs.map(([a, b]) => ({ a, b, ifa: nic(a), ifb: nic(b) }))
+  return { nodes: [...nics.keys()], links }
+}
+
+const key = (a: string, b: string): string => a < b ? `${a}|${b}` : `${b}|${a}`
+const linkKey = (l: Link): string => key(l.a, l.b)
+
+export function grid (rows: number, cols: number): Graph {
+  const pairs: Array<[string, string]> = []
+  for (let r = 1; r <= rows; r++) {
+    for (let c = 1; c <= cols; c++) {
+      if (c < cols) pairs.push([`g${r}x${c}`, `g${r}x${c + 1}`])
+      if (r < rows) pairs.push([`g${r}x${c}`, `g${r + 1}x${c}`])
+    }
+  }
+  const g = withNics(pairs)
+  const left = Math.floor(cols / 2)
+  const split = g.links.filter(l => l.a.endsWith(`x${left}`) && l.b.endsWith(`x${left + 1}`))
+  return { id: rows === cols ? `grid${rows}` : `grid${rows}x${cols}`, label: `${rows}x${cols} grid`, ...g, split }
+}
+
+export function ring (n: number): Graph {
+  const g = withNics(Array.from({ length: n }, (_, i) => [`r${i + 1}`, `r${(i + 1) % n + 1}`]))
+  // two links opposite each other: the ring falls in two halves
+  return { id: `ring${n}`, label: `ring of ${n}`, ...g, split: [g.links[1], g.links[1 + Math.floor(n / 2)]] }
+}
+
+export function line (n: number): Graph {
+  const g = withNics(Array.from({ length: n - 1 }, (_, i) => [`l${i + 1}`, `l${i + 2}`]))
+  return { id: `line${n}`, label: `line of ${n}`, ...g, split: [g.links[Math.floor((n - 1) / 2)]] }
+}
+
+/** Adjacency over `links` minus `without` (link keys). */
+function neighbours (nodes: readonly string[], links: readonly Link[], without = new Set<string>()): Map<string, string[]> {
+  const adj = new Map(nodes.map(n => [n, [] as string[]]))
+  for (const l of links) {
+    if (without.has(linkKey(l))) continue
+    adj.get(l.a)?.push(l.b)
+    adj.get(l.b)?.push(l.a)
+  }
+  return adj
+}
+
+/** Breadth-first search from `from`: parent of every node reached (the start maps to itself). */
+function bfs (adj: Map<string, string[]>, from: string): Map<string, string> {
+  const parent = new Map([[from, from]])
+  const queue = [from]
+  for (let i = 0; i < queue.length; i++) {
+    for (const m of adj.get(queue[i]) ?? []) if (!parent.has(m)) { parent.set(m, queue[i]); queue.push(m) }
+  }
+  return parent
+}
+
+const connected = (nodes: readonly string[], adj: Map<string, string[]>): boolean => nodes.length === 0 || bfs(adj, nodes[0]).size === nodes.length
+
+/**
+ * A connected graph of n nodes from a seed: a random spanning tree (each node joins one before it), then
+ * `extra` links between random pairs not linked yet (about three links per node with the default).
+ * The split cuts the boundary of the BFS ball (of about a third of the nodes) with the fewest links whose
+ * both sides stay connected.
+ */
+export function randomGraph (n: number, seed: number, extra = Math.round(n / 2)): Graph {
+  const rnd = seededRandom(seed)
+  const names = Array.from({ length: n }, (_, i) => `v${i + 1}`)
+  const pairs: Array<[string, string]> = []
+  const have = new Set<string>()
+  const add = (a: string, b: string): void => { pairs.push([a, b]); have.add(key(a, b)) }
+  for (let i = 1; i < n; i++) add(names[rnd.int(i)], names[i])
+  for (let tries = 0, added = 0; added < extra && tries < 100 * n; tries++) {
+    const a = names[rnd.int(n)]
+    const b = names[rnd.int(n)]
+    if (a !== b && !have.has(key(a, b))) { add(a, b); added++ }
+  }
+  const g = withNics(pairs)
+  const nodes = names // every node has a link (the spanning tree): keep the numeric order
+  const adj = neighbours(nodes, g.links)
+  let best: Link[] | undefined
+  for (const start of nodes) {
+    const order = [...bfs(adj, start).keys()].slice(0, Math.max(2, Math.round(n / 3)))
+    const inside = new Set(order)
+    const cut = g.links.filter(l => inside.has(l.a) !== inside.has(l.b))
+    const rest = neighbours(nodes, g.links, new Set(cut.map(linkKey)))
+    const sideConnected = connected(order, rest) && connected(nodes.filter(x => !inside.has(x)), rest)
+    if (sideConnected && (best === undefined || cut.length < best.length)) best = cut
+  }
+  if (best === undefined) throw new Error(`random graph of ${n} (seed ${seed}): no cut into two connected parts found`)
+  return { id: `random${n}`, label: `random graph of ${n} (seed ${seed})`, nodes, links: g.links, split: best }
+}
+
+/** The topologies `--topologies` names, built with the random graph's seed. */
+export function topologies (seed: number): Map<string, () => Graph> {
+  return new Map<string, () => Graph>([
+    ['grid5', () => grid(5, 5)],
+    ['ring10', () => ring(10)],
+    ['line10', () => line(10)],
+    ['grid10', () => grid(10, 10)],
+    ['random50', () => randomGraph(50, seed)]
+  ])
+}
+
+/** Links whose loss disconnects the graph. */
+export function bridges (g: Graph): Set<string> {
+  const out = new Set<string>()
+  for (const l of g.links) if (!connected(g.nodes, neighbours(g.nodes, g.links, new Set([linkKey(l)])))) out.add(linkKey(l))
+  return out
+}
+
+/**
+ * The reroute cut: the first link, from the first node, on a fewest-hops (every arc costs the same: cheapest) path
+ * from the first node to the node farthest from it, that is not a bridge (so the cut reroutes and splits nothing).
+ * undefined when every link of that path is a bridge (a line).
+ */
+export function rerouteLink (g: Graph): Link | undefined {
+  const src = g.nodes[0]
+  const parent = bfs(neighbours(g.nodes, g.links), src)
+  const far = [...parent.keys()].at(-1) as string
+  const path: string[] = [far]
+  while (path[0] !== src) path.unshift(parent.get(path[0]) as string)
+  const cutting = bridges(g)
+  for (let i = 0; i + 1 < path.length; i++) {
+    const l = g.links.find(x => linkKey(x) === key(path[i], path[i + 1])) as Link
+    if (!cutting.has(linkKey(l))) return l
+  }
+  return undefined
+}
+
+/** Bits per level for ntkd without an address: room for the nodes to found and merge (Hooking) with space to spare. */
+export function ntkdBits (nodes: number): number[] {
+  return nodes <= 25 ? [2, 2, 2] : [2, 2, 2, 2]
+}
+
+/** The arc cost every ntkd interface gets (µs): with one cost everywhere the lab's route model is exact. */
+export const FIXED_COST_US = 1000
+
+/**
+ * The lab file: ntkd without an address (it founds a network and merges by Hooking) with fixed costs on every
+ * interface, or babeld announcing 172.31.x.y/32 from lo. Default timers: ntkd `timers: default`, babeld hello 4 s
+ * (its own default; the kind's is 0.5 s).
+ */
+export function labYaml (name: string, g: Graph, kind: DaemonKind, timers: Timers): string {
+  const nicsOf = (n: string): string[] => g.links.flatMap(l => l.a === n ? [l.ifa] : l.b === n ? [l.ifb] : [])
+  const bits = ntkdBits(g.nodes.length).join(', ')
+  const nodes = g.nodes.map((n, i) => kind === 'ntkd'
+    ? `  ${n}: { config: { topology: [${bits}], timers: ${timers}, costs: { ${nicsOf(n).map(x => `${x}: ${FIXED_COST_US}`).join(', ')} } } }`
+    : `  ${n}: { config: { address: 172.31.${Math.floor(i / 250)}.${i % 250 + 1}/32${timers === 'default' ? ', hello-interval: 4' : ''} } }`)
+  return [
+    `name: ${name}`,
+    `defaults: { kind: ${kind} }`,
+    'nodes:',
+    ...nodes,
+    'links:',
+    ...g.links.map(l => `  - endpoints: [${l.a}:${l.ifa}, ${l.b}:${l.ifb}]`)
+  ].join('\n') + '\n'
+}
+
+/** The lab's id of a link of the graph (the endpoints as the topology file names them). */
+export function linkIdIn (spec: { links: ReadonlyArray<{ id: string, endpoints: ReadonlyArray<{ node: string, ifname: string }> }> }, l: Link): string {
+  const found = spec.links.find(x => x.endpoints.some(e => e.node === l.a && e.ifname === l.ifa) && x.endpoints.some(e => e.node === l.b && e.ifname === l.ifb))
+  if (found === undefined) throw new Error(`no link ${l.a}:${l.ifa} - ${l.b}:${l.ifb} in the lab`)
+  return found.id
+}
