@@ -153,9 +153,12 @@ export class RouteOracle {
     return this.#distancesTo([...members].filter(open), open)
   }
 
-  /** Distances from every node of `origin`'s g-node of level `region` to the nearest of `members`, inside it. */
+  /**
+   * Distances from every node of `origin`'s g-node of level `region` to the nearest of `members`, inside it: the
+   * same for every origin in that g-node, so computed once per g-node and destination.
+   */
   #toMembers (origin: string, members: readonly string[], region: number): Map<string, number> {
-    const key = `to|${origin}|${region}|${members.join(',')}`
+    const key = `${gnodeKey(this.#node(origin).naddr, region)}|${members.join(',')}`
     const cached = this.#dist.get(key)
     if (cached !== undefined) return cached
     const dist = this.#distancesTo(members, w => this.#inRegion(origin, w, region))
@@ -166,18 +169,18 @@ export class RouteOracle {
   /** Dijkstra backwards from `targets`: each node's cost to the nearest of them, over nodes `through` accepts. */
   #distancesTo (targets: readonly string[], through: (n: string) => boolean): Map<string, number> {
     const dist = new Map<string, number>(targets.map(m => [m, 0]))
-    const done = new Set<string>()
-    for (;;) {
-      let u: string | undefined
-      let du = Number.POSITIVE_INFINITY
-      for (const [n, d] of dist) if (!done.has(n) && d < du) { u = n; du = d }
-      if (u === undefined) return dist
-      done.add(u)
+    const heap = new MinHeap()
+    for (const m of targets) heap.push(0, m)
+    for (let top = heap.pop(); top !== undefined; top = heap.pop()) {
+      const [du, u] = top
+      if (du > (dist.get(u) ?? Number.POSITIVE_INFINITY)) continue
       for (const [w, c] of this.#in.get(u) ?? []) {
-        if (!through(w)) continue
-        if (du + c < (dist.get(w) ?? Number.POSITIVE_INFINITY)) dist.set(w, du + c)
+        if (du + c >= (dist.get(w) ?? Number.POSITIVE_INFINITY) || !through(w)) continue
+        dist.set(w, du + c)
+        heap.push(du + c, w)
       }
     }
+    return dist
   }
 
   /**
@@ -242,6 +245,42 @@ export class RouteOracle {
     const n = this.#nodes.get(name)
     if (n === undefined) throw new Error(`oracle: no node ${name}`)
     return n
+  }
+}
+
+/** A binary heap of (cost, node), cheapest first (stale entries are skipped by the caller). */
+class MinHeap {
+  readonly #items: Array<[number, string]> = []
+
+  push (cost: number, node: string): void {
+    const a = this.#items
+    a.push([cost, node])
+    for (let i = a.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1
+      if (a[parent][0] <= a[i][0]) break
+      [a[parent], a[i]] = [a[i], a[parent]]
+      i = parent
+    }
+  }
+
+  pop (): [number, string] | undefined {
+    const a = this.#items
+    const top = a[0]
+    const last = a.pop()
+    if (a.length > 0 && last !== undefined) {
+      a[0] = last
+      for (let i = 0; ;) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let m = i
+        if (l < a.length && a[l][0] < a[m][0]) m = l
+        if (r < a.length && a[r][0] < a[m][0]) m = r
+        if (m === i) break
+        [a[m], a[i]] = [a[i], a[m]]
+        i = m
+      }
+    }
+    return top
   }
 }
 
