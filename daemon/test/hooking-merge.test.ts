@@ -1,5 +1,6 @@
 import test from 'ava'
-import { type DaemonNetwork, runUntil, startDaemons } from './helpers/inprocess-network'
+import { type DaemonNetwork, runFor, runUntil, startDaemons } from './helpers/inprocess-network'
+import { settled, startUnconfigured } from './helpers/hooking-networks'
 import { mapProblems, oracleOfArcs, kernelProblems } from './helpers/daemon-checks'
 
 // Networks that meet merge by themselves (§6.3): daemons started without an address found a network each at
@@ -80,4 +81,34 @@ test('a line of 5 lone daemons started at once becomes one network', async t => 
   const r = await merged(dn, 120_000)
   t.deepEqual(r.problems, [])
   t.log(`merged after ${String(r.ms)} ms; addresses ${dn.list().map(d => `${d.name}=${[...d.naddr].reverse().join('.')}`).join(' ')}`)
+})
+
+/** The whole network's size as its Coordinator answers `name` (runs the clock until the answer comes). */
+async function askNNodes (dn: DaemonNetwork, name: string): Promise<number> {
+  let out: number | Error | undefined
+  dn.get(name).node.system.main.peers.coordinator.getNNodes().then(n => { out = n }, (e: Error) => { out = e })
+  await runUntil(dn.clock, () => out !== undefined, { budgetMs: 20_000, stepMs: 50 })
+  if (out === undefined) throw new Error(`${name}: no answer to number_of_nodes within 20 s`)
+  if (out instanceof Error) throw out
+  return out
+}
+
+test('the network\'s size from its Coordinator follows a merge although it is asked all along (a count is repeated for its cache time from when it was made)', async t => {
+  const { dn, join } = await startUnconfigured(['a', 'b', 'c'], [{ a: 'a', b: 'b' }], [{ a: 'b', b: 'c' }], { seed: 5, bits: [2, 1, 1, 1] })
+  t.teardown(async () => await dn.stopAll())
+  t.deepEqual((await settled(dn, [['a', 'b'], ['c']], 60_000)).problems, [], 'a and b form a network, c one of its own')
+  await runFor(dn.clock, 6000) // past the cache time of a count made while a and b met
+  t.is(await askNNodes(dn, 'a'), 2)
+  join()
+  // asked every second, more often than the count's cache time (lab: 5 s), as contact points of merges ask it
+  const answers: number[] = []
+  const start = dn.clock.now()
+  let mergedAt: number | null = null
+  while (dn.clock.now() - start < 60_000 && (mergedAt === null || dn.clock.now() - mergedAt < 12_000)) {
+    answers.push(await askNNodes(dn, 'a'))
+    await runFor(dn.clock, 1000)
+    if (mergedAt === null && networkProblems(dn).length === 0) mergedAt = dn.clock.now()
+  }
+  t.not(mergedAt, null, 'c entered')
+  t.is(answers[answers.length - 1], 3, `the answers, one a second: ${answers.join(',')}`)
 })

@@ -97,8 +97,10 @@ export class CoordinatorService implements PeerService, FixedKeysDescriptor<numb
       case 'number_of_nodes': {
         const k = this.#levels
         const mem = this.getRecord(k)
-        const cached = mem.nNodes !== null && mem.nNodesExpiresAt !== null && mem.nNodesExpiresAt > now
-        const nNodes = cached ? mem.nNodes! : this.peers.core.nodesInside(k)
+        // the count is repeated for nNodesCacheMs from when it was made, not from the last ask: asked more often
+        // than that (every merge asks), a sliding expiry would repeat a count of long ago for ever
+        if (mem.nNodes !== null && mem.nNodesExpiresAt !== null && mem.nNodesExpiresAt > now) return { nNodes: mem.nNodes }
+        const nNodes = this.peers.core.nodesInside(k)
         this.setRecord(k, { ...mem, nNodes, nNodesExpiresAt: now + this.cfg.nNodesCacheMs })
         return { nNodes }
       }

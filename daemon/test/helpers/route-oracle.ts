@@ -82,24 +82,46 @@ export class RouteOracle {
 
   /**
    * The cheapest cost of a path `me` → `first` → … → a member that QSPN can hold (ValidPath), not above `bound`
-   * (+∞ when none): a depth-first search in order of the lower bound `lb` (distances to the members), stopping at
-   * the first path that meets the bound it cannot beat.
+   * (+∞ when none). A branch-and-bound depth-first search: first guided by the plain distances `lb` (usually the
+   * answer within a few steps); when that runs long (no valid path meets them: the cheap ones leave a g-node and
+   * come back, and proving it visits every simple path), again with the distances over what the path walked so far
+   * still allows (#distancesAfter), which cut such branches at once.
    */
   #cheapestValidVia (me: string, first: string, firstCost: number, members: ReadonlySet<string>, region: number, lb: ReadonlyMap<string, number>, bound: number): number {
+    const quick = this.#validSearch(me, first, firstCost, members, region, bound, () => lb, 200)
+    if (quick !== undefined) return quick
+    const tight = this.#validSearch(me, first, firstCost, members, region, bound, path => this.#distancesAfter(me, path, members, region), 200_000)
+    if (tight === undefined) throw new Error(`oracle: the valid-path search from ${me} via ${first} took too long`)
+    return tight
+  }
+
+  /**
+   * The search of #cheapestValidVia with lower bounds `lower(path)` (each node's distance to the members for a path
+   * that walked `path`); undefined when it took more than `maxSteps` steps.
+   */
+  #validSearch (me: string, first: string, firstCost: number, members: ReadonlySet<string>, region: number, bound: number, lower: (path: readonly string[]) => ReadonlyMap<string, number>, maxSteps: number): number | undefined {
     const walk = new ValidPath(me, (y, z) => maxDistinctGnode(this.#node(y).naddr, this.#node(z).naddr) as HCoord)
-    const floor = firstCost + (lb.get(first) ?? Number.POSITIVE_INFINITY)
+    const path = [me, first]
     let best = bound
     let found = Number.POSITIVE_INFINITY
+    let floor: number | undefined
     let steps = 0
+    // true: stop (a path met the floor, or the steps ran out)
     const search = (u: string, cost: number): boolean => {
-      if (++steps > 200_000) throw new Error(`oracle: the valid-path search from ${me} via ${first} took too long`)
+      if (++steps > maxSteps) return true
       if (members.has(u)) { if (cost <= best) { best = cost; found = cost } return cost === floor }
+      const lb = lower(path)
+      const low = cost + (lb.get(u) ?? Number.POSITIVE_INFINITY)
+      floor ??= low
+      if (!Number.isFinite(low) || low > best) return false
       const next = (this.#out.get(u) ?? []).filter(([v]) => this.#inRegion(me, v, region) && !walk.has(v))
         .map(([v, c]) => ({ v, c: cost + c, low: cost + c + (lb.get(v) ?? Number.POSITIVE_INFINITY) })).sort((x, y) => x.low - y.low)
       for (const { v, c, low } of next) {
         if (!Number.isFinite(low) || low > best) break
         if (!walk.extend(v)) continue
+        path.push(v)
         const done = search(v, c)
+        path.pop()
         walk.retract()
         if (done) return true
       }
@@ -107,12 +129,36 @@ export class RouteOracle {
     }
     if (!walk.extend(first)) return Number.POSITIVE_INFINITY
     search(first, firstCost)
-    return found
+    return steps > maxSteps ? undefined : found
   }
 
-  /** Distances from every node of `origin`'s g-node of level `region` to the nearest of `members`, inside it. */
+  /**
+   * Distances to `members` from every node of `me`'s region that a valid path which walked `path` may still visit:
+   * none of the path but its last node, none in a g-node the path entered and left (it never comes back).
+   */
+  #distancesAfter (me: string, path: readonly string[], members: ReadonlySet<string>, region: number): Map<string, number> {
+    const last = this.#node(path[path.length - 1]).naddr
+    const walked = new Set(path.slice(0, -1))
+    const left = new Set<string>()
+    for (const n of walked) {
+      const a = this.#node(n).naddr
+      for (let k = 1; k < region; k++) if (gnodeKey(a, k) !== gnodeKey(last, k)) left.add(gnodeKey(a, k))
+    }
+    const open = (w: string): boolean => {
+      if (walked.has(w) || !this.#inRegion(me, w, region)) return false
+      const a = this.#node(w).naddr
+      for (let k = 1; k < region; k++) if (left.has(gnodeKey(a, k))) return false
+      return true
+    }
+    return this.#distancesTo([...members].filter(open), open)
+  }
+
+  /**
+   * Distances from every node of `origin`'s g-node of level `region` to the nearest of `members`, inside it: the
+   * same for every origin in that g-node, so computed once per g-node and destination.
+   */
   #toMembers (origin: string, members: readonly string[], region: number): Map<string, number> {
-    const key = `to|${origin}|${region}|${members.join(',')}`
+    const key = `${gnodeKey(this.#node(origin).naddr, region)}|${members.join(',')}`
     const cached = this.#dist.get(key)
     if (cached !== undefined) return cached
     const dist = this.#distancesTo(members, w => this.#inRegion(origin, w, region))
@@ -123,18 +169,18 @@ export class RouteOracle {
   /** Dijkstra backwards from `targets`: each node's cost to the nearest of them, over nodes `through` accepts. */
   #distancesTo (targets: readonly string[], through: (n: string) => boolean): Map<string, number> {
     const dist = new Map<string, number>(targets.map(m => [m, 0]))
-    const done = new Set<string>()
-    for (;;) {
-      let u: string | undefined
-      let du = Number.POSITIVE_INFINITY
-      for (const [n, d] of dist) if (!done.has(n) && d < du) { u = n; du = d }
-      if (u === undefined) return dist
-      done.add(u)
+    const heap = new MinHeap()
+    for (const m of targets) heap.push(0, m)
+    for (let top = heap.pop(); top !== undefined; top = heap.pop()) {
+      const [du, u] = top
+      if (du > (dist.get(u) ?? Number.POSITIVE_INFINITY)) continue
       for (const [w, c] of this.#in.get(u) ?? []) {
-        if (!through(w)) continue
-        if (du + c < (dist.get(w) ?? Number.POSITIVE_INFINITY)) dist.set(w, du + c)
+        if (du + c >= (dist.get(w) ?? Number.POSITIVE_INFINITY) || !through(w)) continue
+        dist.set(w, du + c)
+        heap.push(du + c, w)
       }
     }
+    return dist
   }
 
   /**
@@ -201,6 +247,45 @@ export class RouteOracle {
     return n
   }
 }
+
+/** A binary heap of (cost, node), cheapest first (stale entries are skipped by the caller). */
+class MinHeap {
+  readonly #items: Array<[number, string]> = []
+
+  push (cost: number, node: string): void {
+    const a = this.#items
+    a.push([cost, node])
+    for (let i = a.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1
+      if (a[parent][0] <= a[i][0]) break
+      [a[parent], a[i]] = [a[i], a[parent]]
+      i = parent
+    }
+  }
+
+  pop (): [number, string] | undefined {
+    const a = this.#items
+    const top = a[0]
+    const last = a.pop()
+    if (a.length > 0 && last !== undefined) {
+      a[0] = last
+      for (let i = 0; ;) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let m = i
+        if (l < a.length && a[l][0] < a[m][0]) m = l
+        if (r < a.length && a[r][0] < a[m][0]) m = r
+        if (m === i) break
+        [a[m], a[i]] = [a[i], a[m]]
+        i = m
+      }
+    }
+    return top
+  }
+}
+
+/** The g-node of level k holding address `a` (level 0 first), as a key. */
+function gnodeKey (a: Naddr, k: number): string { return `${k}:${a.slice(k).join('.')}` }
 
 /**
  * A path being walked, kept QSPN-valid (the acyclic rule, §4.4): from every node y on it, the g-nodes (relative to
