@@ -5,24 +5,26 @@
  * and kernel equal to the Dijkstra oracle's), the wall time, and the messages and bytes each daemon sent during the
  * merge (from the join to the invariants).
  *
- *   npx ts-node --transpile-only bench/hooking-merge.ts [sizes, comma-separated: 5,25,100] [seeds per size: 1]
+ *   npx ts-node --transpile-only bench/hooking-merge.ts [sizes, comma-separated: 5,25,100; n+m for unequal ones: 2+100] [seeds per size: 1]
  */
 import { SeededRandom } from '../daemon/src/util/random'
 import { components, randomConnected, settled, startUnconfigured } from '../daemon/test/helpers/hooking-networks'
 
-const sizes = (process.argv[2] ?? '5,25,100').split(',').map(Number)
+const sizes = (process.argv[2] ?? '5,25,100').split(',').map(s => s.split('+').map(Number)).map(([n, m]) => ({ n, m: m ?? n }))
+for (const { n, m } of sizes) if (!(Number.isInteger(n) && Number.isInteger(m) && n > 0 && m > 0)) throw new Error(`sizes: ${process.argv[2]}: each is n or n+m with whole numbers above 0`)
 const seeds = Number(process.argv[3] ?? 1)
 const BITS = [3, 3, 3, 4]
 
-interface Row { n: number, seed: number, formMs: number | null, mergeMs: number | null, wallS: number, msgs: number, kbytes: number, problems: string[] }
+interface Row { n: number, m: number, seed: number, formMs: number | null, mergeMs: number | null, wallS: number, cpuS: number, msgs: number, kbytes: number, problems: string[] }
 
-async function once (n: number, seed: number): Promise<Row> {
+async function once (n: number, m: number, seed: number): Promise<Row> {
   const wall = Date.now()
+  const cpu = process.cpuUsage()
   const rnd = new SeededRandom(seed)
   const A = Array.from({ length: n }, (_, i) => `a${i}`)
-  const B = Array.from({ length: n }, (_, i) => `b${i}`)
-  const inner = [...randomConnected(A, Math.floor(n / 4), rnd), ...randomConnected(B, Math.floor(n / 4), rnd)]
-  const join = { a: A[rnd.int(n)], b: B[rnd.int(n)] }
+  const B = Array.from({ length: m }, (_, i) => `b${i}`)
+  const inner = [...randomConnected(A, Math.floor(n / 4), rnd), ...randomConnected(B, Math.floor(m / 4), rnd)]
+  const join = { a: A[rnd.int(n)], b: B[rnd.int(m)] }
   const { dn, join: up } = await startUnconfigured([...A, ...B], inner, [join], { seed, bits: BITS })
   try {
     const apart = await settled(dn, components([...A, ...B], inner), 300_000)
@@ -31,7 +33,7 @@ async function once (n: number, seed: number): Promise<Row> {
     const r = await settled(dn, components([...A, ...B], [...inner, join]), 300_000)
     const sent = dn.list().map((d, i) => ({ messages: d.codec.sent.messages - sent0[i].messages, bytes: d.codec.sent.bytes - sent0[i].bytes }))
     return {
-      n, seed, formMs: apart.ms, mergeMs: r.ms, wallS: (Date.now() - wall) / 1000,
+      n, m, seed, formMs: apart.ms, mergeMs: r.ms, wallS: (Date.now() - wall) / 1000, cpuS: (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpu)),
       msgs: sent.reduce((s, x) => s + x.messages, 0) / sent.length,
       kbytes: sent.reduce((s, x) => s + x.bytes, 0) / sent.length / 1024,
       problems: [...apart.problems, ...r.problems]
@@ -41,15 +43,15 @@ async function once (n: number, seed: number): Promise<Row> {
 
 async function main (): Promise<void> {
   const rows: Row[] = []
-  for (const n of sizes) for (let s = 1; s <= seeds; s++) { const r = await once(n, 100 * n + s); rows.push(r); process.stderr.write(`${n}+${n} seed ${r.seed}: ${JSON.stringify(r)}\n`) }
+  for (const { n, m } of sizes) for (let s = 1; s <= seeds; s++) { const r = await once(n, m, 100 * n + m + s - n); rows.push(r); process.stderr.write(`${n}+${m} seed ${r.seed}: ${JSON.stringify(r)}\n`) }
   const f = (ms: number | null): string => ms === null ? 'not within 300 s' : `${(ms / 1000).toFixed(2)} s`
-  console.log(`Two networks of n lone daemons each merging over one link, in process (virtual time, lab timers), ${new Date().toISOString()}, load ${(await import('node:os')).loadavg()[0].toFixed(2)}`)
+  console.log(`Two networks of n and m lone daemons merging over one link, in process (virtual time, lab timers), ${new Date().toISOString()}, load ${(await import('node:os')).loadavg()[0].toFixed(2)}`)
   console.log('')
-  console.log('| n + n | seed | formed apart (virtual) | merged after the join (virtual) | messages / node during the merge | KiB / node during the merge | wall |')
+  console.log('| n + m | seed | formed apart (virtual) | merged after the join (virtual) | messages / node during the merge | KiB / node during the merge | wall (CPU) |')
   console.log('| --- | --- | --- | --- | --- | --- | --- |')
-  for (const r of rows) console.log(`| ${r.n} + ${r.n} | ${r.seed} | ${f(r.formMs)} | ${f(r.mergeMs)} | ${r.msgs.toFixed(0)} | ${r.kbytes.toFixed(1)} | ${r.wallS.toFixed(1)} s |`)
+  for (const r of rows) console.log(`| ${r.n} + ${r.m} | ${r.seed} | ${f(r.formMs)} | ${f(r.mergeMs)} | ${r.msgs.toFixed(0)} | ${r.kbytes.toFixed(1)} | ${r.wallS.toFixed(1)} s (${r.cpuS.toFixed(1)} s) |`)
   const bad = rows.filter(r => r.problems.length > 0)
-  for (const r of bad) console.log(`\n${r.n}+${r.n} seed ${r.seed}: ${r.problems.join('; ')}`)
+  for (const r of bad) console.log(`\n${r.n}+${r.m} seed ${r.seed}: ${r.problems.join('; ')}`)
   process.exitCode = bad.length > 0 ? 1 : 0
 }
 void main()
