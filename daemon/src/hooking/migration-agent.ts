@@ -94,8 +94,8 @@ export class MigrationAgent {
     this.emit({ type: 'migration_path', distance: orders.length, hostLevel: sol.hostLevel, path: orders.map(o => `${dotted(o.gnode.positions)} -> ${dotted(o.host.positions)}`) })
     try {
       // every migrating g-node prepares first, then they move, farthest first: each takes the place the next freed
-      for (let i = orders.length - 1; i >= 0; i--) await this.#ask(me, orders[i].gnode, { op: 'prepare', gnode: [...orders[i].gnode.positions], migrationId: orders[i].migrationId })
-      for (let i = orders.length - 1; i >= 0; i--) await this.#ask(me, orders[i].gnode, { op: 'finish', gnode: [...orders[i].gnode.positions], order: orders[i] })
+      for (let i = orders.length - 1; i >= 0; i--) await this.#ask(me, { op: 'prepare', gnode: [...orders[i].gnode.positions], migrationId: orders[i].migrationId })
+      for (let i = orders.length - 1; i >= 0; i--) await this.#ask(me, { op: 'finish', gnode: [...orders[i].gnode.positions], order: orders[i] })
     } catch (e) {
       return { reason: 'failed', message: `migration path: ${(e as Error).message}` }
     }
@@ -171,9 +171,9 @@ export class MigrationAgent {
     return gnode.every((p, k) => me.naddr[from + k] === p)
   }
 
-  /** A request to a node inside g-node `gnode` (positions from its level up); executed here when I am inside. */
-  async #ask (me: HookingIdentity, gnode: GnodeTuple | readonly number[], request: Request): Promise<unknown> {
-    const positions = Array.isArray(gnode) ? gnode as readonly number[] : (gnode as GnodeTuple).positions
+  /** A request to a node inside the g-node it names (`request.gnode`, positions from its level up); here when I am inside. */
+  async #ask (me: HookingIdentity, request: Request): Promise<unknown> {
+    const positions = request.gnode
     if (this.#inside(me, positions)) {
       const after: Array<() => void> = []
       const r = await this.#exec(me.id, request, f => { after.push(f) })
@@ -195,13 +195,13 @@ export class MigrationAgent {
       gsizes: this.#gsizes,
       search: async (gnode, askLevel, maxHostLevel, reserveId) => {
         try {
-          return searchAnswerFrom(await this.#ask(me, gnode, { op: 'search', gnode: [...gnode.positions], askLevel, maxHostLevel, reserveId }), levels)
+          return searchAnswerFrom(await this.#ask(me, { op: 'search', gnode: [...gnode.positions], askLevel, maxHostLevel, reserveId }), levels)
         } catch (e) {
           this.host.log(`hooking: migration path: search in ${dotted(gnode.positions)}: ${(e as Error).message}`)
           return null
         }
       },
-      deleteReserve: async (gnode, reserveId) => { await this.#ask(me, gnode, { op: 'delete', gnode: [...gnode.positions], reserveId }) }
+      deleteReserve: async (gnode, reserveId) => { await this.#ask(me, { op: 'delete', gnode: [...gnode.positions], reserveId }) }
     }
   }
 
@@ -222,7 +222,7 @@ export class MigrationAgent {
       }
     }
     for (const g of gone.values()) {
-      void this.#ask(me, g, { op: 'delete', gnode: [...g.positions], reserveId }).catch(e => { this.host.log(`hooking: delete booking in ${dotted(g.positions)}: ${(e as Error).message}`) })
+      void this.#ask(me, { op: 'delete', gnode: [...g.positions], reserveId }).catch(e => { this.host.log(`hooking: delete booking in ${dotted(g.positions)}: ${(e as Error).message}`) })
     }
   }
 
@@ -265,9 +265,9 @@ export class MigrationAgent {
     const levels = this.#levels
     let minHost = Math.max(askLevel + 1, this.host.subnetLevel + 1)
     let r: { newPos: number, newEldership: number } | undefined
-    for (; minHost <= Math.min(maxHostLevel, levels) && r === undefined; minHost++) {
-      try { r = await me.coordinator.reserve(minHost, reserveId) } catch { r = undefined }
-      if (r !== undefined) break
+    // the first level whose Coordinator books at all (one inside an autonomous subnet refuses)
+    for (; minHost <= Math.min(maxHostLevel, levels); minHost++) {
+      try { r = await me.coordinator.reserve(minHost, reserveId); break } catch { r = undefined }
     }
     if (r === undefined) return { minHostLevel: maxHostLevel + 1, adjacent: [] }
     if (r.newPos < gsizes[minHost - 1]) return { minHostLevel: minHost, real: { hostLevel: minHost, pos: r.newPos, eldership: r.newEldership }, adjacent: [] }
@@ -288,7 +288,7 @@ export class MigrationAgent {
         }
         if (i === minHost) { adjacent.push({ gnode: t, border }); continue }
         // a bigger g-node: the first node met inside it names its g-node of level minHost (adjacent to mine)
-        explores.push(this.#ask(me, t, { op: 'explore', gnode: [...t.positions], level: minHost }).then(a => {
+        explores.push(this.#ask(me, { op: 'explore', gnode: [...t.positions], level: minHost }).then(a => {
           const g = (a as { gnode?: unknown }).gnode
           if (isTuple(g, levels) && tupleLevel(levels, g) === minHost) adjacent.push({ gnode: g, border })
         }, () => {}))
