@@ -5,8 +5,8 @@ import { defaultKinds, loadTopology } from '../src/topology'
 import type { ResolvedLab } from '../src/topology/model'
 import { scenarioFromLab } from '../src/scenario/scenario-file'
 import { runScenario } from '../src/scenario/runner'
-import { kernelView } from '../src/scenario/kernel-view'
 import { ntkdStatuses } from '../src/scenario/ntkd-taken'
+import { assertNothingStale } from './helpers/ntkd-formed'
 import { backendMissing, checkedBackend, leftovers, runnableIf, uniqueLabName } from './helpers/lab-fixture'
 
 // Networks that meet merge by themselves, on real kernels (netns), addresses never configured:
@@ -53,11 +53,7 @@ for (const [file, backendName, title] of CASES) (slowSkipped(file) === undefined
   t.is(ids.size, 1, `one network id: ${[...ids].join(', ')}`)
   const addrs = [...after.values()].map(s => typeof s === 'string' ? s : s.address)
   t.is(new Set(addrs).size, addrs.length, `unique addresses: ${addrs.join(', ')}`)
-  for (const n of spec.nodes) {
-    const v = kernelView(await lab.observe(n.name))
-    t.deepEqual(Object.keys(v), ['default'], `${n.name}: no ntkv* namespace left`)
-    t.deepEqual(Object.keys(v.default.links).filter(l => !/^(lo|eth\d+)$/.test(l)), [], `${n.name}: no pseudo-interface left`)
-  }
+  await assertNothingStale(t, lab, spec.nodes.map(n => n.name))
   await lab.destroy()
   lab = undefined
   t.deepEqual(await leftovers(spec.name, pids), [])

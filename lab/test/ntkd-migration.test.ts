@@ -1,14 +1,13 @@
 import test from 'ava'
-import { deployLab, type RunningLab } from '../src/lab'
 import { defaultKinds, parseTopology } from '../src/topology'
 import { scenarioFromLab } from '../src/scenario/scenario-file'
 import { runScenario } from '../src/scenario/runner'
-import { kernelView } from '../src/scenario/kernel-view'
 import { ntkdStatuses, type NtkdStatus } from '../src/scenario/ntkd-taken'
 import { ntkctlArgv } from '../src/topology/kinds/ntkd'
 import { ntkAddress, ntkGlobal } from '../src/scenario/ntk-addressing'
 import { formatProbe } from '../src/scenario/probe'
-import { backendMissing, checkedBackend, leftovers, runnableIf, uniqueLabName } from './helpers/lab-fixture'
+import { assertNothingStale, deployFormed } from './helpers/ntkd-formed'
+import { backendMissing, leftovers, runnableIf } from './helpers/lab-fixture'
 
 // A merge that needs a migration path, on real kernels (netns; issue 13, spec §6.3 item 8): seven ntkd without
 // addresses in a line, topology 4·2 (room for 8: four g-nodes of level 1, two places each), form one network; one
@@ -40,21 +39,8 @@ ${links.join('\n')}
 }
 
 runnableIf(test.serial, backendMissing('netns'))('netns: a lone daemon meets a line whose g-nodes around it are saturated: a migration path makes room; one network, all pairs ping, nothing stale left', async t => {
-  const backend = await checkedBackend('netns')
   const yaml = topology()
-  const form = `timeline:
-  - name: the line becomes one network
-    wait: { network: single, identities: main, addresses: unique, converged: true }
-    within: 120s
-    interval: 500ms
-`
-  const spec = { ...parseTopology(yaml + form, 'migration-line.yaml', defaultKinds()), name: uniqueLabName('migr') }
-  let lab: RunningLab | undefined
-  t.teardown(async () => { await lab?.destroy().catch(() => {}) })
-  lab = await deployLab(spec, backend)
-  const pids = [...lab.nodes.values()].map(n => n.pid)
-  const formed = await runScenario(scenarioFromLab(spec), lab, { seed: 1 })
-  t.true(formed.passed, `formed: ${formed.steps.find(s => s.status === 'failed')?.error ?? ''}`)
+  const { spec, lab, pids } = await deployFormed(t, yaml, 'migration-line.yaml', 'migr')
 
   // where the free place is, and the end of the line farthest from it (over the g-nodes of level 1 the line crosses)
   const statuses = await ntkdStatuses(lab, LINE)
@@ -114,12 +100,7 @@ runnableIf(test.serial, backendMissing('netns'))('netns: a lone daemon meets a l
   const gAddr = (now.get('g') as NtkdStatus).address
   const vAddr = (now.get(v) as NtkdStatus).address
   t.is(gAddr.split('.').slice(0, -1).join('.'), vAddr.split('.').slice(0, -1).join('.'), `the newcomer sits in ${v}'s g-node (${gAddr}, ${vAddr})`)
-  for (const n of spec.nodes) {
-    const k = kernelView(await lab.observe(n.name))
-    t.deepEqual(Object.keys(k), ['default'], `${n.name}: no ntkv* namespace left`)
-    t.deepEqual(Object.keys(k.default.links).filter(l => !/^(lo|eth\d+)$/.test(l)), [], `${n.name}: no pseudo-interface left`)
-  }
+  await assertNothingStale(t, lab, spec.nodes.map(n => n.name))
   await lab.destroy()
-  lab = undefined
   t.deepEqual(await leftovers(spec.name, pids), [])
 })

@@ -1,12 +1,12 @@
 import test from 'ava'
-import { deployLab, type RunningLab } from '../src/lab'
 import { defaultKinds, parseTopology } from '../src/topology'
 import { scenarioFromLab } from '../src/scenario/scenario-file'
 import { runScenario } from '../src/scenario/runner'
 import { ntkdStatuses, type NtkdStatus } from '../src/scenario/ntkd-taken'
 import { ntkctlArgv } from '../src/topology/kinds/ntkd'
 import { connected, gnodeCut, gnodes, type Link } from './helpers/gnode-cut'
-import { backendMissing, checkedBackend, leftovers, runnableIf, uniqueLabName } from './helpers/lab-fixture'
+import { deployFormed } from './helpers/ntkd-formed'
+import { backendMissing, leftovers, runnableIf } from './helpers/lab-fixture'
 
 // A g-node split inside a network, on real kernels (netns; issue 14): a 3x3 grid of ntkd without addresses forms one
 // network; then links inside one g-node go down so that its members reach each other only through other g-nodes
@@ -40,21 +40,8 @@ ${links.map(l => `  - endpoints: [${l.a}:${l.ifa}, ${l.b}:${l.ifb}]`).join('\n')
 }
 
 runnableIf(test.serial, backendMissing('netns'))('netns: a 3x3 grid whose cut leaves a g-node in two pieces inside: the island leaves and enters again; one network, every g-node connected inside, all pairs ping; nothing stale left', async t => {
-  const backend = await checkedBackend('netns')
   const { yaml, links } = grid()
-  const formTimeline = `timeline:
-  - name: the grid becomes one network
-    wait: { network: single, identities: main, addresses: unique, converged: true }
-    within: 120s
-    interval: 500ms
-`
-  const spec = { ...parseTopology(yaml + formTimeline, 'split-grid.yaml', defaultKinds()), name: uniqueLabName('gsplit') }
-  let lab: RunningLab | undefined
-  t.teardown(async () => { await lab?.destroy().catch(() => {}) })
-  lab = await deployLab(spec, backend)
-  const pids = [...lab.nodes.values()].map(n => n.pid)
-  const formed = await runScenario(scenarioFromLab(spec), lab, { seed: 1 })
-  t.true(formed.passed, `formed: ${formed.steps.find(s => s.status === 'failed')?.error ?? ''}`)
+  const { spec, lab, pids } = await deployFormed(t, yaml, 'split-grid.yaml', 'gsplit')
   const names = spec.nodes.map(n => n.name)
   const statuses = await ntkdStatuses(lab, names)
   const addresses = new Map(names.map(n => [n, (statuses.get(n) as NtkdStatus).address]))
@@ -94,6 +81,5 @@ ${cut.map(l => `  - link: [${l.a}:${l.ifa}, ${l.b}:${l.ifb}]\n    state: down`).
   for (const n of island) t.not(addressesNow.get(n), addresses.get(n), `${n} re-entered with another address`)
 
   await lab.destroy()
-  lab = undefined
   t.deepEqual(await leftovers(spec.name, pids), [])
 })
