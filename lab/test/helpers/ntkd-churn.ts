@@ -68,12 +68,15 @@ async function holds (what: string, check: Check, budget: number, hold = 0): Pro
 }
 
 /** Each daemon's live V8 heap without compiled code, MiB (`ntkctl memory`: after a full collection): its objects. */
-async function heapInUse (lab: RunningLab): Promise<Map<string, number>> {
+async function heapInUse (lab: RunningLab, log: (line: string) => void = () => {}): Promise<Map<string, number>> {
   const out = new Map<string, number>()
+  const total: string[] = []
   for (const n of lab.nodes.keys()) {
-    const m = await ntkctl(lab, n, ['memory']) as { heapUsedMb?: number, heapCodeMb?: number }
+    const m = await ntkctl(lab, n, ['memory']) as { heapUsedMb?: number, heapCodeMb?: number, heapTotalMb?: number, externalMb?: number }
     out.set(n, (m.heapUsedMb ?? NaN) - (m.heapCodeMb ?? 0))
+    total.push(`${m.heapTotalMb ?? '?'}+${m.externalMb ?? '?'}`)
   }
+  log(`V8 heap reserved + external, MiB: ${total.join(', ')}`)
   return out
 }
 
@@ -84,8 +87,12 @@ async function heapInUse (lab: RunningLab): Promise<Map<string, number>> {
  */
 async function settledMemory (lab: RunningLab, windowMs: number): Promise<Map<string, DaemonProcess>> {
   await sleep(windowMs)
-  for (const n of lab.nodes.keys()) await ntkctl(lab, n, ['memory'])
-  await sleep(1_000)
+  // two collections a second apart: V8 hands the pages a collection freed back to the system from a background task,
+  // and only after the next one (measured: one collection left 3-6 MiB of such pages, which left by themselves later)
+  for (let round = 0; round < 2; round++) {
+    for (const n of lab.nodes.keys()) await ntkctl(lab, n, ['memory'])
+    await sleep(1_000)
+  }
   return await daemonProcesses(lab)
 }
 
@@ -122,7 +129,7 @@ export async function runChurn (lab: RunningLab, o: ChurnOptions): Promise<Churn
     if (again.ms === null) throw new Error(`the lab did not converge after ${warmup} warm-up flaps:\n${again.lines.join('\n')}`)
   }
   const before = await settledMemory(lab, o.settleMs ?? 10_000)
-  const heapBefore = await heapInUse(lab)
+  const heapBefore = await heapInUse(lab, log)
   log(`after ${warmup} warm-up flaps: resident memory ${[...before.values()].map(p => p.rssMb.toFixed(1)).join(', ')} MiB; live objects ${[...heapBefore.values()].map(x => x.toFixed(2)).join(', ')} MiB`)
 
   const flapMs = await flap(o.flaps)
@@ -135,7 +142,7 @@ export async function runChurn (lab: RunningLab, o: ChurnOptions): Promise<Churn
   let heapAfter = new Map<string, number>()
   try {
     after = await settledMemory(lab, o.settleMs ?? 10_000)
-    heapAfter = await heapInUse(lab)
+    heapAfter = await heapInUse(lab, log)
   } catch (e) { died.push((e as Error).message) }
   for (const [n, p] of before) if (after.has(n) && after.get(n)?.pid !== p.pid) died.push(`${n}: pid ${p.pid} became ${after.get(n)?.pid ?? '?'}`)
   log(`after the churn: resident memory ${[...after.values()].map(p => p.rssMb.toFixed(1)).join(', ')} MiB; live objects ${[...heapAfter.values()].map(x => x.toFixed(2)).join(', ')} MiB`)
