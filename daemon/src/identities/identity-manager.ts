@@ -1,6 +1,5 @@
 import type { Clock } from '../util/clock'
-import type { Random } from '../util/random'
-import type { CallerInfo, PeerAddress, Transport } from '../transport'
+import type { CallerInfo, PeerAddress } from '../transport'
 import type { WireMessage } from '../wire'
 import { TypedEvents } from '../neighborhood/events'
 import { randomLinklocal } from '../neighborhood/linklocal'
@@ -10,107 +9,12 @@ import {
   identityMatchDuplication, identityRemoveArc,
   type IdentityAck, type IdentityAddArc, type IdentityDuplication, type IdentityListReply, type IdentityMainReply, type IdentityMatchDuplication
 } from './messages'
-
-/** A NIC an identity handles: the real NIC for the main identity, a macvlan pseudo-interface for the others. */
-export interface HandledNic {
-  /** The device in the identity's namespace (`eth1`, or `ntkv0_eth1`). */
-  readonly dev: string
-  /** The real NIC it is built on. */
-  readonly realDev: string
-  readonly mac: string
-  readonly linkLocal: string
-}
-
-/** An identity of this system as the Identities module knows it: no address, only where it lives. */
-export interface LocalIdentity {
-  /** NodeID on the wire: 16 lowercase hex digits. */
-  readonly id: string
-  /** Local number, 0 for the first identity (the proof's nodeid index), for operators and logs. */
-  readonly index: number
-  /** Network namespace: '' for the default one (the main identity), `ntkvN` otherwise. */
-  readonly netns: string
-}
-
-/** An arc between two systems (Neighborhood), as Identities needs it. */
-export interface PhysicalArc {
-  readonly id: string
-  /** My real NIC. */
-  readonly nic: string
-  readonly peerMac: string
-  readonly peerLinkLocal: string
-}
-
-/**
- * An identity-arc (spec §6.1): my identity `identityId` and the neighbour's identity `peerId` over physical arc
- * `arcId`. The peer's MAC and link-local are those of the NIC its identity uses (real or pseudo) and change when it
- * duplicates; the previous ones are kept (ntkd's prev_peer_mac).
- */
-export interface IdentityArc {
-  /** `<arc id>#<peer id>`: unique among one identity's arcs, stable while the identity-arc lives. */
-  readonly id: string
-  readonly identityId: string
-  readonly arcId: string
-  readonly realDev: string
-  readonly peerId: string
-  readonly peerMac: string
-  readonly peerLinkLocal: string
-  readonly prevPeerMac?: string
-  readonly prevPeerLinkLocal?: string
-}
-
-export interface IdentityEvents {
-  /** `qspn`: the operator asked (here or on the neighbour) that it be a qspn-arc on both sides. */
-  identity_arc_added: { arc: IdentityArc, qspn?: boolean }
-  /** The neighbour's identity moved to another NIC (it duplicated): new MAC and link-local, old ones in prev*. */
-  identity_arc_changed: { arc: IdentityArc }
-  identity_arc_removing: { arc: IdentityArc }
-  identity_arc_removed: { arc: IdentityArc }
-  /** The identity is about to move to a new namespace (its duplication started): hold its traffic meanwhile. */
-  identity_moving: { identity: LocalIdentity }
-  identity_added: { identity: LocalIdentity }
-  identity_removed: { identity: LocalIdentity }
-  /**
-   * How an identity-arc of a duplicated identity carried over, told when the pairing happens after `addIdentity`
-   * returned (the neighbour duplicated later in the same migration).
-   */
-  late_arc_pair: { oldIdentityId: string, newIdentityId: string, pair: ArcPair }
-}
-
-export interface IdentityManagerPorts {
-  readonly transport: Transport
-  readonly clock: Clock
-  readonly random: Random
-  /** The managed real NICs with the link-locals Neighborhood gave them (undefined until it did). */
-  readonly realNic: (dev: string) => HandledNic | undefined
-  readonly realNics: () => string[]
-  /** Makes the kernel hold the identities' namespaces, pseudo-interfaces and host routes now. */
-  readonly syncKernel: () => Promise<void>
-  readonly log?: (line: string) => void
-  readonly timeoutMs?: number
-}
-
-export class IdentityError extends Error {
-  constructor (message: string) { super(message); this.name = 'IdentityError' }
-}
+import { IdentityError, type ArcPair, type Duplicated, type HandledNic, type IdentityArc, type IdentityEvents, type IdentityManagerPorts, type LocalIdentity, type PhysicalArc } from './types'
 
 interface IdentityRecord extends LocalIdentity {
   /** Pseudo-interfaces per real NIC (connectivity identities); the main identity uses the real NICs. */
   readonly pseudo: Map<string, HandledNic>
   readonly arcs: Map<string, IdentityArc>
-}
-
-/** An identity-arc of the old identity and the one of the new identity it became (§6.4 prev/new/both arcs). */
-export interface ArcPair {
-  readonly oldArcId: string
-  readonly newArcId: string
-  /** The neighbour identity duplicated in the same migration (it moves with us): a both-arc, internal to QSPN. */
-  readonly peerMoved: boolean
-}
-
-/** What `addIdentity` returns: the new identity and how the old identity's arcs carried over. */
-export interface Duplicated {
-  readonly identity: LocalIdentity
-  readonly pairs: readonly ArcPair[]
 }
 
 /** A duplication in progress: `moved` resolves once the old identity lives on its new NICs (neighbours may ask). */
@@ -121,6 +25,8 @@ interface Duplication {
   readonly pairs: ArcPair[]
   /** addIdentity has returned its pairs: later ones are told with late_arc_pair. */
   returned?: boolean
+  /** When prepareAddIdentity announced it (a duplication never run stops counting as under way after a while). */
+  readonly preparedAt: number
   moved: Promise<void>
   markMoved: () => void
 }
@@ -149,7 +55,7 @@ export class IdentityManager {
    * `rejected`: requests refused at once (no arc with the sender, an identity-arc claimed on another NIC than the one
    * we have); `unverified`: claims refused after the neighbour's own identity list did not bear them out.
    */
-  readonly stats = { requestsFailed: 0, rejected: 0, unverified: 0 }
+  readonly stats = { requestsFailed: 0, rejected: 0, unverified: 0, auditMainArcsMade: 0, auditArcsForgotten: 0 }
   readonly #p: IdentityManagerPorts
   readonly #identities = new Map<string, IdentityRecord>()
   readonly #physical = new Map<string, PhysicalArc>()
@@ -158,6 +64,8 @@ export class IdentityManager {
   readonly #matched = new Set<string>()
   #mainId: string
   #nextIndex = 0
+  /** Duplications started so far (addIdentity). */
+  #duplications = 0
   /** Neighbours' claims being checked against their identity lists right now. */
   #verifying = 0
   /** Cancels the pending remake of the main identity-arcs (#remakeMainArcsLater). */
@@ -297,6 +205,45 @@ export class IdentityManager {
     return added
   }
 
+  /**
+   * Identity-arcs are changing on their own: a duplication announced within `withinMs` has not returned yet, or a
+   * neighbour's claim is being checked (the audit waits rather than race them).
+   */
+  changing (withinMs: number): boolean {
+    if (this.#verifying > 0) return true
+    const now = this.#p.clock.now()
+    for (const d of this.#pending.values()) if (d.returned !== true && now - d.preparedAt < withinMs) return true
+    return false
+  }
+
+  /** The physical arcs (Neighborhood's) identity-arcs are made over. */
+  physicalArcs (): PhysicalArc[] { return [...this.#physical.values()] }
+
+  /** The identities the neighbour over physical arc `arcId` lists now (ids; its main one's); null when it did not answer. */
+  async peerIdentities (arcId: string): Promise<{ ids: Set<string>, mainId: string | null } | null> {
+    const arc = this.#physical.get(arcId)
+    if (arc === undefined) return null
+    try {
+      const list = await this.#request(arc, { v: 1, kind: 'identity_list' })
+      if (list === undefined || !identityListReply.is(list) || this.#physical.get(arcId) !== arc) return null
+      const listed = (list as IdentityListReply).identities
+      return { ids: new Set(listed.map(p => p.id)), mainId: listed.find(p => p.netns === '')?.id ?? null }
+    } catch (e) {
+      this.stats.requestsFailed++
+      this.#log(`identity_list over ${arcId}: ${(e as Error).message}`)
+      return null
+    }
+  }
+
+  /** Drops an identity-arc whose peer identity no longer exists, without telling the neighbour (nobody to tell). */
+  forgetIdentityArc (id: string, identityArcId: string): void {
+    const r = this.#identities.get(id)
+    const ia = r?.arcs.get(identityArcId)
+    if (r === undefined || ia === undefined) return
+    this.#log(`identity ${r.index}: identity-arc ${ia.id} forgotten (the neighbour has no identity ${ia.peerId} any more)`)
+    this.#removeIdentityArc(r, ia)
+  }
+
   /** The arc is gone: every identity-arc over it goes too. */
   removeArc (arcId: string): void {
     this.#physical.delete(arcId)
@@ -309,11 +256,15 @@ export class IdentityManager {
    * Adds an identity-arc between my identity `id` and the neighbour's identity named `peerRef` (its NodeID or its
    * namespace name) over physical arc `arcId`; the neighbour adds its side.
    */
-  async addIdentityArc (id: string, arcId: string, peerRef: string, o: { qspn?: boolean } = {}): Promise<IdentityArc> {
+  async addIdentityArc (id: string, arcId: string, peerRef: string, o: { qspn?: boolean, unlessDuplicating?: boolean } = {}): Promise<IdentityArc> {
     const r = this.#get(id)
     const arc = this.#physical.get(arcId)
     if (arc === undefined) throw new IdentityError(`no arc ${arcId}`)
+    // a duplication that starts while we ask moves identity-arcs itself: one made across it could clash with them
+    const duplications = this.#duplications
+    const meanwhile = (): void => { if (o.unlessDuplicating === true && this.#duplications !== duplications) throw new IdentityError('a duplication started meanwhile') }
     const list = await this.#request(arc, { v: 1, kind: 'identity_list' })
+    meanwhile()
     if (list === undefined || !identityListReply.is(list)) throw new IdentityError(`neighbour on ${arcId} did not list its identities`)
     const peer = (list as IdentityListReply).identities.find(p => p.id === peerRef || (p.netns !== '' && p.netns === peerRef) || (peerRef === 'main' && p.netns === ''))
     if (peer === undefined) throw new IdentityError(`neighbour on ${arcId} has no identity ${peerRef}`)
@@ -321,6 +272,7 @@ export class IdentityManager {
     if (mine === undefined) throw new IdentityError(`identity ${r.index} has no NIC on ${arc.nic}`)
     const ack = await this.#request(arc, { v: 1, kind: 'identity_add_arc', fromId: r.id, toId: peer.id, fromMac: mine.mac, fromLinkLocal: mine.linkLocal, ...(o.qspn === true ? { qspn: true } : {}) })
     if (ack === undefined || !identityAck.is(ack) || !(ack as IdentityAck).ok) throw new IdentityError(`neighbour refused the identity-arc: ${(ack as IdentityAck | undefined)?.reason ?? 'no answer'}`)
+    meanwhile()
     return this.#addIdentityArc(r.id, arc, peer.id, peer.mac, peer.linkLocal, o.qspn)
   }
 
@@ -340,7 +292,7 @@ export class IdentityManager {
     this.#get(oldId)
     let markMoved = (): void => {}
     const moved = new Promise<void>(resolve => { markMoved = resolve })
-    this.#pending.set(dupKey(migrationId, oldId), { migrationId, oldId, pairs: [], moved, markMoved })
+    this.#pending.set(dupKey(migrationId, oldId), { migrationId, oldId, pairs: [], moved, markMoved, preparedAt: this.#p.clock.now() })
   }
 
   /**
@@ -354,6 +306,7 @@ export class IdentityManager {
     if (dup === undefined) throw new IdentityError(`add_identity ${oldId} in migration ${migrationId} without prepare_add_identity`)
     if (dup.newId !== undefined) throw new IdentityError(`identity ${oldId} already duplicated in migration ${migrationId}`)
     const old = this.#get(oldId)
+    this.#duplications++
     this.events.emit('identity_moving', { identity: viewOf(old) })
     // The new identity takes the old one's place: namespace and NICs.
     const fresh = this.#record(this.#newId(), old.netns)

@@ -1,4 +1,6 @@
 export * from './identity'
+export * from './types'
 export * from './identity-manager'
 export * from './demux'
 export * from './messages'
+export * from './arc-audit'

@@ -1,4 +1,4 @@
-import { IdentityDemux, IdentityManager, firstFingerprint, registerIdentityMessages, type HandledNic, type IdentityArc } from '../identities'
+import { IdentityArcAudit, IdentityDemux, IdentityManager, firstFingerprint, registerIdentityMessages, type HandledNic, type IdentityArc } from '../identities'
 import type { Kernel } from '../kernel/kernel'
 import { type KernelState, type NamespaceState, type RouteItem, SYSTEM_NS, TABLE_MAIN, emptyNamespace, keyOf } from '../kernel/state'
 import { Neighborhood, TIMER_PROFILES, registerNeighborhoodMessages, type Arc, type NicCarrier, type NicInfo } from '../neighborhood'
@@ -96,6 +96,8 @@ export class NodeSystem {
   readonly runtimes = new Map<string, IdentityRuntime>()
   readonly neighborhood: Neighborhood
   readonly identities: IdentityManager
+  /** Repairs identity-arcs a lost message left out of step (every 5 s with lab timers, 60 s otherwise). */
+  readonly #audit: IdentityArcAudit
   readonly demux: IdentityDemux
   readonly sync: KernelSync
   readonly ctx: RuntimeContext
@@ -135,6 +137,7 @@ export class NodeSystem {
       transport, clock, random, realNic, realNics: () => [...config.interfaces], syncKernel: async () => await this.sync.applyNow(), log: this.logOf('identities'), timeoutMs: unicastTimeoutMs
     })
     this.identities.events.onError = onListenerError
+    this.#audit = new IdentityArcAudit(this.identities, clock, (config.timers === 'lab' ? 5 : 60) * 1000, this.logOf('identities'))
     this.demux = new IdentityDemux(transport, clock, (config.timers === 'lab' ? LAB_QSPN_CONFIG : DEFAULT_QSPN_CONFIG).arcTimeoutMs, log)
     this.hooking = new HookingManager(this.#hookingHost(), config.timers === 'lab' ? LAB_HOOKING_CONFIG : DEFAULT_HOOKING_CONFIG)
     this.hooking.events.onError = onListenerError
@@ -368,6 +371,7 @@ export class NodeSystem {
     this.hooking.identityAdded(main.id, { kind: 'create' })
     await nb.start()
     await this.sync.applyNow()
+    this.#audit.start()
   }
 
   #stopping = false
@@ -376,6 +380,7 @@ export class NodeSystem {
     this.#remakeTimer?.()
     this.#remakeTimer = null
     this.hooking.stop()
+    this.#audit.stop()
     for (const r of this.runtimes.values()) r.stop()
     this.#detachContact()
     this.demux.stop()

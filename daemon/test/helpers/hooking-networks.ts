@@ -29,7 +29,7 @@ export function randomConnected (names: readonly string[], extra: number, rnd: S
  * Starts every node of `groups` (each a list of names) without an address, with one NIC per edge end, and links the
  * `edges`; the links of `later` are made down (`join` takes them up). Returns the network and the join function.
  */
-export async function startUnconfigured (names: readonly string[], edges: readonly Edge[], later: readonly Edge[], o: { seed: number, bits: readonly number[] }): Promise<{ dn: DaemonNetwork, join: () => void, setEdge: (e: Edge, up: boolean) => void }> {
+export async function startUnconfigured (names: readonly string[], edges: readonly Edge[], later: readonly Edge[], o: { seed: number, bits: readonly number[], log?: (node: string, line: string) => void }): Promise<{ dn: DaemonNetwork, join: () => void, setEdge: (e: Edge, up: boolean) => void }> {
   const nics = new Map(names.map(n => [n, [] as string[]]))
   const ends = [...edges, ...later].map(e => {
     const na = nics.get(e.a) as string[]
@@ -38,7 +38,7 @@ export async function startUnconfigured (names: readonly string[], edges: readon
     const eb = `e${nb.length}`; nb.push(eb)
     return { a: { node: e.a, nic: ea }, b: { node: e.b, nic: eb } }
   })
-  const dn = await startDaemons(Object.fromEntries(names.map(n => [n, { nics: (nics.get(n) as string[]).length === 0 ? ['e0'] : nics.get(n) as string[] }])), { topologyBits: o.bits, seed: o.seed })
+  const dn = await startDaemons(Object.fromEntries(names.map(n => [n, { nics: (nics.get(n) as string[]).length === 0 ? ['e0'] : nics.get(n) as string[] }])), { topologyBits: o.bits, seed: o.seed, ...(o.log === undefined ? {} : { log: o.log }) })
   const laterEnds = ends.slice(edges.length)
   for (const e of ends) dn.link(e.a, e.b)
   for (const e of laterEnds) dn.setLinkUp(e.a, e.b, false)
