@@ -136,9 +136,11 @@ export class IdentityRuntime {
   /** Hands identity-arc `arcId` to QSPN (same network), and so to PeerServices. */
   addQspnArc (arcId: string): void {
     if (this.qspnArcs.has(arcId)) return
-    this.qspnArcs.add(arcId)
+    // checked before anything changes: an arc in qspnArcs that QSPN never got would fail every kernel apply after
+    // (its routes input asks QSPN about each qspn-arc) and make the arc a no-op when it comes back
     const ia = this.ctx.identities.arcOf(this.identity.id, arcId)
     if (ia === undefined) throw new RangeError(`identity ${this.identity.index} has no identity-arc ${arcId}`)
+    this.qspnArcs.add(arcId)
     this.qspn.arcAdd({ id: arcId, cost: this.ctx.arcCost(ia.arcId) })
     this.peers.arcAdded(arcId)
     this.ctx.scheduleSync()
