@@ -66,21 +66,30 @@ export class FixedKeysDatabase<K, R> {
     const id = this.d.keyId(k)
     const run = (async () => {
       let got: { record: unknown, version: number } | null = null
-      for (let tries = 0; tries < this.peers.core.cfg.maxAttempts && !this.peers.core.stopped; tries++) {
+      let outcome = 'no attempt'
+      const core = this.peers.core
+      // nobody else to ask may mean a map that has not learnt the rest of the g-node yet (an identity that has just
+      // entered and bootstrapped: seen with slow links, where the record it then took as new lost a Coordinator's
+      // bookings and one address was given twice); the key's g-node had members before us, so ask again for a while
+      const lonelyUntil = core.ports.clock.now() + core.cfg.retrieveTimeoutMs
+      for (let tries = 0; tries < core.cfg.maxAttempts && !core.stopped; tries++) {
         try {
           const r = await this.peers.contactPeer(this.d.pId, this.d.evaluateHashNode(k), { peersDb: 'wait_then_send_record', key: this.d.keyToWire(k) },
             { timeoutExecMs: this.peers.core.cfg.retrieveTimeoutMs, excludeMyself: true })
           const a = recordAnswer(r.response)
           if (a !== null && a !== 'not_found') got = a
+          outcome = a === null ? 'an answer that is no record' : a === 'not_found' ? 'not found' : `version ${a.version}`
           break
         } catch (e) {
-          if (e instanceof PeersNoParticipantsError) break
+          outcome = `${(e as Error).name}: ${(e as Error).message}`
+          if (e instanceof PeersNoParticipantsError && core.ports.clock.now() >= lonelyUntil) break
           // any other failure (no servant reached, our own identity not ready to ask yet) is tried again; after the
           // last attempt the default record stands, so the database never stays non-exhaustive for good
           if (!(e instanceof PeersDatabaseError || e instanceof PeersGaveUpError)) this.peers.core.log(`retrieval of ${id}, attempt ${tries + 1}: ${(e as Error).message}`)
           await this.peers.core.sleep(this.peers.core.cfg.retrieveSpacingMs)
         }
       }
+      this.peers.core.log(`retrieval of ${id}: ${outcome}`)
       const rec = got === null ? null : this.d.recordFromWire(k, got.record)
       if (got !== null && rec !== null && got.version >= this.replicator.version(k)) {
         this.d.setRecord(k, rec)
