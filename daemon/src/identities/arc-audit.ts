@@ -16,6 +16,9 @@ import type { IdentityManager } from './identity-manager'
  * half done on either side (made in the middle of one, an identity-arc would clash with the one the duplication
  * makes). No pass runs, and nothing is made, while a duplication of this system is under way.
  */
+/** A duplication announced this long ago and not run yet no longer holds the audit back (one never run would forever). */
+const DUPLICATION_UNDER_WAY_MS = 60_000
+
 /** What the audit uses of the Identities module. */
 export type AuditedIdentities = Pick<IdentityManager, 'mainId' | 'identities' | 'arcsOf' | 'physicalArcs' | 'peerIdentities' | 'forgetIdentityArc' | 'addIdentityArc' | 'changing' | 'stats'>
 
@@ -46,7 +49,7 @@ export class IdentityArcAudit {
 
   /** One pass; returns how many main identity-arcs it made and how many identity-arcs it forgot. */
   async runOnce (): Promise<{ made: number, forgotten: number }> {
-    if (this.#running || this.#stopped || this.identities.changing(this.intervalMs * 6)) return { made: 0, forgotten: 0 }
+    if (this.#running || this.#stopped || this.identities.changing(DUPLICATION_UNDER_WAY_MS)) return { made: 0, forgotten: 0 }
     this.#running = true
     try {
       const im = this.identities
@@ -54,7 +57,7 @@ export class IdentityArcAudit {
       const before = new Set(im.identities().flatMap(i => im.arcsOf(i.id).map(ia => `${i.id}|${ia.id}`)))
       const lists = new Map<string, { ids: Set<string>, mainId: string | null } | null>()
       await Promise.all(im.physicalArcs().map(async arc => { lists.set(arc.id, await im.peerIdentities(arc.id)) }))
-      if (this.#stopped || im.changing(this.intervalMs * 6)) return { made: 0, forgotten: 0 }
+      if (this.#stopped || im.changing(DUPLICATION_UNDER_WAY_MS)) return { made: 0, forgotten: 0 }
       const missing = new Set<string>()
       let forgotten = 0
       for (const i of im.identities()) {
@@ -77,7 +80,7 @@ export class IdentityArcAudit {
         if (has() || main !== im.mainId) continue
         const key = `${main}|${arcId}|${peers.mainId}`
         if (!this.#mainMissingOnce.has(key)) { mainMissing.add(key); continue }
-        if (im.changing(this.intervalMs * 6) || has() || main !== im.mainId) continue
+        if (im.changing(DUPLICATION_UNDER_WAY_MS) || has() || main !== im.mainId) continue
         try {
           const ia = await im.addIdentityArc(main, arcId, peers.mainId, { unlessDuplicating: true })
           made++
