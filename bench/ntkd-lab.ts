@@ -11,10 +11,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Topology, ipGlobal, parseNaddr } from '../daemon/src/addressing'
 import { controlRequest } from '../daemon/src/node/control'
 import { makeBackend } from '../lab/src/backend'
-import { deployLab, destroyLab, readRunFile, type RunningLab } from '../lab/src/lab'
+import { deployLab, destroyLab, type RunningLab } from '../lab/src/lab'
 import { defaultKinds, parseTopology } from '../lab/src/topology'
 import { findPython, IcmpProber } from './icmp-prober'
 import { netnsId } from '../lab/src/util/proc'
+import { daemonProcesses } from '../lab/test/helpers/ntkd-daemons'
 
 const ROWS = 5
 const COLS = 5
@@ -178,23 +179,9 @@ async function logEventAfter (lab: RunningLab, node: string, re: RegExp, after: 
   return undefined
 }
 
-/**
- * VmRSS and VmHWM (MiB) of every node's daemon: the node's workload process (nsenter, sh and bin/ntkd exec in
- * place, so its PID ends up being node's), checked to be a process of the node's netns running ntkd.
- */
+/** VmRSS and VmHWM (MiB) of every node's daemon. */
 async function daemonMemory (lab: RunningLab): Promise<Array<{ node: string, pid: number, rssMb: number, hwmMb: number }>> {
-  const rf = await readRunFile(lab.spec.name)
-  const out: Array<{ node: string, pid: number, rssMb: number, hwmMb: number }> = []
-  for (const [name, h] of lab.nodes) {
-    const pid = rf?.nodes[name]?.workloadPid
-    const inNode = pid !== undefined && await netnsId(`/proc/${pid}/ns/net`) === await netnsId(`/proc/${h.pid}/ns/net`)
-    const cmd = inNode ? (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0') : []
-    if (pid === undefined || !cmd.some(a => /ntkd(\.js|\.ts)?$/.test(a))) throw new Error(`node ${name}: no ntkd process (workload ${String(pid)}: ${cmd.join(' ') || 'not running in the node'})`)
-    const status = await fs.readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
-    const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
-    out.push({ node: name, pid, rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 })
-  }
-  return out
+  return [...await daemonProcesses(lab)].map(([node, p]) => ({ node, pid: p.pid, rssMb: p.rssMb, hwmMb: p.hwmMb }))
 }
 
 /** CPU seconds (user + system, with reaped children such as iptables-restore) of every ntkd process so far. */

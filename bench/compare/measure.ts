@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { makeBackend } from '../../lab/src/backend'
-import { deployLab, readRunFile, type RunningLab } from '../../lab/src/lab'
+import { deployLab, type RunningLab } from '../../lab/src/lab'
 import { defaultKinds, parseTopology } from '../../lab/src/topology'
 import { registerBabeld } from '../../lab/src/topology/kinds/babeld'
 import { routesCheck, type CheckContext } from '../../lab/src/scenario/assertions'
@@ -15,7 +15,7 @@ import { withTakenAddresses } from '../../lab/src/scenario/ntkd-taken'
 import { realClock } from '../../lab/src/scenario/clock'
 import { waitFor, NotConvergedError, type Check } from '../../lab/src/scenario/wait'
 import { mapBounded } from '../../lab/src/util/pool'
-import { netnsId } from '../../lab/src/util/proc'
+import { daemonProcesses } from '../../lab/test/helpers/ntkd-daemons'
 import { IcmpProber } from '../icmp-prober'
 import { labYaml, linkIdIn, rerouteLink, type DaemonKind, type Graph, type Link, type Timers } from './graphs'
 
@@ -153,7 +153,8 @@ export async function measure (g: Graph, kind: DaemonKind, timers: Timers, o: Me
       out.txBytesPerS = await txRates(lab, o.windowMs)
       say(`steady tx ${mean(out.txBytesPerS).toFixed(0)} B/s per node over ${o.windowMs / 1000} s`)
     }
-    out.rssMb = [...(await daemonRss(lab, kind)).values()]
+    const daemon = kind === 'ntkd' ? { runs: /ntkd(\.js|\.ts)?$/, name: 'ntkd' } : { runs: /(^|\/)babeld$/, name: 'babeld' }
+    out.rssMb = [...(await daemonProcesses(lab, undefined, daemon)).values()].map(p => p.rssMb)
     const counted = await routeCounts(lab, spec.nodes.map(n => n.name), ctx.models.get(kind) as RouteModel)
     out.routes = counted.map(c => c.routes)
     out.entries = counted.map(c => c.entries)
@@ -227,22 +228,6 @@ async function txRates (lab: RunningLab, windowMs: number): Promise<number[]> {
   await sleep(windowMs)
   const b = await txBytes(lab)
   return [...a].map(([n, x]) => { const y = b.get(n) as { at: number, bytes: number }; return (y.bytes - x.bytes) / ((y.at - x.at) / 1000) })
-}
-
-/** Resident memory (MiB) of each node's daemon: its workload process, checked to be in the node and to run the kind. */
-async function daemonRss (lab: RunningLab, kind: DaemonKind): Promise<Map<string, number>> {
-  const rf = await readRunFile(lab.spec.name)
-  const runs = kind === 'ntkd' ? /ntkd(\.js|\.ts)?$/ : /(^|\/)babeld$/
-  const out = new Map<string, number>()
-  for (const [name, h] of lab.nodes) {
-    const pid = rf?.nodes[name]?.workloadPid
-    const inNode = pid !== undefined && await netnsId(`/proc/${pid}/ns/net`) === await netnsId(`/proc/${h.pid}/ns/net`)
-    const cmd = inNode ? (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0') : []
-    if (pid === undefined || !cmd.some(x => runs.test(x))) throw new Error(`node ${name}: no ${kind} process (workload ${String(pid)}: ${cmd.join(' ') || 'not running in the node'})`)
-    const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')
-    out.set(name, Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) / 1024)
-  }
-  return out
 }
 
 /** The daemon's routes of each node: unicast ones, and all entries of its kind in its table. */

@@ -11,13 +11,15 @@ import { kernelProblems, mapProblems, oracleOfArcs } from './helpers/daemon-chec
 // (the main identity-arc made again where missing, identity-arcs to identities the neighbour no longer has
 // forgotten), so that no link stays out of the maps for good.
 
+/** An identity-arc of the fake's main identity to `peerId` over physical arc `arcId`. */
+const ia = (arcId: string, peerId: string): IdentityArc => ({ id: `${arcId}#${peerId}`, identityId: 'm0', arcId, realDev: 'eth0', peerId, peerMac: 'x', peerLinkLocal: 'y' })
+
 /** A fake Identities module: one identity (the main one), identity-arcs, and what each neighbour lists. */
 function fakeIdentities (arcs: IdentityArc[], lists: Map<string, { ids: Set<string>, mainId: string | null }>): AuditedIdentities & { added: string[], forgotten: string[], duplicating: boolean } {
   const main: LocalIdentity = { id: 'm0', index: 0, netns: '' }
   const physical: PhysicalArc[] = [...lists.keys()].map(id => ({ id, nic: 'eth0', peerMac: 'x', peerLinkLocal: 'y' }))
   const added: string[] = []
   const forgotten: string[] = []
-  const arc = (arcId: string, peerId: string): IdentityArc => ({ id: `${arcId}#${peerId}`, identityId: 'm0', arcId, realDev: 'eth0', peerId, peerMac: 'x', peerLinkLocal: 'y' })
   return {
     added,
     forgotten,
@@ -30,12 +32,11 @@ function fakeIdentities (arcs: IdentityArc[], lists: Map<string, { ids: Set<stri
     physicalArcs: () => physical,
     peerIdentities: async arcId => lists.get(arcId) ?? null,
     forgetIdentityArc: (_id, iaId) => { forgotten.push(iaId); arcs.splice(arcs.findIndex(a => a.id === iaId), 1) },
-    addIdentityArc: async (_id, arcId, peer) => { const ia = arc(arcId, peer); arcs.push(ia); added.push(ia.id); return ia }
+    addIdentityArc: async (_id, arcId, peer) => { const made = ia(arcId, peer); arcs.push(made); added.push(made.id); return made }
   }
 }
 
 test('the audit forgets an identity-arc whose peer identity two lists in a row do not name, and makes a main identity-arc two passes found missing', async t => {
-  const ia = (arcId: string, peerId: string): IdentityArc => ({ id: `${arcId}#${peerId}`, identityId: 'm0', arcId, realDev: 'eth0', peerId, peerMac: 'x', peerLinkLocal: 'y' })
   const arcs = [ia('a1', 'p-main'), ia('a1', 'p-gone'), ia('a2', 'q-old')]
   const lists = new Map([
     ['a1', { ids: new Set(['p-main', 'p-conn']), mainId: 'p-main' }],
@@ -73,7 +74,7 @@ test('the audit does not judge an identity-arc made after the lists were asked (
   await audit.runOnce()
   await audit.runOnce()
   t.deepEqual(im.added, ['a1#p-main'])
-  arcs.push({ id: 'a1#p-new', identityId: 'm0', arcId: 'a1', realDev: 'eth0', peerId: 'p-new', peerMac: 'x', peerLinkLocal: 'y' })
+  arcs.push(ia('a1', 'p-new'))
   await audit.runOnce() // first list without p-new: noted, not forgotten
   t.deepEqual(arcs.map(a => a.id).sort(), ['a1#p-main', 'a1#p-new'])
   lists.set('a1', { ids: new Set(['p-main', 'p-new']), mainId: 'p-main' })

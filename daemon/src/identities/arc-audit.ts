@@ -1,6 +1,15 @@
 import type { CancelTimer, Clock, Ms } from '../util/clock'
 import type { IdentityManager } from './identity-manager'
 
+/** How often the audit runs: a pass costs one TCP exchange per arc, so with default timers it is rare. */
+export const IDENTITY_AUDIT_INTERVAL_MS: Readonly<{ lab: Ms, default: Ms }> = { lab: 10_000, default: 300_000 }
+
+/** A duplication announced this long ago and not run yet no longer holds the audit back (one never run would forever). */
+const DUPLICATION_UNDER_WAY_MS = 60_000
+
+/** What the audit uses of the Identities module. */
+export type AuditedIdentities = Pick<IdentityManager, 'mainId' | 'identities' | 'arcsOf' | 'physicalArcs' | 'peerIdentities' | 'forgetIdentityArc' | 'addIdentityArc' | 'changing' | 'stats'>
+
 /**
  * The periodic audit of identity-arcs. The messages that keep two neighbours' identity-arcs in step
  * (identity_add_arc, identity_remove_arc, a duplication's matches, the main identity-arcs made again after a move)
@@ -16,12 +25,6 @@ import type { IdentityManager } from './identity-manager'
  * half done on either side (made in the middle of one, an identity-arc would clash with the one the duplication
  * makes). No pass runs, and nothing is made, while a duplication of this system is under way.
  */
-/** A duplication announced this long ago and not run yet no longer holds the audit back (one never run would forever). */
-const DUPLICATION_UNDER_WAY_MS = 60_000
-
-/** What the audit uses of the Identities module. */
-export type AuditedIdentities = Pick<IdentityManager, 'mainId' | 'identities' | 'arcsOf' | 'physicalArcs' | 'peerIdentities' | 'forgetIdentityArc' | 'addIdentityArc' | 'changing' | 'stats'>
-
 export class IdentityArcAudit {
   #cancel: CancelTimer | null = null
   #stopped = false

@@ -1,4 +1,4 @@
-import { IdentityArcAudit, IdentityDemux, IdentityManager, firstFingerprint, registerIdentityMessages, type HandledNic, type IdentityArc } from '../identities'
+import { IDENTITY_AUDIT_INTERVAL_MS, IdentityArcAudit, IdentityDemux, IdentityManager, firstFingerprint, registerIdentityMessages, type HandledNic, type IdentityArc } from '../identities'
 import type { Kernel } from '../kernel/kernel'
 import { type KernelState, type NamespaceState, type RouteItem, SYSTEM_NS, TABLE_MAIN, emptyNamespace, keyOf } from '../kernel/state'
 import { Neighborhood, TIMER_PROFILES, registerNeighborhoodMessages, type Arc, type NicCarrier, type NicInfo } from '../neighborhood'
@@ -96,7 +96,7 @@ export class NodeSystem {
   readonly runtimes = new Map<string, IdentityRuntime>()
   readonly neighborhood: Neighborhood
   readonly identities: IdentityManager
-  /** Repairs identity-arcs a lost message left out of step (every 10 s with lab timers, 5 min otherwise: one TCP exchange per arc and pass). */
+  /** Repairs identity-arcs a lost message left out of step (IDENTITY_AUDIT_INTERVAL_MS: 10 s with lab timers, 5 min otherwise). */
   readonly #audit: IdentityArcAudit
   readonly demux: IdentityDemux
   readonly sync: KernelSync
@@ -137,7 +137,7 @@ export class NodeSystem {
       transport, clock, random, realNic, realNics: () => [...config.interfaces], syncKernel: async () => await this.sync.applyNow(), log: this.logOf('identities'), timeoutMs: unicastTimeoutMs
     })
     this.identities.events.onError = onListenerError
-    this.#audit = new IdentityArcAudit(this.identities, clock, (config.timers === 'lab' ? 10 : 300) * 1000, this.logOf('identities'))
+    this.#audit = new IdentityArcAudit(this.identities, clock, IDENTITY_AUDIT_INTERVAL_MS[config.timers], this.logOf('identities'))
     this.demux = new IdentityDemux(transport, clock, (config.timers === 'lab' ? LAB_QSPN_CONFIG : DEFAULT_QSPN_CONFIG).arcTimeoutMs, log)
     this.hooking = new HookingManager(this.#hookingHost(), config.timers === 'lab' ? LAB_HOOKING_CONFIG : DEFAULT_HOOKING_CONFIG)
     this.hooking.events.onError = onListenerError

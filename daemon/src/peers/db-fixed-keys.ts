@@ -67,8 +67,7 @@ export class FixedKeysDatabase<K, R> {
     const run = (async () => {
       let got: { record: unknown, version: number } | null = null
       let outcome = 'no attempt'
-      const core = this.peers.core
-      for (let tries = 0; tries < core.cfg.maxAttempts && !core.stopped; tries++) {
+      for (let tries = 0; tries < this.peers.core.cfg.maxAttempts && !this.peers.core.stopped; tries++) {
         try {
           const r = await this.peers.contactPeer(this.d.pId, this.d.evaluateHashNode(k), { peersDb: 'wait_then_send_record', key: this.d.keyToWire(k) },
             { timeoutExecMs: this.peers.core.cfg.retrieveTimeoutMs, excludeMyself: true })

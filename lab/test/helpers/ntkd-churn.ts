@@ -67,33 +67,27 @@ async function holds (what: string, check: Check, budget: number, hold = 0): Pro
   }
 }
 
-/** Each daemon's live V8 heap without compiled code, MiB (`ntkctl memory`: after a full collection): its objects. */
-async function heapInUse (lab: RunningLab, log: (line: string) => void = () => {}): Promise<Map<string, number>> {
-  const out = new Map<string, number>()
-  const total: string[] = []
-  for (const n of lab.nodes.keys()) {
-    const m = await ntkctl(lab, n, ['memory']) as { heapUsedMb?: number, heapCodeMb?: number, heapTotalMb?: number, externalMb?: number }
-    out.set(n, (m.heapUsedMb ?? NaN) - (m.heapCodeMb ?? 0))
-    total.push(`${m.heapTotalMb ?? '?'}+${m.externalMb ?? '?'}`)
-  }
-  log(`V8 heap reserved + external, MiB: ${total.join(', ')}`)
-  return out
-}
+type MemoryReply = { heapUsedMb?: number, heapCodeMb?: number, heapTotalMb?: number, externalMb?: number }
 
 /**
  * Each daemon's PID and resident memory after `windowMs` of quiet, read right after a full garbage collection
  * (`ntkctl memory`): V8 frees old garbage only when its heap reaches a limit, so without it two readings would
- * compare points of a saw tooth several MiB high rather than what each daemon holds.
+ * compare points of a saw tooth several MiB high rather than what each daemon holds. With them, each daemon's live
+ * V8 heap without compiled code (its objects), as the last collection's answer gives it; V8's reserved heap and
+ * external memory are logged.
  */
-async function settledMemory (lab: RunningLab, windowMs: number): Promise<Map<string, DaemonProcess>> {
+async function settledMemory (lab: RunningLab, windowMs: number, log: (line: string) => void = () => {}): Promise<{ processes: Map<string, DaemonProcess>, heapMb: Map<string, number> }> {
   await sleep(windowMs)
   // two collections a second apart: V8 hands the pages a collection freed back to the system from a background task,
   // and only after the next one (measured: one collection left 3-6 MiB of such pages, which left by themselves later)
+  const last = new Map<string, MemoryReply>()
   for (let round = 0; round < 2; round++) {
-    for (const n of lab.nodes.keys()) await ntkctl(lab, n, ['memory'])
+    for (const n of lab.nodes.keys()) last.set(n, await ntkctl(lab, n, ['memory']) as MemoryReply)
     await sleep(1_000)
   }
-  return await daemonProcesses(lab)
+  log(`V8 heap reserved + external, MiB: ${[...last.values()].map(m => `${m.heapTotalMb ?? '?'}+${m.externalMb ?? '?'}`).join(', ')}`)
+  const heapMb = new Map([...last].map(([n, m]) => [n, (m.heapUsedMb ?? NaN) - (m.heapCodeMb ?? 0)]))
+  return { processes: await daemonProcesses(lab), heapMb }
 }
 
 export async function runChurn (lab: RunningLab, o: ChurnOptions): Promise<ChurnResult> {
@@ -104,7 +98,7 @@ export async function runChurn (lab: RunningLab, o: ChurnOptions): Promise<Churn
   if (first.ms === null) throw new Error(`the lab did not converge before the churn:\n${first.lines.join('\n')}`)
   const clean = await holds('no stale entry before the churn', staleCheck(lab, now), 30_000)
   if (clean.ms === null) throw new Error(`stale entries before the churn:\n${clean.lines.join('\n')}`)
-  const cold = await settledMemory(lab, o.settleMs ?? 10_000)
+  const cold = (await settledMemory(lab, o.settleMs ?? 10_000)).processes
   log(`converged after ${(first.ms / 1000).toFixed(1)} s; resident memory ${[...cold.values()].map(p => p.rssMb.toFixed(1)).join(', ')} MiB`)
 
   const rnd = seededRandom(o.seed)
@@ -128,8 +122,7 @@ export async function runChurn (lab: RunningLab, o: ChurnOptions): Promise<Churn
     const again = await holds('converged after the warm-up', convergedCheck(lab, now), 60_000, 2_000)
     if (again.ms === null) throw new Error(`the lab did not converge after ${warmup} warm-up flaps:\n${again.lines.join('\n')}`)
   }
-  const before = await settledMemory(lab, o.settleMs ?? 10_000)
-  const heapBefore = await heapInUse(lab, log)
+  const { processes: before, heapMb: heapBefore } = await settledMemory(lab, o.settleMs ?? 10_000, log)
   log(`after ${warmup} warm-up flaps: resident memory ${[...before.values()].map(p => p.rssMb.toFixed(1)).join(', ')} MiB; live objects ${[...heapBefore.values()].map(x => x.toFixed(2)).join(', ')} MiB`)
 
   const flapMs = await flap(o.flaps)
@@ -141,8 +134,9 @@ export async function runChurn (lab: RunningLab, o: ChurnOptions): Promise<Churn
   let after = new Map<string, DaemonProcess>()
   let heapAfter = new Map<string, number>()
   try {
-    after = await settledMemory(lab, o.settleMs ?? 10_000)
-    heapAfter = await heapInUse(lab, log)
+    const m = await settledMemory(lab, o.settleMs ?? 10_000, log)
+    after = m.processes
+    heapAfter = m.heapMb
   } catch (e) { died.push((e as Error).message) }
   for (const [n, p] of before) if (after.has(n) && after.get(n)?.pid !== p.pid) died.push(`${n}: pid ${p.pid} became ${after.get(n)?.pid ?? '?'}`)
   log(`after the churn: resident memory ${[...after.values()].map(p => p.rssMb.toFixed(1)).join(', ')} MiB; live objects ${[...heapAfter.values()].map(x => x.toFixed(2)).join(', ')} MiB`)

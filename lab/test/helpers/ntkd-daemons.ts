@@ -86,11 +86,22 @@ export function convergedCheck (lab: RunningLab, state: () => LabState): Check {
   return routesCheck({ lab, state, models: defaultRouteModels(), concurrency: 4 }, { nextHops: true })
 }
 
-/** PID and resident memory (MiB) of every node's daemon; throws when a node runs no ntkd. */
-/** A node's daemon: its PID and resident memory, MiB (anonymous: heap, stacks, malloc; file: node's binary and libraries, shared between daemons). */
-export interface DaemonProcess { pid: number, rssMb: number, anonMb: number, fileMb: number }
+/**
+ * A node's daemon: its PID and memory, MiB: resident, its peak (VmHWM), and of the resident memory the anonymous part
+ * (heap, stacks, malloc) and the file part (node's binary and libraries, shared between daemons).
+ */
+export interface DaemonProcess { pid: number, rssMb: number, hwmMb: number, anonMb: number, fileMb: number }
 
-export async function daemonProcesses (lab: RunningLab, nodes = [...lab.nodes.keys()]): Promise<Map<string, DaemonProcess>> {
+/** The daemon the kind runs: its command line's file name (default ntkd) and how errors name it. */
+export interface DaemonCommand { readonly runs: RegExp, readonly name: string }
+const NTKD: DaemonCommand = { runs: /ntkd(\.js|\.ts)?$/, name: 'ntkd' }
+
+/**
+ * PID and memory of every node's daemon: the node's workload process (nsenter, sh and bin/ntkd exec in place, so its
+ * PID ends up being the node's), checked to be a process of the node's netns running the daemon; throws when a node
+ * runs none.
+ */
+export async function daemonProcesses (lab: RunningLab, nodes = [...lab.nodes.keys()], daemon: DaemonCommand = NTKD): Promise<Map<string, DaemonProcess>> {
   const rf = await readRunFile(lab.spec.name)
   const out = new Map<string, DaemonProcess>()
   for (const name of nodes) {
@@ -98,10 +109,10 @@ export async function daemonProcesses (lab: RunningLab, nodes = [...lab.nodes.ke
     const pid = rf?.nodes[name]?.workloadPid
     const inNode = pid !== undefined && h !== undefined && await netnsId(`/proc/${pid}/ns/net`) === await netnsId(`/proc/${h.pid}/ns/net`)
     const cmd = inNode ? (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0') : []
-    if (pid === undefined || !cmd.some(a => /ntkd(\.js|\.ts)?$/.test(a))) throw new Error(`node ${name}: no ntkd process (workload ${String(pid)}: ${cmd.join(' ') || 'not running in the node'})`)
+    if (pid === undefined || !cmd.some(a => daemon.runs.test(a))) throw new Error(`node ${name}: no ${daemon.name} process (workload ${String(pid)}: ${cmd.join(' ') || 'not running in the node'})`)
     const status = await fs.readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
     const mb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024
-    out.set(name, { pid, rssMb: mb('VmRSS'), anonMb: mb('RssAnon'), fileMb: mb('RssFile') })
+    out.set(name, { pid, rssMb: mb('VmRSS'), hwmMb: mb('VmHWM'), anonMb: mb('RssAnon'), fileMb: mb('RssFile') })
   }
   return out
 }
