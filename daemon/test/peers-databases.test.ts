@@ -2,6 +2,8 @@ import test from 'ava'
 import { buildNetwork, gridTopology, type TopologySpec } from '../src/sim/topologies'
 import { PeersNetwork } from '../src/sim/peers-network'
 import { PeerServices, TtlDatabase, PeersRefuseExecutionError, PeersInvalidRequestError, type TtlDescriptor, type ExecInfo } from '../src/peers'
+import type { PeersMap } from '../src/peers/ports'
+import type { PeersConfig } from '../src/peers/config'
 import { Coordinator, registerCoordinatorMessages } from '../src/coordinator'
 import { coordinatorNetwork, settleReplicas } from './helpers/coordinator-network'
 import { expectedServant } from './helpers/peers-oracle'
@@ -34,6 +36,50 @@ test('after an entry, the new holder of a Coordinator key retrieves the memory f
   const after = await pn.run(client.memory(3))
   t.is(addr(after.servant), holder.name, 'it serves again')
   t.deepEqual(await pn.run(Promise.all([1, 2, 3, 4].map(async id => await client.reserve(3, id)))), [...first, during])
+})
+
+test('a Coordinator servant whose young map showed nobody retrieves the memory again when a member shows itself: no position booked twice', async t => {
+  // one g-node of level 1 holding 4 nodes of 8 positions: bookings take the free positions 4..7
+  const spec = gridTopology(2, 2, [8, 4, 4], () => 1000)
+  const config: Partial<PeersConfig> = { dbStartupDelayMs: 500, coherenceDeltaMs: [1000, 1000, 1000, 1000] }
+  const pn = await coordinatorNetwork(spec, { peers: config })
+  const holderName = addr((await pn.run(pn.node(spec.nodes[0].name).value.coord.memory(1))).servant)
+  const clientName = spec.nodes.map(n => n.name).find(n => n !== holderName)!
+  const client = pn.node(clientName).value.coord
+  const booked = await pn.run(Promise.all([1, 2].map(async id => await client.reserve(1, id))))
+  await settleReplicas(pn)
+  // the servant's node enters anew (guest level 0 inside the same g-node) with a map that shows nobody at first, as
+  // a young identity's map over slow links: its retrieval finds nobody to ask and the memory starts afresh
+  const holder = pn.node(holderName)
+  const old = holder.value
+  old.coord.stop()
+  old.peers.stop()
+  const seen = holder.ports.map
+  let blind = true
+  const youngMap: PeersMap = {
+    gsizes: seen.gsizes,
+    get naddr () { return seen.naddr },
+    isBootstrapComplete: () => seen.isBootstrapComplete(),
+    knownDestinations: lvl => blind ? [] : seen.knownDestinations(lvl),
+    pathsTo: (lvl, pos) => blind ? [] : seen.pathsTo(lvl, pos),
+    nodesInside: lvl => blind ? 1 : seen.nodesInside(lvl),
+    fingerprintId: lvl => seen.fingerprintId(lvl),
+    neighbourNaddr: arcId => seen.neighbourNaddr(arcId)
+  }
+  const fresh = pn.attach(holderName, (_, ports) => {
+    const peers = new PeerServices(ports, { config, origin: { previous: old.peers, guestGnodeLevel: 0, newGnodeLevel: 0 } })
+    return { peers, coord: new Coordinator(peers, { previous: old.coord }) }
+  }, youngMap).value
+  await pn.runFor(3000)
+  t.deepEqual(fresh.coord.localMemory(1)?.reserveList, [], 'started afresh: nobody to ask')
+  // the map learns the g-node; the next booking reaches the young servant, which must not give a booked position
+  blind = false
+  const next = await pn.run(client.reserve(1, 3))
+  t.false(booked.map(b => b.newPos).includes(next.newPos), `position ${next.newPos} was booked already (${booked.map(b => b.newPos).join(', ')})`)
+  await pn.runFor(10_000)
+  t.deepEqual(fresh.coord.localMemory(1)?.reserveList.map(b => b.reserveRequestId).sort(), [1, 2, 3], 'the memory retrieved, with the booking made meanwhile')
+  const again = await pn.run(client.reserve(1, 4))
+  t.false([...booked, next].map(b => b.newPos).includes(again.newPos), 'and it books the next free position itself')
 })
 
 // ------------------------------------------------------------------- a TTL database: names to numbers

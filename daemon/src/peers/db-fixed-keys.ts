@@ -15,6 +15,12 @@ export class FixedKeysDatabase<K, R> {
   readonly replicator: Replicator<K, R>
   readonly #notCompleted = new Set<string>()
   readonly #retrieving = new Map<string, Promise<void>>()
+  /**
+   * Keys whose record started afresh because the retrieval found nobody to ask, and that nobody has written since.
+   * The key's g-node had members before this identity (it is retrieved only then), so a young map may simply not
+   * show them yet; the first sign of another member (a request from one, or the map showing one) retrieves again.
+   */
+  readonly #startedAlone = new Set<string>()
   #started = false
 
   constructor (private readonly peers: PeerServices, readonly d: FixedKeysDescriptor<K, R>, o: { replicaTimeoutExecMs?: number } = {}) {
@@ -61,12 +67,19 @@ export class FixedKeysDatabase<K, R> {
     })()
   }
 
-  /** The record of k from its current servant; the default when nobody has one. */
-  #retrieve (k: K): void {
+  /**
+   * The record of k from its current servant; the default when nobody has one. `othersSeen`: another member of the
+   * key's g-node has shown itself, so "nobody to ask" means a map that has not learnt it yet and is tried again
+   * (up to the retrieval timeout) instead of ending the retrieval.
+   */
+  #retrieve (k: K, othersSeen = false): void {
     const id = this.d.keyId(k)
+    const core = this.peers.core
+    const askUntil = core.ports.clock.now() + core.cfg.retrieveTimeoutMs
     const run = (async () => {
       let got: { record: unknown, version: number } | null = null
       let outcome = 'no attempt'
+      let alone = false
       for (let tries = 0; tries < this.peers.core.cfg.maxAttempts && !this.peers.core.stopped; tries++) {
         try {
           const r = await this.peers.contactPeer(this.d.pId, this.d.evaluateHashNode(k), { peersDb: 'wait_then_send_record', key: this.d.keyToWire(k) },
@@ -77,18 +90,17 @@ export class FixedKeysDatabase<K, R> {
           break
         } catch (e) {
           outcome = `${(e as Error).name}: ${(e as Error).message}`
-          // nobody else to ask: the record starts afresh. Known limit: an identity that has just entered may see
-          // nobody only because its young map has not learnt the rest of the g-node yet, and a Coordinator record
-          // started afresh loses the g-node's bookings (README, PeerServices). Asking again for 4 s fixed that case
-          // but delayed the record enough to make Hooking see network splits that are not there (network-split tests).
-          if (e instanceof PeersNoParticipantsError) break
+          // nobody else to ask: the record starts afresh at once (waiting here for a young map to learn the g-node
+          // delayed records enough to make Hooking see network splits that were not there), and is retrieved again
+          // at the first sign of another member (#recheck)
+          if (e instanceof PeersNoParticipantsError && !(othersSeen && core.ports.clock.now() < askUntil)) { alone = true; break }
           // any other failure (no servant reached, our own identity not ready to ask yet) is tried again; after the
           // last attempt the default record stands, so the database never stays non-exhaustive for good
           if (!(e instanceof PeersDatabaseError || e instanceof PeersGaveUpError)) this.peers.core.log(`retrieval of ${id}, attempt ${tries + 1}: ${(e as Error).message}`)
           await this.peers.core.sleep(this.peers.core.cfg.retrieveSpacingMs)
         }
       }
-      this.peers.core.log(`retrieval of ${id}: ${outcome}`)
+      this.peers.core.log(`retrieval of ${id}${othersSeen ? ' (again, another member seen)' : ''}: ${outcome}`)
       const rec = got === null ? null : this.d.recordFromWire(k, got.record)
       if (got !== null && rec !== null && got.version >= this.replicator.version(k)) {
         this.d.setRecord(k, rec)
@@ -96,10 +108,29 @@ export class FixedKeysDatabase<K, R> {
       } else if (!this.d.myRecordsContains(k)) {
         this.d.setRecord(k, this.d.defaultRecord(k))
       }
+      if (alone && !othersSeen) this.#startedAlone.add(id)
       this.#notCompleted.delete(id)
     })()
     const tracked = run.catch(e => { this.peers.core.log(`retrieval of ${id} failed: ${(e as Error).message}`) }).finally(() => this.#retrieving.delete(id))
     this.#retrieving.set(id, tracked)
+  }
+
+  /**
+   * A record that started afresh for want of anybody to ask (#startedAlone) is retrieved again at the first sign of
+   * another member of the key's g-node: a request from another node, or this identity's map showing one. Without
+   * that, a Coordinator servant that had just entered its g-node gave away positions booked before it came (one
+   * address held twice). A write by this identity while it still sees nobody makes the fresh record the g-node's.
+   */
+  #recheck (k: K, clientTuple: readonly number[], write = false): void {
+    const id = this.d.keyId(k)
+    if (!this.#startedAlone.has(id) || this.#retrieving.has(id)) return
+    if (clientTuple.length === 0 && !this.peers.othersKnown(this.d.pId, this.d.evaluateHashNode(k).length)) {
+      if (write) this.#startedAlone.delete(id)
+      return
+    }
+    this.#startedAlone.delete(id)
+    this.#notCompleted.add(id)
+    this.#retrieve(k, true)
   }
 
   /** fixed_keys_db_on_request: what the service's exec calls with every request that reaches this servant. */
@@ -112,6 +143,7 @@ export class FixedKeysDatabase<K, R> {
       if (db.peersDb === 'send_keys') return { peersDb: 'keys', keys: this.d.fullKeyDomain().map(k => this.d.keyToWire(k)).slice(0, db.maxCount) } satisfies DbResponse
       const k = this.d.keyFromWire(db.key)
       if (k === null) throw new PeersInvalidRequestError(this.d.pId, 'wait_then_send_record of an invalid key')
+      this.#recheck(k, clientTuple)
       if (!this.isCompleted(k)) notExhaustive()
       // critical coherence time: writes that reached the old servant meanwhile land before we hand the record over
       const cfg = this.peers.core.cfg
@@ -119,7 +151,9 @@ export class FixedKeysDatabase<K, R> {
       return { peersDb: 'record', record: this.d.recordToWire(k, this.d.getRecord(k)), version: this.replicator.version(k) } satisfies DbResponse
     }
     const k = this.d.keyOfRequest(r)
-    switch (this.d.classify(r)) {
+    const kind = this.d.classify(r)
+    if (kind !== 'other') this.#recheck(k, clientTuple, kind !== 'read')
+    switch (kind) {
       case 'read':
         if (!this.isCompleted(k)) notExhaustive()
         return this.d.execute(r, clientTuple)

@@ -115,6 +115,15 @@ export class PeerServices {
     return done
   }
 
+  /** Whether this identity's map shows another participant of pId inside its own g-node of level `w`. */
+  othersKnown (pId: number, w: number): boolean {
+    const view = this.core.searchView(pId, this.core.services.get(pId)?.optional ?? false)
+    for (let l = view.lowestLevel; l < w; l++) {
+      for (const p of view.candidates(l)) if (p !== view.naddr[l]) return true
+    }
+    return false
+  }
+
   view (): PeersView {
     const c = this.core
     const { byService, ...counters } = c.stats
