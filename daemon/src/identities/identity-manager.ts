@@ -41,6 +41,8 @@ const MAIN_ARC_ATTEMPTS = 7
 const MAIN_ARC_RETRY_MS = 100
 /** How many times a duplication's match request is sent to a neighbour before it is given up. */
 const MATCH_ATTEMPTS = 3
+/** Namespace names ntkv0..ntkv(N-1) taken in turn by identities that move out of the way. */
+const NAMESPACES_IN_TURN = 10
 
 /**
  * The Identities module of a system (spec §6.1, a node module): the identities living in it, the identity-arcs
@@ -66,6 +68,8 @@ export class IdentityManager {
   #nextIndex = 0
   /** Duplications started so far (addIdentity). */
   #duplications = 0
+  /** Next `ntkvN` to try: namespace names are not reused soon (see #freeNamespace). */
+  #nextNamespace = 0
   /** Neighbours' claims being checked against their identity lists right now. */
   #verifying = 0
   /** Cancels the pending remake of the main identity-arcs (#remakeMainArcsLater). */
@@ -346,8 +350,9 @@ export class IdentityManager {
     const arcs = [...r.arcs.values()]
     for (const ia of arcs) this.#removeIdentityArc(r, ia)
     await Promise.all(arcs.map(async ia => await this.#tellRemoved(ia)))
-    this.#identities.delete(id)
+    // its sockets go before its namespace's name is free again
     for (const nic of r.pseudo.values()) await this.#p.transport.detachNic(nic.dev).catch(e => { this.#log(`detach ${nic.dev}: ${(e as Error).message}`) })
+    this.#identities.delete(id)
     for (const [k, d] of this.#pending) if (d.oldId === id || d.newId === id) this.#pending.delete(k)
     this.events.emit('identity_removed', { identity: viewOf(r) })
     this.#log(`identity ${r.index} removed (${r.netns === '' ? 'default namespace' : r.netns})`)
@@ -644,10 +649,23 @@ export class IdentityManager {
   }
 
   /** ntkv0, ntkv1, …: the first name no identity of this system uses. */
+  /**
+   * A namespace for an identity that moves out of the way: ntkv0 .. ntkv9 in turn, skipping names in use (then
+   * ntkv10 and up, if ever ten are in use at once). Reusing at once the name of an identity just removed let its
+   * pseudo-interfaces' late detaches and kernel cleanup hit the new identity's ones of the same name (`ntkv0_eth4 is
+   * not attached to the transport`, after a node's third migration in the lab). One digit keeps room for the real
+   * NIC's name in the 15 characters of a pseudo-interface's.
+   */
   #freeNamespace (): string {
     const used = new Set([...this.#identities.values()].map(r => r.netns))
-    for (let n = 0; ; n++) if (!used.has(`ntkv${n}`)) return `ntkv${n}`
+    for (let tries = 0; tries < NAMESPACES_IN_TURN; tries++) {
+      const name = `ntkv${this.#nextNamespace}`
+      this.#nextNamespace = (this.#nextNamespace + 1) % NAMESPACES_IN_TURN
+      if (!used.has(name)) return name
+    }
+    for (let n = NAMESPACES_IN_TURN; ; n++) if (!used.has(`ntkv${n}`)) return `ntkv${n}`
   }
+
 
   #randomMac (): string {
     const octets = [PSEUDO_MAC_FIRST_OCTET, ...Array.from({ length: 5 }, () => this.#p.random.int(256).toString(16).padStart(2, '0').toUpperCase())]
