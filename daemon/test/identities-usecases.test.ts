@@ -301,3 +301,24 @@ test('an identity that moves out of the way never takes at once the namespace of
   const namespaces = [...(await dn.get('mu').kernel.read()).namespaces.keys()]
   t.deepEqual(namespaces.filter(n => n !== ''), [], 'no namespace of a removed identity left')
 })
+
+test('a second duplication of an identity while its first runs is refused, and the first ends as it would alone', async t => {
+  // lab 2x25 formation: an entry reached an identity while a migration moved it; the second phase 1 took over the
+  // connectivity position and, failing, cleared it, and the old identity (no longer main, still all real) failed
+  // every kernel apply of its node for good
+  const dn = await systems({ delta: '3.1.0.1', mu: '1.0.1.1' }, [['delta', 'mu']], { delta: 11_000, mu: 10_000 })
+  t.teardown(async () => await dn.stopAll())
+  const mu = dn.get('mu').node
+  const move = { guestLevel: 0, hostLevel: 1, hostGnode: [3, 1, 0], hostElderships: [0, 0, 0], pos1: 2, eld1: 1, pos2: 0, eld2: 2, connPos: 2, connEld: 1, externalArcs: ['0'], prevOpId: null }
+  mu.ops.prepareEnterNet('0', { ...move, opId: 11 })
+  mu.ops.prepareEnterNet('0', { ...move, opId: 12 })
+  const first = mu.ops.enterNetPhase1('0', 11)
+  const second = mu.ops.enterNetPhase1('0', 12)
+  await t.throwsAsync(second, { name: 'OperationError', message: /identity 0 is moving already \(operation 11\)/ })
+  t.like(await drive(dn, first), { index: 1, netns: '', address: '3.1.0.0' })
+  const ids = mu.identities()
+  t.is(ids.length, 2)
+  t.like(ids[0], { index: 0, kind: 'connectivity', netns: 'ntkv0', address: '1.0.1.2' })
+  await dn.syncKernels()
+  t.like(mu.counters().kernel, { applyErrors: 0, lastError: null }, 'every kernel apply succeeds')
+})

@@ -37,6 +37,8 @@ export interface IdentityRef { readonly index: number, readonly id: string, read
  */
 export class NodeOperations {
   readonly #pending = new Map<string, Pending>()
+  /** Identities whose phase 1 (their duplication) is under way, with the operation. */
+  readonly #moving = new Map<string, number>()
 
   constructor (private readonly system: NodeSystem) {}
 
@@ -170,10 +172,16 @@ export class NodeOperations {
     // new elderships: the host's, eld1, zeros between the guest level and hostLevel-1, the old ones below the guest
     const elderships = prevNaddr.map((_, lvl) => lvl < a.guestLevel ? prevFp.elderships[lvl] : lvl < a.hostLevel - 1 ? 0 : lvl === a.hostLevel - 1 ? a.eld1 : a.hostElderships[l - 1 - lvl])
     const fingerprint: Fingerprint = { ...prevFp, elderships }
+    // One duplication of an identity at a time: a second one (an entry decided while a migration moved it, say) would
+    // take over its connectivity position and, failing, clear it while the first still runs; the identity, no
+    // longer main but still all real, then failed every kernel apply of its node for good (lab 2x25 formation).
+    const moving = this.#moving.get(r0.identity.id)
+    if (moving !== undefined) throw new OperationError(`identity ${r0.identity.index} is moving already (operation ${moving}); operation ${opId} cannot run its phase 1 now`)
     const ns = r0.local.netns
     // The namespace the new identity takes over keeps its state until the new identity runs: the routes and
     // internal addresses that stay valid (inside the moving g-node) never go away meanwhile.
     system.freeze(ns)
+    this.#moving.set(r0.identity.id, opId)
     r0.prepareConnectivity({ level: a.guestLevel, pos: a.connPos })
     let r1: IdentityRuntime
     try {
@@ -200,6 +208,7 @@ export class NodeOperations {
       r0.prepareConnectivity(undefined)
       throw e
     } finally {
+      this.#moving.delete(r0.identity.id)
       system.unfreeze(ns)
       r0.messenger.release()
     }
