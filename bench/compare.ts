@@ -14,6 +14,7 @@
  * Options: --topologies grid5,ring10,line10,grid10,random50 (default all) --runs N (3) --seed S (random graph, 1)
  *   --window S (steady window with lab timers, 20) --default-window S (60) --default-timers LIST|all|none (all)
  *   --budget S (each wait, 180) --babeld-next-hops (also wait for babeld's next hops at initial and reroute)
+ *   --ntkd-address auto|configured (ntkd founds and merges, or is given an address as babeld is)
  *   --out DIR (bench-results) --logs DIR (copy node logs) --replot DIR (rewrite report and plots of a results.json)
  */
 import { execFileSync } from 'node:child_process'
@@ -38,6 +39,8 @@ const USAGE = `node dist/bench/compare.js [options]   (as root; make bench-compa
   --default-window S     steady-state window with default timers, seconds (default 60)
   --budget S             budget of each wait, seconds (default 180)
   --babeld-next-hops     also wait for babeld's cheapest next hops at the initial and reroute steps
+  --ntkd-address MODE    auto: ntkd founds its network and merges by Hooking (default); configured: each ntkd is
+                         given an address (3·3·3, g-nodes connected inside), as babeld is given its own
   --out DIR              results go to DIR/<timestamp>/ (default bench-results)
   --logs DIR             copy every node's log there
   --replot DIR           rewrite report.md and the plots of DIR/results.json, run nothing
@@ -52,6 +55,7 @@ const OPTIONS = {
   'default-timers': { type: 'string', default: 'all' },
   budget: { type: 'string', default: '180' },
   'babeld-next-hops': { type: 'boolean', default: false },
+  'ntkd-address': { type: 'string', default: 'auto' },
   out: { type: 'string', default: 'bench-results' },
   logs: { type: 'string' },
   replot: { type: 'string' },
@@ -111,6 +115,8 @@ async function main (): Promise<void> {
   const windowMs = number('window', values.window, 0, 600) * 1000
   const defaultWindowMs = number('default-window', values['default-window'], 1, 1200) * 1000
   const budgetMs = number('budget', values.budget, 5, 1800) * 1000
+  const ntkdAddress = values['ntkd-address']
+  if (ntkdAddress !== 'auto' && ntkdAddress !== 'configured') throw new UsageError(`--ntkd-address ${JSON.stringify(ntkdAddress)}: expected auto or configured`)
 
   if (process.getuid?.() !== 0) throw new UsageError('the lab needs root (netns backend): run it as root')
   await makeBackend('netns').check()
@@ -124,12 +130,12 @@ async function main (): Promise<void> {
   const results: Results = {
     startedAt: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', loadBefore: await loadAvg(), commit: gitCommit() },
-    options: { topologies: chosen, runs, seed, windowS: windowMs / 1000, defaultWindowS: defaultWindowMs / 1000, defaultTimers: [...defaultFor], budgetS: budgetMs / 1000, babeldNextHops: values['babeld-next-hops'] },
+    options: { topologies: chosen, runs, seed, windowS: windowMs / 1000, defaultWindowS: defaultWindowMs / 1000, defaultTimers: [...defaultFor], budgetS: budgetMs / 1000, babeldNextHops: values['babeld-next-hops'], ntkdAddress },
     topologies: graphs.map(g => ({ id: g.id, label: g.label, nodes: g.nodes.length, links: g.links.length, reroute: ((l) => l === undefined ? undefined : `${l.a}-${l.b}`)(rerouteLink(g)), split: g.split.map(l => `${l.a}-${l.b}`).join(', ') })),
     runs: []
   }
   say(`writing to ${dir}; ${graphs.map(g => `${g.id} (${g.nodes.length} nodes)`).join(', ')}; ${runs} runs; load ${results.machine.loadBefore}`)
-  const base: Omit<MeasureOptions, 'windowMs'> = { budgetMs, babeldNextHops: values['babeld-next-hops'], python, say, logsDir: values.logs }
+  const base: Omit<MeasureOptions, 'windowMs'> = { budgetMs, babeldNextHops: values['babeld-next-hops'], python, say, logsDir: values.logs, ntkdAddress }
   for (let run = 1; run <= runs; run++) {
     for (const g of graphs) {
       const kinds: DaemonKind[] = (run + graphs.indexOf(g)) % 2 === 1 ? ['ntkd', 'babeld'] : ['babeld', 'ntkd']

@@ -152,19 +152,76 @@ export function ntkdBits (nodes: number): number[] {
   return nodes <= 25 ? [2, 2, 2] : [2, 2, 2, 2]
 }
 
+/** How ntkd gets its address: it founds a network alone and merges by Hooking, or it is given one (`--ntkd-address`). */
+export type NtkdAddressing = 'auto' | 'configured'
+
+/** Bits per level for ntkd with configured addresses: 8 positions per level, g-nodes filled greedily. */
+export const CONFIGURED_BITS = [3, 3, 3]
+
+/**
+ * Addresses for ntkd given by hand (top level first, as `address:` takes them), each g-node connected inside: level
+ * by level, units (nodes, then the g-nodes just formed) are grouped greedily by a breadth-first walk over the
+ * links, at most `2^bits` units per group, in the order of `g.nodes`. Throws when the top level would need more
+ * positions than it has.
+ */
+export function configuredAddresses (g: Graph, bitsTopFirst: readonly number[] = CONFIGURED_BITS): Map<string, string> {
+  const sizes = [...bitsTopFirst].reverse().map(b => 2 ** b)
+  const positions = new Map(g.nodes.map(n => [n, [] as number[]]))
+  let units: string[][] = g.nodes.map(n => [n])
+  for (let lvl = 0; lvl < sizes.length; lvl++) {
+    const unitOf = new Map<string, number>()
+    units.forEach((members, i) => { for (const m of members) unitOf.set(m, i) })
+    const adj = units.map(() => new Set<number>())
+    for (const l of g.links) {
+      const a = unitOf.get(l.a) as number; const b = unitOf.get(l.b) as number
+      if (a !== b) { adj[a].add(b); adj[b].add(a) }
+    }
+    const taken = new Set<number>()
+    let groups: number[][] = []
+    for (let start = 0; start < units.length; start++) {
+      if (taken.has(start)) continue
+      const group: number[] = []
+      const queue = [start]
+      taken.add(start)
+      while (queue.length > 0 && group.length < sizes[lvl]) {
+        const u = queue.shift() as number
+        group.push(u)
+        for (const v of [...adj[u]].sort((x, y) => x - y)) if (!taken.has(v)) { taken.add(v); queue.push(v) }
+      }
+      for (const u of queue) taken.delete(u) // seen but left for a later group
+      groups.push(group)
+    }
+    // the walk leaves small groups behind: merge each into an adjacent group with room (still connected inside)
+    for (let merged = true; merged;) {
+      merged = false
+      groups.sort((a, b) => a.length - b.length)
+      for (let i = 0; i < groups.length && !merged; i++) {
+        const near = new Set(groups[i].flatMap(u => [...adj[u]]))
+        const j = groups.findIndex((h, k) => k !== i && h.length + groups[i].length <= sizes[lvl] && h.some(u => near.has(u)))
+        if (j >= 0) { groups[j] = [...groups[j], ...groups[i]]; groups = groups.filter((_, k) => k !== i); merged = true }
+      }
+    }
+    for (const group of groups) group.forEach((u, pos) => { for (const m of units[u]) (positions.get(m) as number[])[lvl] = pos })
+    units = groups.map(group => group.flatMap(u => units[u]))
+  }
+  if (units.length > 1) throw new Error(`${g.id}: ${g.nodes.length} nodes do not fit ${bitsTopFirst.join('·')} in connected g-nodes`)
+  return new Map([...positions].map(([n, p]) => [n, [...p].reverse().join('.')]))
+}
+
 /** The arc cost every ntkd interface gets (µs): with one cost everywhere the lab's route model is exact. */
 export const FIXED_COST_US = 1000
 
 /**
- * The lab file: ntkd without an address (it founds a network and merges by Hooking) with fixed costs on every
- * interface, or babeld announcing 172.31.x.y/32 from lo. Default timers: ntkd `timers: default`, babeld hello 4 s
+ * The lab file: ntkd without an address (it founds a network and merges by Hooking) or with one given by hand
+ * (`configured`), with fixed costs on every interface, or babeld announcing 172.31.x.y/32 from lo. Default timers: ntkd `timers: default`, babeld hello 4 s
  * (its own default; the kind's is 0.5 s).
  */
-export function labYaml (name: string, g: Graph, kind: DaemonKind, timers: Timers): string {
+export function labYaml (name: string, g: Graph, kind: DaemonKind, timers: Timers, addressing: NtkdAddressing = 'auto'): string {
   const nicsOf = (n: string): string[] => g.links.flatMap(l => l.a === n ? [l.ifa] : l.b === n ? [l.ifb] : [])
-  const bits = ntkdBits(g.nodes.length).join(', ')
+  const bits = (addressing === 'configured' ? CONFIGURED_BITS : ntkdBits(g.nodes.length)).join(', ')
+  const addresses = kind === 'ntkd' && addressing === 'configured' ? configuredAddresses(g) : new Map<string, string>()
   const nodes = g.nodes.map((n, i) => kind === 'ntkd'
-    ? `  ${n}: { config: { topology: [${bits}], timers: ${timers}, costs: { ${nicsOf(n).map(x => `${x}: ${FIXED_COST_US}`).join(', ')} } } }`
+    ? `  ${n}: { config: { topology: [${bits}],${addresses.has(n) ? ` address: "${addresses.get(n) as string}",` : ''} timers: ${timers}, costs: { ${nicsOf(n).map(x => `${x}: ${FIXED_COST_US}`).join(', ')} } } }`
     : `  ${n}: { config: { address: 172.31.${Math.floor(i / 250)}.${i % 250 + 1}/32${timers === 'default' ? ', hello-interval: 4' : ''} } }`)
   return [
     `name: ${name}`,

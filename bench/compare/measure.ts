@@ -17,7 +17,7 @@ import { waitFor, NotConvergedError, type Check } from '../../lab/src/scenario/w
 import { mapBounded } from '../../lab/src/util/pool'
 import { daemonProcesses } from '../../lab/test/helpers/ntkd-daemons'
 import { IcmpProber } from '../icmp-prober'
-import { labYaml, linkIdIn, rerouteLink, type DaemonKind, type Graph, type Link, type Timers } from './graphs'
+import { labYaml, linkIdIn, rerouteLink, type DaemonKind, type Graph, type Link, type NtkdAddressing, type Timers } from './graphs'
 
 /** Step names, in the order they run. Times are ms from the moment deploy returned (initial) or the event. */
 export const STEPS = [
@@ -39,6 +39,8 @@ export interface MeasureOptions {
   say: (m: string) => void
   /** Where to copy the node logs (each lab in its own folder); none when absent. */
   logsDir?: string
+  /** ntkd founds its networks and merges (auto, the default) or is given its address. */
+  ntkdAddress?: NtkdAddressing
 }
 
 export interface Measured {
@@ -76,7 +78,7 @@ export async function destroyCurrent (): Promise<void> { await current?.destroy(
  */
 export async function measure (g: Graph, kind: DaemonKind, timers: Timers, o: MeasureOptions): Promise<Measured> {
   const name = `cmp${kind === 'ntkd' ? 'n' : 'b'}${randomBytes(3).toString('hex')}`
-  const spec = { ...parseTopology(labYaml(name, g, kind, timers), `${name}.yaml`, KINDS()), name }
+  const spec = { ...parseTopology(labYaml(name, g, kind, timers, o.ntkdAddress), `${name}.yaml`, KINDS()), name }
   const reroute = rerouteLink(g)
   const out: Measured = {
     topology: g.id, kind, timers, nodes: g.nodes.length, links: g.links.length, deployMs: 0, steps: {}, failures: [],

@@ -66,7 +66,7 @@ export function markdownReport (r: Results): string {
     `${r.startedAt}${r.finishedAt !== undefined ? ` to ${r.finishedAt}` : ''}; ${r.machine.cpus} × ${r.machine.model}; load average before ${r.machine.loadBefore}` +
       `${r.machine.loadAfter !== undefined ? `, after ${r.machine.loadAfter}` : ''}; commit ${r.machine.commit}; options ${JSON.stringify(r.options)}`,
     '',
-    'netns backend. ntkd: lab timers, no address (it founds a network and merges by Hooking), 1000 µs fixed cost on every',
+    `netns backend. ntkd: lab timers, ${r.options.ntkdAddress === 'configured' ? 'an address given by hand (3·3·3, connected g-nodes)' : 'no address (it founds a network and merges by Hooking)'}, 1000 µs fixed cost on every`,
     'interface; babeld as the `babeld` kind runs it (hello 0.5 s). Times from the moment deploy returned (initial) or the',
     'link event, to the end of the first passing check of the lab\'s conditions (`converged` without next hops: "routes";',
     'with: "next hops"; `withdrawn` held 1 s), checked every 200 ms; all pairs ping: raw ICMP from every node to every',

@@ -1,7 +1,7 @@
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
-import { bridges, grid, labYaml, line, randomGraph, rerouteLink, ring, type Graph } from '../../bench/compare/graphs'
+import { bridges, configuredAddresses, grid, labYaml, line, randomGraph, rerouteLink, ring, type Graph } from '../../bench/compare/graphs'
 import { markdownReport, plots, svgPlot, type Results } from '../../bench/compare/report'
 import type { Measured } from '../../bench/compare/measure'
 import { defaultKinds, parseTopology } from '../src/topology'
@@ -63,6 +63,27 @@ test('the lab files parse: ntkd without address with 1000 µs on every interface
   t.is(new Set(babeld.nodes.map(n => String(n.config.address))).size, 25)
 })
 
+test('configured ntkd addresses: unique, and every g-node of every level connected inside (else its routes break)', t => {
+  for (const g of [grid(5, 5), ring(10), line(10), grid(10, 10), randomGraph(50, 1)]) {
+    const addr = configuredAddresses(g)
+    t.is(new Set(addr.values()).size, g.nodes.length, `${g.id}: unique addresses`)
+    for (const a of addr.values()) t.regex(a, /^[0-7]\.[0-7]\.[0-7]$/)
+    // the g-node of level k of a node: its address without the last k positions
+    for (let k = 1; k <= 2; k++) {
+      const gnodeOf = (n: string): string => (addr.get(n) as string).split('.').slice(0, 3 - k).join('.')
+      for (const id of new Set(g.nodes.map(gnodeOf))) {
+        const inside = g.nodes.filter(n => gnodeOf(n) === id)
+        const sub: Graph = { ...g, nodes: inside, links: g.links.filter(l => inside.includes(l.a) && inside.includes(l.b)) }
+        t.is(parts(sub, []).length, 1, `${g.id}: g-node ${id} of level ${k} (${inside.join(' ')}) is connected inside`)
+      }
+    }
+  }
+  t.throws(() => configuredAddresses(line(10), [1, 1, 1]), { message: /line10: 10 nodes do not fit 1·1·1/ })
+  const kinds = defaultKinds()
+  const spec = parseTopology(labYaml('cmpt', grid(5, 5), 'ntkd', 'lab', 'configured'), 'cmpt.yaml', kinds)
+  t.like(spec.nodes.find(n => n.name === 'g1x1')?.config, { topology: [3, 3, 3], address: configuredAddresses(grid(5, 5)).get('g1x1'), timers: 'lab' })
+})
+
 const measured = (kind: 'ntkd' | 'babeld', initialMs: number | null, extra: Partial<Measured> = {}): Measured => ({
   topology: 'ring10', kind, timers: 'lab', nodes: 10, links: 10, deployMs: 100, steps: { 'initial routes': initialMs }, failures: initialMs === null ? ['initial routes: not satisfied'] : [],
   loadBefore: '1 1 1', cuts: { split: 'r2-r3' }, ...extra
@@ -105,6 +126,7 @@ test('bad arguments get an error naming them, exit 2, before any lab is made', t
     [['--runs', '0'], /--runs "0": expected a whole number from 1 to 20/],
     [['--window', 'soon'], /--window "soon": expected a number/],
     [['--default-timers', 'ring11'], /--default-timers: unknown "ring11"/],
+    [['--ntkd-address', 'dhcp'], /--ntkd-address "dhcp": expected auto or configured/],
     [['--frobnicate'], /Unknown option '--frobnicate'/]
   ]
   for (const [args, re] of cases) {
