@@ -54,6 +54,18 @@ test('the lab asks an ntkd control socket directly: a reply, a refusal and silen
   await t.throwsAsync(controlQuery(path.join(dir, 'none.sock'), 'status'), { message: /cannot talk to ntkd at/ })
   // this process's namespace runs no lab daemon here: no socket, and ntkdStatuses falls back to ntkctl
   t.is(await hostControlSocket(999_999_999), undefined)
+  // a daemon whose socket the host sees is asked there only: its error is the status line, no ntkctl is started
+  let execs = 0
+  const lab = {
+    nodes: new Map([['a', { pid: 1 }], ['b', { pid: 2 }]]),
+    exec: async () => { execs++; return { code: 1, stdout: '', stderr: 'ntkctl: should not run' } },
+    logFile: () => undefined
+  } as unknown as ScenarioLab
+  // a answers at the fake socket; b's socket is gone (its daemon died)
+  const statuses = await ntkdStatuses(lab, ['a', 'b'], 8, async pid => pid === 1 ? sock : path.join(dir, 'gone.sock'))
+  t.like(statuses.get('a'), { address: '1.2.3' })
+  t.regex(statuses.get('b') as string, /^b: cannot talk to ntkd at .*gone\.sock/)
+  t.is(execs, 0, 'no ntkctl started for a daemon the host can ask itself')
 })
 
 test('addresses: unique compares ntkd global addresses inside each connected component: networks apart may repeat one', async t => {

@@ -22,17 +22,22 @@ export interface NtkdStatus {
 
 export const isUnaddressedNtkd = (n: NodeSpec): boolean => n.kind === 'ntkd' && n.config.address === undefined
 
-/** The status of each named node's daemon; a node whose daemon does not answer gets an error line instead. */
-export async function ntkdStatuses (lab: ScenarioLab, nodes: readonly string[], concurrency = 8): Promise<Map<string, NtkdStatus | string>> {
+/**
+ * The status of each named node's daemon; a node whose daemon does not answer gets an error line instead.
+ * `socketOf`: where the host sees a daemon's control socket (tests give their own).
+ */
+export async function ntkdStatuses (lab: ScenarioLab, nodes: readonly string[], concurrency = 8, socketOf = hostControlSocket): Promise<Map<string, NtkdStatus | string>> {
   const out = await mapBounded([...nodes], concurrency, async n => {
-    // straight to the daemon's socket when the host sees it (netns backend); else ntkctl inside the node
+    // straight to the daemon's socket when the host sees it (netns backend); else ntkctl inside the node. A daemon
+    // that answers wrongly or not in time is not asked again through ntkctl: on a loaded machine that started a
+    // Node.js process per slow daemon and check, slowing every daemon further (lab 2x25 formations)
     const pid = lab.nodes?.get(n)?.pid
-    const direct = pid === undefined ? undefined : await hostControlSocket(pid)
+    const direct = pid === undefined ? undefined : await socketOf(pid)
     if (direct !== undefined) {
       try {
         const s = await controlQuery(direct, 'status') as NtkdStatus
-        if (typeof s?.address === 'string') return s
-      } catch { /* asked again through ntkctl, whose error says more */ }
+        return typeof s?.address === 'string' ? s : `${n}: ntkd status gave no address`
+      } catch (e) { return `${n}: ${(e as Error).message}${await fatalLine(lab, n)}` }
     }
     const r = await lab.exec(n, ntkctlArgv(['--json', 'status']), { check: false })
     if (r.code !== 0) return `${n}: ntkctl status failed (${r.code}): ${(r.stderr ?? r.stdout ?? '').trim().slice(0, 200)}${await fatalLine(lab, n)}`
