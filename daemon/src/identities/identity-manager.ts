@@ -1,4 +1,5 @@
 import type { Clock } from '../util/clock'
+import { compareStrings } from '../util/compare'
 import type { CallerInfo, PeerAddress } from '../transport'
 import type { WireMessage } from '../wire'
 import { TypedEvents } from '../neighborhood/events'
@@ -123,7 +124,7 @@ export class IdentityManager {
   /** How many neighbours' claims are being checked now (their requests are answered once the check ends). */
   verifying (): number { return this.#verifying }
 
-  arcsOf (id: string): IdentityArc[] { return [...this.#get(id).arcs.values()].sort((a, b) => a.id.localeCompare(b.id)) }
+  arcsOf (id: string): IdentityArc[] { return [...this.#get(id).arcs.values()].sort((a, b) => compareStrings(a.id, b.id)) }
   arcOf (id: string, arcId: string): IdentityArc | undefined { return this.#identities.get(id)?.arcs.get(arcId) }
 
   /** Where a unicast to the peer of identity-arc `ia` goes from my identity's NIC. */

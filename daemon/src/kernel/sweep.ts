@@ -4,6 +4,7 @@ import { LinuxKernel } from './linux-kernel'
 import { type Op, describeOp } from './plan'
 import { type KernelState, SYSTEM_NS, emptyNamespace } from './state'
 import { TableAllocator } from './table-allocator'
+import { readFile, writeFile } from '../util/fs-async'
 
 export interface SweepOptions extends KernelOptions {
   readonly netns?: string
@@ -48,7 +49,6 @@ export async function sweepDaemonState (o: SweepOptions = {}): Promise<SweepRepo
     removed.push(...leftovers.map(n => `del pseudo-interface ${n} (unwanted)`))
   }
   if (o.rtTablesPath !== undefined) {
-    const { readFile, writeFile } = await import('node:fs/promises')
     let existing = ''
     try { existing = await readFile(o.rtTablesPath, 'utf8') } catch { /* a new file */ }
     await writeFile(o.rtTablesPath, allocator.renderRtTables(existing))
