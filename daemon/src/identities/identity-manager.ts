@@ -449,7 +449,7 @@ export class IdentityManager {
       const w = [...old.arcs.values()].find(a => a.arcId === arc.id && a.peerId === m.oldId)
       const key = `${m.migrationId}|${arc.id}|${old.id}|${m.oldId}`
       if (w !== undefined && !this.#matched.has(key)) {
-        const what = `identity_match_duplication of ${m.oldId} → ${m.newId} in migration ${m.migrationId}`
+        const what = `identity_match_duplication of ${m.oldId} \u2192 ${m.newId} in migration ${m.migrationId}`
         const moved: NicClaim = { id: m.oldId, mac: m.oldMac, linkLocal: m.oldLinkLocal }
         const taken: NicClaim = { id: m.newId, mac: w.peerMac, linkLocal: w.peerLinkLocal }
         if (clash(moved, taken)) { this.#refuseMatch(arc, what, 'it names no other identity or NIC'); return { v: 1, kind: 'identity_duplication', peerPending: true } }
@@ -508,7 +508,7 @@ export class IdentityManager {
    */
   async #onPeerDuplicated (arc: PhysicalArc, m: IdentityMatchDuplication): Promise<IdentityDuplication> {
     const none: IdentityDuplication = { v: 1, kind: 'identity_duplication' }
-    const what = `identity_match_duplication of ${m.oldId} → ${m.newId} in migration ${m.migrationId}`
+    const what = `identity_match_duplication of ${m.oldId} \u2192 ${m.newId} in migration ${m.migrationId}`
     const w = this.#identities.get(m.peerId)?.arcs.get(`${arc.id}#${m.oldId}`)
     if (w === undefined) return none
     const moved: NicClaim = { id: m.oldId, mac: m.oldMac, linkLocal: m.oldLinkLocal }
