@@ -89,9 +89,12 @@ rootTest('δ startup, then μ arrival, read back exactly; repeated applies run n
   t.regex(readFileSync(f.rtTables, 'utf8'), /^250 ntk_from_00:16:3E:2D:8D:DE$/m)
   t.regex(readFileSync(f.rtTables, 'utf8'), /^249 reserved_ntk_from_249$/m)
   t.is((await f.kernel.apply(s2)).commands, 0)
+  const oneScan = (await f.kernel.apply(s2, { rescan: true })).reads
 
   const report = await sweepDaemonState({ netns: f.ns, nestedPrefix: `${f.ns}-`, rtTablesPath: f.rtTables })
   t.true(report.removed.length > 0)
+  // one scan of the kernel (and one `ip link` for stray pseudo-interfaces), not a plan's scan and then the apply's
+  t.is(report.reads, oneScan + 1)
   t.is(snapshot(f.ns), pristine)
   t.regex(readFileSync(f.rtTables, 'utf8'), /^250 reserved_ntk_from_250$/m)
 })

@@ -1,7 +1,6 @@
 import { run } from './exec'
 import type { KernelOptions } from './kernel'
 import { LinuxKernel } from './linux-kernel'
-import { type Op, describeOp } from './plan'
 import { type KernelState, SYSTEM_NS, emptyNamespace } from './state'
 import { TableAllocator } from './table-allocator'
 import { readFile, writeFile } from '../util/fs-async'
@@ -18,6 +17,8 @@ export interface SweepReport {
   /** what was removed, one line each */
   readonly removed: string[]
   readonly commands: number
+  /** commands that only read the kernel */
+  readonly reads: number
 }
 
 /**
@@ -31,16 +32,18 @@ export async function sweepDaemonState (o: SweepOptions = {}): Promise<SweepRepo
   const allocator = new TableAllocator()
   const kernel = new LinuxKernel({ ...o, allocator })
   const empty: KernelState = { namespaces: new Map([[SYSTEM_NS, emptyNamespace()]]) }
-  const ops: Op[] = await kernel.plan(empty, o)
+  // one read of the kernel: the apply says what it changed (a plan first read everything twice, at every start)
+  let stats
   try {
-    await kernel.apply(empty, o)
+    stats = await kernel.apply(empty, { ...o, rescan: true })
   } finally {
     await kernel.close()
   }
-  const removed = ops.map(describeOp)
-  let commands = kernel.lastApplyStats?.commands ?? 0
+  const removed = [...stats.changes ?? []]
+  let commands = stats.commands
   // pseudo-interfaces still in the system namespace (a crash between `link add` and `link set netns`)
   const ip = o.netns === undefined ? ['ip'] : ['ip', '-n', o.netns]
+  const reads = stats.reads + 1
   const links = JSON.parse((await run([...ip, '-j', 'link'], undefined, o.signal)).stdout) as Array<{ ifname: string }>
   const leftovers = links.map(l => l.ifname).filter(n => /^ntkv\d+_/.test(n))
   if (leftovers.length > 0) {
@@ -53,7 +56,7 @@ export async function sweepDaemonState (o: SweepOptions = {}): Promise<SweepRepo
     try { existing = await readFile(o.rtTablesPath, 'utf8') } catch { /* a new file */ }
     await writeFile(o.rtTablesPath, allocator.renderRtTables(existing))
   }
-  return { removed, commands }
+  return { removed, commands, reads }
 }
 
 /** The state without one nested namespace (a dismissed connectivity identity); apply it to remove that identity. */
