@@ -102,12 +102,14 @@ async function run (config: NodeConfig): Promise<void> {
   const transport = new UdpTcpTransport({ codec, port: config.port, clock, log: logger.of('transport') })
   await transport.start()
   // The port is ours, so no other ntkd runs in this namespace: whatever of the daemon's the kernel holds was left by
-  // an earlier run that did not stop cleanly (kill -9, a crash, a power cut). Sweep it before applying anything.
-  const swept = await sweepDaemonState({ rtTablesPath: config.rtTables })
+  // an earlier run that did not stop cleanly (kill -9, a crash, a power cut). Sweep it before applying anything, with
+  // the daemon's own kernel: its first apply (the link-locals, then the first here_i_am) needs no second read.
+  const allocator = new TableAllocator()
+  const kernel = new LinuxKernel({ allocator, rtTablesPath: config.rtTables })
+  const swept = await sweepDaemonState({ rtTablesPath: config.rtTables, with: { kernel, allocator } })
   if (swept.removed.length > 0) {
     logger.of('kernel')(`startup: removed ${swept.removed.length} kernel items an earlier run left behind (${swept.removed.slice(0, 4).join('; ')}${swept.removed.length > 4 ? '; ...' : ''})`)
   }
-  const kernel = new LinuxKernel({ allocator: new TableAllocator(), rtTablesPath: config.rtTables })
   const node = await startNode(config, {
     transport, kernel, clock, random: new SeededRandom(Math.floor(Math.random() * 2 ** 31)) /* V8 seeds Math.random per process from the OS: no node:crypto (1 MiB) for a seed */, wireCounters: counters, log, logger: c => logger.of(c), nicCarrier: sysfsCarrier,
     macOf: nic => macs.get(nic) as string

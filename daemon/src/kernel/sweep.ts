@@ -11,6 +11,11 @@ export interface SweepOptions extends KernelOptions {
   readonly rtTablesPath?: string
   readonly foreignDevices?: readonly string[]
   readonly netnsDir?: string
+  /**
+   * Sweep with this kernel, made with these options and a fresh allocator and not applied yet (the daemon's own): its
+   * first apply then starts from the swept state instead of reading the kernel again.
+   */
+  readonly with?: { readonly kernel: LinuxKernel, readonly allocator: TableAllocator }
 }
 
 export interface SweepReport {
@@ -29,8 +34,8 @@ export interface SweepReport {
  * so it removes exactly what the reader calls ours.
  */
 export async function sweepDaemonState (o: SweepOptions = {}): Promise<SweepReport> {
-  const allocator = new TableAllocator()
-  const kernel = new LinuxKernel({ ...o, allocator })
+  const allocator = o.with?.allocator ?? new TableAllocator()
+  const kernel = o.with?.kernel ?? new LinuxKernel({ ...o, allocator })
   const empty: KernelState = { namespaces: new Map([[SYSTEM_NS, emptyNamespace()]]) }
   // one read of the kernel: the apply says what it changed (a plan first read everything twice, at every start)
   let stats
