@@ -110,8 +110,10 @@ async function run (config: NodeConfig): Promise<void> {
   if (swept.removed.length > 0) {
     logger.of('kernel')(`startup: removed ${swept.removed.length} kernel items an earlier run left behind (${swept.removed.slice(0, 4).join('; ')}${swept.removed.length > 4 ? '; ...' : ''})`)
   }
+  // V8 seeds Math.random per process from the OS: a seed needs no node:crypto (1 MiB resident)
+  const seed = Math.floor(Math.random() * 2 ** 31)
   const node = await startNode(config, {
-    transport, kernel, clock, random: new SeededRandom(Math.floor(Math.random() * 2 ** 31)) /* V8 seeds Math.random per process from the OS: no node:crypto (1 MiB) for a seed */, wireCounters: counters, log, logger: c => logger.of(c), nicCarrier: sysfsCarrier,
+    transport, kernel, clock, random: new SeededRandom(seed), wireCounters: counters, log, logger: c => logger.of(c), nicCarrier: sysfsCarrier,
     macOf: nic => macs.get(nic) as string
   }, { kernelIntervalMs: config.timers === 'lab' ? 50 : 100 })
   let gc: (() => void) | undefined
