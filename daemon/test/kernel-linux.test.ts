@@ -89,11 +89,30 @@ rootTest('δ startup, then μ arrival, read back exactly; repeated applies run n
   t.regex(readFileSync(f.rtTables, 'utf8'), /^250 ntk_from_00:16:3E:2D:8D:DE$/m)
   t.regex(readFileSync(f.rtTables, 'utf8'), /^249 reserved_ntk_from_249$/m)
   t.is((await f.kernel.apply(s2)).commands, 0)
+  const oneScan = (await f.kernel.apply(s2, { rescan: true })).reads
 
   const report = await sweepDaemonState({ netns: f.ns, nestedPrefix: `${f.ns}-`, rtTablesPath: f.rtTables })
   t.true(report.removed.length > 0)
+  // one scan of the kernel (and one `ip link` for stray pseudo-interfaces), not a plan's scan and then the apply's
+  t.is(report.reads, oneScan + 1)
   t.is(snapshot(f.ns), pristine)
   t.regex(readFileSync(f.rtTables, 'utf8'), /^250 reserved_ntk_from_250$/m)
+})
+
+rootTest('ntkd start: the sweep with the daemon\'s own kernel, whose first apply then reads nothing and still puts in exactly its state', async t => {
+  const f = fixture(t)
+  await f.kernel.apply(withMu()) // what a run killed with -9 left
+  const allocator = new TableAllocator()
+  const kernel = new LinuxKernel({ allocator, netns: f.ns, nestedPrefix: `${f.ns}-`, rtTablesPath: f.rtTables })
+  t.teardown(async () => { await kernel.close() })
+  const report = await sweepDaemonState({ netns: f.ns, nestedPrefix: `${f.ns}-`, rtTablesPath: f.rtTables, with: { kernel, allocator } })
+  t.true(report.removed.some(l => /ntk_from_00:16:3E:2D:8D:DE|169\.254\.119\.176/.test(l)), report.removed.join('\n'))
+  const s1 = startup()
+  const first = await kernel.apply(s1)
+  t.is(first.reads, 0, 'the sweep\'s read stands for the first apply\'s')
+  t.deepEqual(canonicalState(await kernel.read(s1)), canonicalState(s1))
+  t.notRegex(sh('ip', '-n', f.ns, 'route', 'show', 'table', 'main'), /169\.254\.119\.176/)
+  t.is((await kernel.apply(s1, { rescan: true })).ops, 0, 'a scan finds nothing to change')
 })
 
 rootTest("applying over a half-applied and tampered state converges, and never touches the administrator's items", async t => {

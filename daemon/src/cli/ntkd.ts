@@ -1,12 +1,13 @@
 #!/usr/bin/env -S node --max-semi-space-size=1 --lite-mode --no-expose-wasm
 // ntkd: the Netsukuku routing daemon (spec §11). Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration.
 import { readFileSync, writeFileSync } from 'node:fs'
-import { randomInt } from 'node:crypto'
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
+import type * as V8 from 'node:v8'
 import { ConfigError, NTKD_USAGE, networkKeysFor, parseNtkdArgs, startNode, startControlServer, ntkdMessageRegistry, type NodeConfig } from '../node'
-import { LinuxKernel, TableAllocator, sweepDaemonState } from '../kernel'
-import { UdpTcpTransport } from '../transport'
+// the Linux kernel and the UDP/TCP transport by their own files: the barrels also load the in-memory ones (tests)
+import { LinuxKernel } from '../kernel/linux-kernel'
+import { TableAllocator } from '../kernel/table-allocator'
+import { sweepDaemonState } from '../kernel/sweep'
+import { UdpTcpTransport } from '../transport/udp-tcp-transport'
 import { sysfsCarrier } from '../neighborhood'
 import { WireCodec, WireCounters } from '../wire'
 import { SystemClock } from '../util/clock'
@@ -59,9 +60,14 @@ function reserveProtocolPort (port: number): () => void {
  * between what is live and that limit (several MiB apart); after a full collection it shows what is held.
  */
 function fullGc (): () => void {
-  setFlagsFromString('--expose-gc')
-  return runInNewContext('gc') as () => void
+  v8().setFlagsFromString('--expose-gc')
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (require('node:vm') as typeof import('node:vm')).runInNewContext('gc') as () => void
 }
+
+/** node:v8 (and node:vm above) loaded at the first `ntkctl memory` or `counters`, not at every start: six of Node's modules. */
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const v8 = (): typeof V8 => require('node:v8') as typeof V8
 
 /**
  * The process's memory in MiB: resident, V8 heap in use (of which compiled code: it grows as the JIT compiles the
@@ -70,7 +76,7 @@ function fullGc (): () => void {
 function memoryCounters (): Record<string, number> {
   const m = process.memoryUsage()
   const mb = (n: number): number => Math.round(n / 10485.76) / 100
-  const code = getHeapSpaceStatistics().filter(s => s.space_name.startsWith('code')).reduce((sum, s) => sum + s.space_used_size, 0)
+  const code = v8().getHeapSpaceStatistics().filter(s => s.space_name.startsWith('code')).reduce((sum, s) => sum + s.space_used_size, 0)
   return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapCodeMb: mb(code), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) }
 }
 
@@ -96,21 +102,25 @@ async function run (config: NodeConfig): Promise<void> {
   const transport = new UdpTcpTransport({ codec, port: config.port, clock, log: logger.of('transport') })
   await transport.start()
   // The port is ours, so no other ntkd runs in this namespace: whatever of the daemon's the kernel holds was left by
-  // an earlier run that did not stop cleanly (kill -9, a crash, a power cut). Sweep it before applying anything.
-  const swept = await sweepDaemonState({ rtTablesPath: config.rtTables })
+  // an earlier run that did not stop cleanly (kill -9, a crash, a power cut). Sweep it before applying anything, with
+  // the daemon's own kernel: its first apply (the link-locals, then the first here_i_am) needs no second read.
+  const allocator = new TableAllocator()
+  const kernel = new LinuxKernel({ allocator, rtTablesPath: config.rtTables })
+  const swept = await sweepDaemonState({ rtTablesPath: config.rtTables, with: { kernel, allocator } })
   if (swept.removed.length > 0) {
     logger.of('kernel')(`startup: removed ${swept.removed.length} kernel items an earlier run left behind (${swept.removed.slice(0, 4).join('; ')}${swept.removed.length > 4 ? '; ...' : ''})`)
   }
-  const kernel = new LinuxKernel({ allocator: new TableAllocator(), rtTablesPath: config.rtTables })
+  // V8 seeds Math.random per process from the OS: a seed needs no node:crypto (1 MiB resident)
+  const seed = Math.floor(Math.random() * 2 ** 31)
   const node = await startNode(config, {
-    transport, kernel, clock, random: new SeededRandom(randomInt(2 ** 31)), wireCounters: counters, log, logger: c => logger.of(c), nicCarrier: sysfsCarrier,
+    transport, kernel, clock, random: new SeededRandom(seed), wireCounters: counters, log, logger: c => logger.of(c), nicCarrier: sysfsCarrier,
     macOf: nic => macs.get(nic) as string
   }, { kernelIntervalMs: config.timers === 'lab' ? 50 : 100 })
-  const gc = fullGc()
+  let gc: (() => void) | undefined
   const closeControl = await startControlServer(config.control, node, {
     reload: reloadKeys,
     counters: () => ({ memory: memoryCounters() }),
-    memory: () => { gc(); return memoryCounters() },
+    memory: () => { gc ??= fullGc(); gc(); return memoryCounters() },
     log: logger.of('control')
   })
   const st = node.status()

@@ -1,4 +1,5 @@
 import type { Clock } from '../util/clock'
+import { compareStrings } from '../util/compare'
 import type { CallerInfo, PeerAddress } from '../transport'
 import type { WireMessage } from '../wire'
 import { TypedEvents } from '../neighborhood/events'
@@ -127,7 +128,7 @@ export class IdentityManager {
   /** How many neighbours' claims are being checked now (their requests are answered once the check ends). */
   verifying (): number { return this.#verifying }
 
-  arcsOf (id: string): IdentityArc[] { return [...this.#get(id).arcs.values()].sort((a, b) => a.id.localeCompare(b.id)) }
+  arcsOf (id: string): IdentityArc[] { return [...this.#get(id).arcs.values()].sort((a, b) => compareStrings(a.id, b.id)) }
   arcOf (id: string, arcId: string): IdentityArc | undefined { return this.#identities.get(id)?.arcs.get(arcId) }
 
   /** Where a unicast to the peer of identity-arc `ia` goes from my identity's NIC. */
@@ -453,7 +454,7 @@ export class IdentityManager {
       const w = [...old.arcs.values()].find(a => a.arcId === arc.id && a.peerId === m.oldId)
       const key = `${m.migrationId}|${arc.id}|${old.id}|${m.oldId}`
       if (w !== undefined && !this.#matched.has(key)) {
-        const what = `identity_match_duplication of ${m.oldId} → ${m.newId} in migration ${m.migrationId}`
+        const what = `identity_match_duplication of ${m.oldId} \u2192 ${m.newId} in migration ${m.migrationId}`
         const moved: NicClaim = { id: m.oldId, mac: m.oldMac, linkLocal: m.oldLinkLocal }
         const taken: NicClaim = { id: m.newId, mac: w.peerMac, linkLocal: w.peerLinkLocal }
         if (clash(moved, taken)) { this.#refuseMatch(arc, what, 'it names no other identity or NIC'); return { v: 1, kind: 'identity_duplication', peerPending: true } }
@@ -512,7 +513,7 @@ export class IdentityManager {
    */
   async #onPeerDuplicated (arc: PhysicalArc, m: IdentityMatchDuplication): Promise<IdentityDuplication> {
     const none: IdentityDuplication = { v: 1, kind: 'identity_duplication' }
-    const what = `identity_match_duplication of ${m.oldId} → ${m.newId} in migration ${m.migrationId}`
+    const what = `identity_match_duplication of ${m.oldId} \u2192 ${m.newId} in migration ${m.migrationId}`
     const w = this.#identities.get(m.peerId)?.arcs.get(`${arc.id}#${m.oldId}`)
     if (w === undefined) return none
     const moved: NicClaim = { id: m.oldId, mac: m.oldMac, linkLocal: m.oldLinkLocal }

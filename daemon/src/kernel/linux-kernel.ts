@@ -1,4 +1,4 @@
-import { readFile, readdir, writeFile } from 'node:fs/promises'
+import { readFile, readdir, writeFile } from '../util/fs-async'
 import { KernelApplyError } from './errors'
 import { CommandError, run } from './exec'
 import { IpSession } from './ip-session'
@@ -8,6 +8,7 @@ import { ipLine, markRule, natRule, pseudoCreateLines } from './linux-render'
 import { type Op, describeOp, plan } from './plan'
 import { type KernelState, type NamespaceState, SYSTEM_NS, emptyNamespace, macOfNtkFromTable, tablesOf } from './state'
 import type { TableAllocator } from './table-allocator'
+import { elapsedMs } from '../util/clock'
 
 export interface LinuxKernelOptions {
   readonly allocator: TableAllocator
@@ -118,7 +119,7 @@ export class LinuxKernel implements Kernel {
   }
 
   async apply (desired: KernelState, o?: ApplyOptions): Promise<ApplyStats> {
-    const t0 = performance.now()
+    const t0 = elapsedMs()
     this.#reads = 0
     this.#commands = 0
     await this.#acquire(desired)
@@ -137,7 +138,7 @@ export class LinuxKernel implements Kernel {
     if (!after.has(SYSTEM_NS)) after.set(SYSTEM_NS, emptyNamespace())
     this.#known = { namespaces: after }
     await this.#release(desired, [...actual.keys()])
-    this.#last = { ops: ops.length, commands: this.#commands, reads: this.#reads, ms: performance.now() - t0, ...(o?.rescan === true ? { changes: ops.map(describeOp) } : {}) }
+    this.#last = { ops: ops.length, commands: this.#commands, reads: this.#reads, ms: elapsedMs() - t0, ...(o?.rescan === true ? { changes: ops.map(describeOp) } : {}) }
     return this.#last
   }
 

@@ -7,6 +7,7 @@ import {
   type RouteItem, type RuleItem, SYSTEM_NS, TABLE_MAIN, keyOf, macOfNtkFromTable, tablesOf
 } from './state'
 import type { TableAllocator } from './table-allocator'
+import { elapsedMs } from '../util/clock'
 
 interface MutableNamespace {
   /** devices that exist (real NICs, lo, pseudo-interfaces) */
@@ -97,7 +98,7 @@ export class InMemoryKernel implements Kernel {
   }
 
   async apply (desired: KernelState, o?: ApplyOptions): Promise<ApplyStats> {
-    const t0 = performance.now()
+    const t0 = elapsedMs()
     for (const [ns, n] of desired.namespaces) {
       for (const t of tablesOf(n)) {
         const mac = macOfNtkFromTable(t)
@@ -108,7 +109,7 @@ export class InMemoryKernel implements Kernel {
     const ops = await this.plan(desired)
     for (const op of ops) this.#applyOp(op)
     this.#releaseUnused(desired, seen)
-    this.#last = { ops: ops.length, commands: 0, reads: 0, ms: performance.now() - t0, ...(o?.rescan === true ? { changes: ops.map(describeOp) } : {}) }
+    this.#last = { ops: ops.length, commands: 0, reads: 0, ms: elapsedMs() - t0, ...(o?.rescan === true ? { changes: ops.map(describeOp) } : {}) }
     return this.#last
   }
 

@@ -6,6 +6,8 @@
  * names to numeric ids through its TableAllocator. A table id the kernel found but cannot name reads as '#<id>'.
  */
 
+import { compareStrings } from '../util/compare'
+
 export type TableName = string
 export const TABLE_MAIN = 'main'
 export const TABLE_NTK = 'ntk'
@@ -95,11 +97,11 @@ export function sameRoute (a: RouteItem, b: RouteItem): boolean {
 
 /** A canonical, order-independent copy: for comparing states in tests and logs. */
 export function canonicalState (s: KernelState): unknown {
-  const ns = [...s.namespaces].sort(([a], [b]) => a.localeCompare(b))
-  const sortBy = <T>(xs: readonly T[], key: (x: T) => string): T[] => [...xs].sort((x, y) => key(x).localeCompare(key(y)))
+  const ns = [...s.namespaces].sort(([a], [b]) => compareStrings(a, b))
+  const sortBy = <T>(xs: readonly T[], key: (x: T) => string): T[] => [...xs].sort((x, y) => compareStrings(key(x), key(y)))
   return ns.map(([name, n]) => ({
     name,
-    sysctls: [...n.sysctls].sort(([a], [b]) => a.localeCompare(b)),
+    sysctls: [...n.sysctls].sort(([a], [b]) => compareStrings(a, b)),
     linksUp: [...n.linksUp].sort(),
     pseudoInterfaces: sortBy(n.pseudoInterfaces, keyOf.pseudo).map(p => ({ ...p, mac: normalizeMac(p.mac) })),
     addresses: sortBy(n.addresses, keyOf.address),

@@ -1,9 +1,9 @@
 import { run } from './exec'
 import type { KernelOptions } from './kernel'
 import { LinuxKernel } from './linux-kernel'
-import { type Op, describeOp } from './plan'
 import { type KernelState, SYSTEM_NS, emptyNamespace } from './state'
 import { TableAllocator } from './table-allocator'
+import { readFile, writeFile } from '../util/fs-async'
 
 export interface SweepOptions extends KernelOptions {
   readonly netns?: string
@@ -11,12 +11,19 @@ export interface SweepOptions extends KernelOptions {
   readonly rtTablesPath?: string
   readonly foreignDevices?: readonly string[]
   readonly netnsDir?: string
+  /**
+   * Sweep with this kernel, made with these options and a fresh allocator and not applied yet (the daemon's own): its
+   * first apply then starts from the swept state instead of reading the kernel again.
+   */
+  readonly with?: { readonly kernel: LinuxKernel, readonly allocator: TableAllocator }
 }
 
 export interface SweepReport {
   /** what was removed, one line each */
   readonly removed: string[]
   readonly commands: number
+  /** commands that only read the kernel */
+  readonly reads: number
 }
 
 /**
@@ -27,19 +34,21 @@ export interface SweepReport {
  * so it removes exactly what the reader calls ours.
  */
 export async function sweepDaemonState (o: SweepOptions = {}): Promise<SweepReport> {
-  const allocator = new TableAllocator()
-  const kernel = new LinuxKernel({ ...o, allocator })
+  const allocator = o.with?.allocator ?? new TableAllocator()
+  const kernel = o.with?.kernel ?? new LinuxKernel({ ...o, allocator })
   const empty: KernelState = { namespaces: new Map([[SYSTEM_NS, emptyNamespace()]]) }
-  const ops: Op[] = await kernel.plan(empty, o)
+  // one read of the kernel: the apply says what it changed (a plan first read everything twice, at every start)
+  let stats
   try {
-    await kernel.apply(empty, o)
+    stats = await kernel.apply(empty, { ...o, rescan: true })
   } finally {
     await kernel.close()
   }
-  const removed = ops.map(describeOp)
-  let commands = kernel.lastApplyStats?.commands ?? 0
+  const removed = [...stats.changes ?? []]
+  let commands = stats.commands
   // pseudo-interfaces still in the system namespace (a crash between `link add` and `link set netns`)
   const ip = o.netns === undefined ? ['ip'] : ['ip', '-n', o.netns]
+  const reads = stats.reads + 1
   const links = JSON.parse((await run([...ip, '-j', 'link'], undefined, o.signal)).stdout) as Array<{ ifname: string }>
   const leftovers = links.map(l => l.ifname).filter(n => /^ntkv\d+_/.test(n))
   if (leftovers.length > 0) {
@@ -48,12 +57,11 @@ export async function sweepDaemonState (o: SweepOptions = {}): Promise<SweepRepo
     removed.push(...leftovers.map(n => `del pseudo-interface ${n} (unwanted)`))
   }
   if (o.rtTablesPath !== undefined) {
-    const { readFile, writeFile } = await import('node:fs/promises')
     let existing = ''
     try { existing = await readFile(o.rtTablesPath, 'utf8') } catch { /* a new file */ }
     await writeFile(o.rtTablesPath, allocator.renderRtTables(existing))
   }
-  return { removed, commands }
+  return { removed, commands, reads }
 }
 
 /** The state without one nested namespace (a dismissed connectivity identity); apply it to remove that identity. */

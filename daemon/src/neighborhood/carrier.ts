@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile } from '../util/fs-async'
 
 /**
  * Whether a NIC can carry frames now: true (up), false (down: set down, or no carrier, e.g. the peer of a veth

@@ -1,5 +1,5 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, removeFile } from '../util/fs-async'
 import { dirname } from 'node:path'
 import type { RunningNode } from './node'
 import { runControlCommand, type ControlHooks } from './control-commands'
@@ -51,7 +51,7 @@ export async function answerControl (node: RunningNode, line: string, hooks: Con
 /** The unix control socket of ntkd; returns a function that closes it and removes the socket file. */
 export async function startControlServer (path: string, node: RunningNode, hooks: ControlHooks = {}): Promise<ControlServerClose> {
   await mkdir(dirname(path), { recursive: true })
-  await rm(path, { force: true })
+  await removeFile(path)
   const sockets = new Set<Socket>()
   let monitors = 0
   const log = hooks.log
@@ -92,7 +92,7 @@ export async function startControlServer (path: string, node: RunningNode, hooks
   const close = async (): Promise<void> => {
     for (const s of sockets) s.destroy()
     await new Promise<void>(resolve => server.close(() => resolve()))
-    await rm(path, { force: true })
+    await removeFile(path)
   }
   return Object.assign(close, { monitors: () => monitors })
 }

@@ -424,7 +424,7 @@ export async function startNode (config: NodeConfig, ports: NodePorts, o: NodeOp
 }
 
 function describeArc (a: IdentityArc): string {
-  return `${a.id} of identity ${a.identityId.slice(0, 6)} → ${a.peerId.slice(0, 6)} at ${a.peerMac} ${a.peerLinkLocal}`
+  return `${a.id} of identity ${a.identityId.slice(0, 6)} \u2192 ${a.peerId.slice(0, 6)} at ${a.peerMac} ${a.peerLinkLocal}`
 }
 
 function contribKey (c: ReturnType<Neighborhood['desiredKernelContribution']>): string {

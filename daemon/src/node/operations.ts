@@ -203,7 +203,7 @@ export class NodeOperations {
       // whole old network; after a migration, up to the level where the old and the new address part.
       const to = kind === 'enter' ? l : (maxDistinctGnode(prevNaddr, naddr)?.lvl ?? l)
       r0.makeConnectivity(a.guestLevel + 1, Math.max(a.guestLevel + 1, to), a.connPos, a.connEld)
-      system.log(`${kind} ${opId}: identity ${r0.identity.index} → ${fresh.index} at ${formatNaddr(naddr)}; ${r0.identity.index} is a connectivity identity at ${formatNaddr(r0.naddr)} in ${r0.local.netns}`)
+      system.log(`${kind} ${opId}: identity ${r0.identity.index} \u2192 ${fresh.index} at ${formatNaddr(naddr)}; ${r0.identity.index} is a connectivity identity at ${formatNaddr(r0.naddr)} in ${r0.local.netns}`)
     } catch (e) {
       r0.prepareConnectivity(undefined)
       throw e

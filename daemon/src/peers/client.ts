@@ -131,7 +131,7 @@ export class RequestClient {
     const service = core.services.get(pId)
     const optional = service?.optional ?? false
     const w = xbar.length
-    if (w > core.levels) throw new RangeError(`x̄ of ${w} positions for ${core.levels} levels`)
+    if (w > core.levels) throw new RangeError(`x\u0304 of ${w} positions for ${core.levels} levels`)
     if (!core.isReady()) throw new PeersNotReadyError(`request to service ${pId}`)
     let attempts = 0
     for (;;) { // a redo starts here again
