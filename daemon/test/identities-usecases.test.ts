@@ -322,3 +322,27 @@ test('a second duplication of an identity while its first runs is refused, and t
   await dn.syncKernels()
   t.like(mu.counters().kernel, { applyErrors: 0, lastError: null }, 'every kernel apply succeeds')
 })
+
+test('an identity whose desired state cannot be made keeps its namespace as applied, and the main identity\'s routes still reach the kernel', async t => {
+  const dn = await systems({ delta: '3.1.0.1', mu: '1.0.1.1' }, [['delta', 'mu']], { delta: 11_000, mu: 10_000 })
+  t.teardown(async () => await dn.stopAll())
+  const mu = dn.get('mu').node
+  const delta = dn.get('delta').node
+  mu.ops.prepareEnterNet('0', { guestLevel: 0, hostLevel: 1, hostGnode: [3, 1, 0], hostElderships: [0, 0, 0], pos1: 2, eld1: 1, pos2: 0, eld2: 2, connPos: 2, connEld: 1, externalArcs: ['0'], opId: 3069540, prevOpId: null })
+  await drive(dn, mu.ops.enterNetPhase1('0', 3069540))
+  await dn.syncKernels()
+  const kernelOf = async (ns: string) => (await dn.get('mu').kernel.read()).namespaces.get(ns)
+  const connectivityBefore = await kernelOf('ntkv0')
+  t.truthy(connectivityBefore, 'μ0 lives in ntkv0')
+  // μ0's state can no longer be made (as the lab's connectivity identity left with an all-real address)
+  const old = mu.system.runtimes.get(mu.identities().find(i => i.index === 0)!.id)!
+  old.namespaceState = () => { throw new Error('broken on purpose') }
+  const routesBefore = JSON.stringify((await kernelOf(''))!.routes)
+  // δ makes its qspn-arc to μ1: μ1 learns δ and its routes must still reach the kernel
+  delta.ops.addQspnArc('0', 'eth1', MAC.mu)
+  const changed = await runUntil(dn.clock, async () => { await dn.syncKernels(); return JSON.stringify((await kernelOf(''))!.routes) !== routesBefore }, { budgetMs: 15_000, stepMs: 200 })
+  t.not(changed, null, 'μ\'s default namespace got its new routes')
+  t.true((await kernelOf(''))!.routes.some(r => r.type === 'unicast' && r.table === 'ntk'), 'a route through δ in table ntk')
+  t.deepEqual(await kernelOf('ntkv0'), connectivityBefore, 'μ0\'s namespace kept as applied')
+  t.like(mu.counters().kernel, { applyErrors: 0 })
+})

@@ -170,6 +170,8 @@ export class NodeSystem {
   readonly log = (line: string): void => { this.logOf('identities')(line) }
 
   readonly #logs = new Map<LogComponent, ComponentLog>()
+  /** Identities whose namespace state could not be made, with the last error (logged when it changes). */
+  readonly #stateFailures = new Map<string, string>()
   /** The log of one component: the ports' logger's, or the plain `log` of the ports. */
   logOf (component: LogComponent): ComponentLog {
     let l = this.#logs.get(component)
@@ -290,7 +292,20 @@ export class NodeSystem {
     for (const r of this.runtimes.values()) {
       const ns = r.local.netns
       if (this.#frozen.has(ns)) continue
-      byNs.set(ns, r.namespaceState())
+      try {
+        byNs.set(ns, r.namespaceState())
+        this.#stateFailures.delete(r.identity.id)
+      } catch (e) {
+        // one identity whose state cannot be made keeps its namespace as last applied, and the other identities'
+        // namespaces go on being applied (a connectivity identity left with an all-real address once stopped every
+        // apply of its node for good, its main identity's routes included)
+        const held = applied?.namespaces.get(ns)
+        if (held === undefined) throw e
+        byNs.set(ns, held)
+        const message = (e as Error).message
+        if (this.#stateFailures.get(r.identity.id) !== message) this.logOf('kernel')(`identity ${r.identity.index} (${ns === '' ? 'default namespace' : ns}): its desired state failed, its namespace is kept as last applied: ${message}`)
+        this.#stateFailures.set(r.identity.id, message)
+      }
     }
     for (const ns of this.#frozen) {
       const held = applied?.namespaces.get(ns)
