@@ -2,7 +2,9 @@ import test from 'ava'
 import { gridTopology, hierarchicalTopology, ringTopology, type TopologySpec } from '../src/sim/topologies'
 import { memoryFromWire, memoryToWire, defaultMemory, reserve, deleteReserve, parseCoordRequest } from '../src/coordinator'
 import { PeersInvalidRequestError } from '../src/peers'
-import { coordinatorNetwork, settleReplicas, type CoordNode } from './helpers/coordinator-network'
+import { coordinatorNetwork, settleReplicas, youngMap, type CoordNode } from './helpers/coordinator-network'
+import { PeerServices } from '../src/peers'
+import { Coordinator } from '../src/coordinator'
 import { expectedCoordinator } from './helpers/peers-oracle'
 import type { PeersNetwork } from '../src/sim/peers-network'
 
@@ -123,4 +125,28 @@ test('inside an autonomous subnet (levels up to subnetLevel) reservations are re
   await t.throwsAsync(pn.run(c.reserve(2, 1)), { name: 'ReserveError', message: /level 2 is inside the autonomous subnet of level 2/ })
   const ok = await pn.run(c.reserve(3, 1))
   t.true(Number.isInteger(ok.newPos))
+})
+
+test('after a g-node entered as a block, its Coordinator does not give a member\'s position its young map does not show yet', async t => {
+  // one g-node of level 1 holding 4 nodes of 8 positions (free: 4..7); a node's identity is replaced as after an entry
+  // of that whole g-node (guest level 1), with a map that shows nobody yet: its duplications matched too late for
+  // the block's paths to be copied (lab 2x25 formation: a node entering 18 s later got a member's address)
+  const spec = gridTopology(2, 2, [8, 4, 4], () => 1000)
+  const pn = await coordinatorNetwork(spec)
+  const name = spec.nodes[0].name
+  const node = pn.node(name)
+  const old = node.value
+  old.coord.stop()
+  old.peers.stop()
+  const fresh = pn.attach(name, (_, ports) => {
+    const peers = new PeerServices(ports, { origin: { previous: old.peers, guestGnodeLevel: 1, newGnodeLevel: 1 } })
+    return { peers, coord: new Coordinator(peers, { previous: old.coord }) }
+  }, youngMap(node.ports.map, () => true)).value
+  const members = spec.nodes.map(n => n.naddr[0])
+  // its memory of the block is copied from the previous identity after the start-up delay; until then it refuses
+  await t.throwsAsync(pn.run(fresh.coord.reserve(1, 76)), { message: /every servant refused: not-exhaustive/ })
+  await pn.runFor(3000)
+  const r = await pn.run(fresh.coord.reserve(1, 77))
+  t.false(members.includes(r.newPos), `position ${r.newPos} belongs to a member of the block (${members.join(', ')})`)
+  t.is(r.newPos, 4, 'the first free one')
 })

@@ -2,10 +2,9 @@ import test from 'ava'
 import { buildNetwork, gridTopology, type TopologySpec } from '../src/sim/topologies'
 import { PeersNetwork } from '../src/sim/peers-network'
 import { PeerServices, TtlDatabase, PeersRefuseExecutionError, PeersInvalidRequestError, type TtlDescriptor, type ExecInfo } from '../src/peers'
-import type { PeersMap } from '../src/peers/ports'
 import type { PeersConfig } from '../src/peers/config'
 import { Coordinator, registerCoordinatorMessages } from '../src/coordinator'
-import { coordinatorNetwork, settleReplicas } from './helpers/coordinator-network'
+import { coordinatorNetwork, settleReplicas, youngMap } from './helpers/coordinator-network'
 import { expectedServant } from './helpers/peers-oracle'
 
 const addr = (n: readonly number[]): string => [...n].reverse().join('·')
@@ -54,22 +53,12 @@ test('a Coordinator servant whose young map showed nobody retrieves the memory a
   const old = holder.value
   old.coord.stop()
   old.peers.stop()
-  const seen = holder.ports.map
   let blind = true
-  const youngMap: PeersMap = {
-    gsizes: seen.gsizes,
-    get naddr () { return seen.naddr },
-    isBootstrapComplete: () => seen.isBootstrapComplete(),
-    knownDestinations: lvl => blind ? [] : seen.knownDestinations(lvl),
-    pathsTo: (lvl, pos) => blind ? [] : seen.pathsTo(lvl, pos),
-    nodesInside: lvl => blind ? 1 : seen.nodesInside(lvl),
-    fingerprintId: lvl => seen.fingerprintId(lvl),
-    neighbourNaddr: arcId => seen.neighbourNaddr(arcId)
-  }
+  const young = youngMap(holder.ports.map, () => blind)
   const fresh = pn.attach(holderName, (_, ports) => {
     const peers = new PeerServices(ports, { config, origin: { previous: old.peers, guestGnodeLevel: 0, newGnodeLevel: 0 } })
     return { peers, coord: new Coordinator(peers, { previous: old.coord }) }
-  }, youngMap).value
+  }, young).value
   await pn.runFor(3000)
   t.deepEqual(fresh.coord.localMemory(1)?.reserveList, [], 'started afresh: nobody to ask')
   // the map learns the g-node; the next booking reaches the young servant, which must not give a booked position

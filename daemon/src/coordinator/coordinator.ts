@@ -4,7 +4,7 @@ import { DEFAULT_COORDINATOR_CONFIG, type CoordinatorConfig } from './config'
 import { memoryFromWire, memoryToWire, type CoordGnodeMemory, type MemoryWire, type Reservation } from './memory'
 import { Propagation, type PropagationHandler } from './propagation'
 import { COORDINATOR_PID, isCoordError, type CoordRequest } from './requests'
-import { CoordinatorService, type CoordinatorHandlers } from './service'
+import { CoordinatorService, type CoordinatorHandlers, type InheritedPositions } from './service'
 
 /** The Coordinator of a g-node answered with an error, or with something that is no answer to the request. */
 export class CoordinatorError extends Error {
@@ -62,8 +62,12 @@ export class Coordinator {
     this.propagation = new Propagation(peers, this.cfg, o.propagation)
     this.#detach = peers.ports.neighbours.onMessage(async (arcId, m) => await this.propagation.handle(arcId, m))
     this.#previousDb = o.previous === undefined ? undefined : (o.previous.#service ?? o.previous.#retired)?.db
+    this.#inherited = inheritedPositions(peers, o.previous, this.cfg.bookingTimeoutMs)
     this.becameMain()
   }
+
+  /** Positions inside the g-node that moved as a block, as the previous identity's map knew them (see service). */
+  readonly #inherited: InheritedPositions | undefined
 
   /** The database of the identity this one replaces (its records are retrieved from it, §5.5). */
   readonly #previousDb: CoordinatorService['db'] | undefined
@@ -76,7 +80,7 @@ export class Coordinator {
    */
   becameMain (): void {
     if (this.#service !== undefined || !this.peers.core.isMain()) return
-    const service = new CoordinatorService(this.peers, { ...this.cfg }, { handlers: this.o.handlers, subnetLevel: this.o.subnetLevel })
+    const service = new CoordinatorService(this.peers, { ...this.cfg }, { handlers: this.o.handlers, subnetLevel: this.o.subnetLevel, inherited: this.#inherited })
     this.peers.register(service)
     service.db.start(this.#previousDb)
     this.#service = service
@@ -181,4 +185,19 @@ export class Coordinator {
 
   /** Neighbour messages this module handles (for a demultiplexer that routes by kind). */
   static handles (m: WireMessage): boolean { return m.kind === 'coord_propagate' }
+}
+
+/**
+ * After an entry or migration of a g-node of level k (guest level), the positions below k are the ones the block
+ * had: the previous identity's map knew them all, while the new identity's young map may not yet (its copy of the
+ * block's paths goes over the arcs whose duplications matched in time). Taken as occupied by `reserve` for
+ * `ttlMs`, they keep a booking from giving a member's position to a node entering the block meanwhile.
+ */
+function inheritedPositions (peers: PeerServices, previous: Coordinator | undefined, ttlMs: number): InheritedPositions | undefined {
+  const k = peers.origin.guestGnodeLevel
+  if (previous === undefined || k < 1) return undefined
+  const byLevel = new Map<number, number[]>()
+  const map = previous.peers.ports.map
+  for (let l = 0; l < k; l++) byLevel.set(l, [...map.knownDestinations(l)].filter(p => p < peers.gsizes[l]))
+  return { until: peers.core.ports.clock.now() + ttlMs, byLevel }
 }

@@ -17,6 +17,9 @@ export class HandlingImpossibleError extends Error {
  * IBeginEnterHandler, ICompletedEnterHandler, IAbortEnterHandler). Each runs on the servant with the request's
  * opaque data and the client's tuple; it returns opaque data or throws HandlingImpossibleError.
  */
+/** Positions per level (below the guest level) that count as occupied until `until`: see Coordinator. */
+export interface InheritedPositions { readonly until: number, readonly byLevel: ReadonlyMap<number, readonly number[]> }
+
 export type EnterHandler = (lvl: number, data: unknown, clientTuple: readonly number[], memory: HookingMemoryAccess) => unknown
 /** The g-node's Hooking memory on its servant, for a handler to read and write within one request. */
 export interface HookingMemoryAccess { get (): unknown, set (data: unknown): void }
@@ -37,7 +40,7 @@ export class CoordinatorService implements PeerService, FixedKeysDescriptor<numb
   readonly db: FixedKeysDatabase<number, CoordGnodeMemory>
   readonly #memory = new Map<number, CoordGnodeMemory>()
 
-  constructor (private readonly peers: PeerServices, private readonly cfg: CoordinatorConfig, private readonly o: { handlers?: CoordinatorHandlers, subnetLevel?: number } = {}) {
+  constructor (private readonly peers: PeerServices, private readonly cfg: CoordinatorConfig, private readonly o: { handlers?: CoordinatorHandlers, subnetLevel?: number, inherited?: InheritedPositions } = {}) {
     this.db = new FixedKeysDatabase(peers, this, { replicaTimeoutExecMs: cfg.timeoutReadMs })
   }
 
@@ -132,6 +135,8 @@ export class CoordinatorService implements PeerService, FixedKeysDescriptor<numb
         if (req.lvl <= (this.o.subnetLevel ?? 0)) return err('reserve-refused', `level ${req.lvl} is inside the autonomous subnet of level ${this.o.subnetLevel ?? 0}`)
         const l = req.lvl - 1
         const known = new Set(map.knownDestinations(l))
+        const inherited = this.o.inherited
+        if (inherited !== undefined && now < inherited.until) for (const p of inherited.byLevel.get(l) ?? []) known.add(p)
         const free: number[] = []
         for (let p = 0; p < this.peers.gsizes[l]; p++) if (p !== this.peers.naddr[l] && !known.has(p)) free.push(p)
         const mem = this.getRecord(req.lvl)

@@ -159,7 +159,10 @@ export class RequestClient {
             if (!(e instanceof PeersRefuseExecutionError)) throw e
             core.stats.exclusions++
             refusals.push(e.message)
-            excl.add(tupleOfHc(naddr, { lvl: e.level, pos: naddr[e.level] }, w))
+            // a refusal for a g-node at or above the search's own level excludes all of the search (as a servant's
+            // refusal is capped on the wire): my g-node of level w-1 then
+            const lvl = Math.min(e.level, w - 1)
+            excl.add(tupleOfHc(naddr, { lvl, pos: naddr[lvl] }, w))
             continue
           }
         }

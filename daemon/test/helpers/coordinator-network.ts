@@ -1,6 +1,7 @@
 import { buildNetwork, type TopologySpec } from '../../src/sim/topologies'
 import { PeersNetwork, type PeersFaults } from '../../src/sim/peers-network'
 import { PeerServices, type PeersConfig } from '../../src/peers'
+import type { PeersMap } from '../../src/peers/ports'
 import { Coordinator, registerCoordinatorMessages, type CoordinatorConfig, type PropagationHandler } from '../../src/coordinator'
 
 export interface CoordNode { readonly peers: PeerServices, readonly coord: Coordinator }
@@ -35,4 +36,21 @@ export async function settleReplicas (pn: PeersNetwork<CoordNode>, budgetMs = 12
     if (busy() === 0) return
   }
   throw new Error(`replications still running after ${budgetMs} ms`)
+}
+
+/**
+ * A map that shows nothing of the network while `blind()` holds, as a young identity's map over slow links: no
+ * destination, no path, one node inside; the rest is `seen`'s.
+ */
+export function youngMap (seen: PeersMap, blind: () => boolean): PeersMap {
+  return {
+    gsizes: seen.gsizes,
+    get naddr () { return seen.naddr },
+    isBootstrapComplete: () => seen.isBootstrapComplete(),
+    knownDestinations: lvl => blind() ? [] : seen.knownDestinations(lvl),
+    pathsTo: (lvl, pos) => blind() ? [] : seen.pathsTo(lvl, pos),
+    nodesInside: lvl => blind() ? 1 : seen.nodesInside(lvl),
+    fingerprintId: lvl => seen.fingerprintId(lvl),
+    neighbourNaddr: arcId => seen.neighbourNaddr(arcId)
+  }
 }
