@@ -6,6 +6,9 @@
  * merge (from the join to the invariants).
  *
  *   npx ts-node --transpile-only bench/hooking-merge.ts [sizes, comma-separated: 5,25,100; n+m for unequal ones: 2+100] [seeds per size: 1]
+ *
+ * NTK_BENCH_WATCH=5000 prints to stderr, every 5000 ms of virtual time, the network ids of each component (largest
+ * groups first), wall seconds and heap, while forming and merging.
  */
 import { SeededRandom } from '../daemon/src/util/random'
 import { components, randomConnected, settled, startUnconfigured } from '../daemon/test/helpers/hooking-networks'
@@ -26,11 +29,25 @@ async function once (n: number, m: number, seed: number): Promise<Row> {
   const inner = [...randomConnected(A, Math.floor(n / 4), rnd), ...randomConnected(B, Math.floor(m / 4), rnd)]
   const join = { a: A[rnd.int(n)], b: B[rnd.int(m)] }
   const { dn, join: up } = await startUnconfigured([...A, ...B], inner, [join], { seed, bits: BITS })
+  const everyMs = Number(process.env.NTK_BENCH_WATCH ?? 0)
+  let nextWatch = 0
+  const watch = (comps: string[][]) => () => {
+    if (everyMs <= 0 || dn.clock.now() < nextWatch) return
+    nextWatch = dn.clock.now() + everyMs
+    const ids = comps.map(c => {
+      const count = new Map<string, number>()
+      for (const name of c) { const id = String(dn.get(name).node.status().networkId); count.set(id, (count.get(id) ?? 0) + 1) }
+      return `${count.size} ids [${[...count.values()].sort((x, y) => y - x).slice(0, 12).join(' ')}]`
+    })
+    process.stderr.write(`  ${(dn.clock.now() / 1000).toFixed(2)} s virtual, ${((Date.now() - wall) / 1000).toFixed(0)} s wall, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB: ${ids.join(' | ')}\n`)
+  }
   try {
-    const apart = await settled(dn, components([...A, ...B], inner), 300_000)
+    const apartComps = components([...A, ...B], inner)
+    const apart = await settled(dn, apartComps, 300_000, undefined, watch(apartComps))
     const sent0 = dn.list().map(d => ({ ...d.codec.sent }))
     up()
-    const r = await settled(dn, components([...A, ...B], [...inner, join]), 300_000)
+    const joined = components([...A, ...B], [...inner, join])
+    const r = await settled(dn, joined, 300_000, undefined, watch(joined))
     const sent = dn.list().map((d, i) => ({ messages: d.codec.sent.messages - sent0[i].messages, bytes: d.codec.sent.bytes - sent0[i].bytes }))
     return {
       n, m, seed, formMs: apart.ms, mergeMs: r.ms, wallS: (Date.now() - wall) / 1000, cpuS: (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpu)),
