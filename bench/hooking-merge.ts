@@ -63,7 +63,7 @@ async function once (n: number, m: number, seed: number): Promise<Row> {
       if (groups.size < 2) continue
       out.push(`component ${k}: ${[...groups].map(([id, ns]) => `${id}: ${ns.length} nodes (sizes seen ${[...new Set(ns.map(sizeSeen))].slice(0, 5).join('/')})`).join('; ')}`)
       const inComp = new Set(comp)
-      const cross = inner.filter(e => inComp.has(e.a) && idOf(e.a) !== idOf(e.b)).slice(0, 8)
+      const cross = [...inner, join].filter(e => inComp.has(e.a) && idOf(e.a) !== idOf(e.b)).slice(0, 8)
       for (const e of cross) {
         for (const n of [e.a, e.b]) {
           const d = dn.get(n)

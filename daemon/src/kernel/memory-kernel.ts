@@ -82,7 +82,10 @@ export class InMemoryKernel implements Kernel {
 
   get lastApplyStats (): ApplyStats | undefined { return this.#last }
 
-  async read (hint?: KernelState): Promise<KernelState> {
+  async read (hint?: KernelState): Promise<KernelState> { return this.#read(hint, true) }
+
+  /** The state; without `routes` each namespace's routes read as none (plan takes them from the store's index). */
+  #read (hint: KernelState | undefined, routes: boolean): KernelState {
     const namespaces = new Map<string, NamespaceState>()
     for (const [name, n] of this.#namespaces) {
       const h = hint?.namespaces.get(name)
@@ -93,7 +96,7 @@ export class InMemoryKernel implements Kernel {
         linksUp: (h?.linksUp ?? []).filter(d => n.up.has(d)),
         pseudoInterfaces: [...n.pseudo.values()],
         addresses: [...n.addresses.values()],
-        routes: [...n.routes.values()],
+        routes: routes ? [...n.routes.values()] : [],
         rules: [...n.rules.values()],
         marks: [...n.marks.values()],
         nat: [...n.nat.values()]
@@ -103,7 +106,9 @@ export class InMemoryKernel implements Kernel {
   }
 
   async plan (desired: KernelState): Promise<Op[]> {
-    return plan(desired, await this.read(desired), { actualRoutes: ns => this.#namespaces.get(ns)?.routes.byTable })
+    // the actual routes come indexed from the store: copying them into the state read would be garbage only
+    const actual = await (async () => this.#read(desired, false))()
+    return plan(desired, actual, { actualRoutes: ns => this.#namespaces.get(ns)?.routes.byTable })
   }
 
   async apply (desired: KernelState, o?: ApplyOptions): Promise<ApplyStats> {
