@@ -313,8 +313,6 @@ export class HookingManager {
   async #decide (id: string, arcId: string, myNet: number, theirs: HookingNetworkData): Promise<number | null> {
     const me = this.host.identity(id)
     if (me === undefined) return null
-    // my own count is not known before my bootstrap ends (it would read 1): look again shortly
-    if (!me.qspn.isBootstrapComplete()) return this.#cfg.networkDataRetryMs
     let ours = this.#nodesInside(me)
     let their = theirs.nNodes
     const ratio = Math.max(ours, their) / Math.max(1, Math.min(ours, their))

@@ -53,10 +53,6 @@ export class HookingResponder {
     if (me === undefined || !me.isMain || me.naddr.some((p, l) => p >= this.host.topology.gsizes[l])) return refused('not-main', 'this identity is no main identity with a real address')
     const networkId = this.networkIdOf(id)
     if (networkId === null) return refused('not-ready', 'this identity does not know its network yet (bootstrap)')
-    // an identity that just entered holds its network's id before its map shows the network: its count would read
-    // 1, and the asker would decide "they enter" and look again only after reconsiderMs (a merge of networks spread
-    // over several g-nodes enters them one by one, each piece waiting so)
-    if (!me.qspn.isBootstrapComplete()) return refused('not-ready', 'this identity is still in its QSPN bootstrap: its network\'s size is not known yet')
     let nNodes = this.nodesInside(me)
     if (askCoordinator) {
       try { nNodes = await me.coordinator.getNNodes() } catch (e) { return refused('busy', `the network's Coordinator did not answer: ${(e as Error).message}`) }
