@@ -6,6 +6,11 @@
  * merge (from the join to the invariants).
  *
  *   npx ts-node --transpile-only bench/hooking-merge.ts [sizes, comma-separated: 5,25,100; n+m for unequal ones: 2+100] [seeds per size: 1]
+ *
+ * NTK_BENCH_WATCH=5000 prints to stderr, every 5000 ms of virtual time, the network ids of each component (largest
+ * groups first), wall seconds and heap, while forming and merging. NTK_BENCH_DIAG_MS=40000 prints once, at that
+ * virtual time, what each network of a component knows of its size and the Hooking state (arcs, last events, last log
+ * lines) at both ends of the links between two networks of one component (a merge that does not happen).
  */
 import { SeededRandom } from '../daemon/src/util/random'
 import { components, randomConnected, settled, startUnconfigured } from '../daemon/test/helpers/hooking-networks'
@@ -25,12 +30,59 @@ async function once (n: number, m: number, seed: number): Promise<Row> {
   const B = Array.from({ length: m }, (_, i) => `b${i}`)
   const inner = [...randomConnected(A, Math.floor(n / 4), rnd), ...randomConnected(B, Math.floor(m / 4), rnd)]
   const join = { a: A[rnd.int(n)], b: B[rnd.int(m)] }
-  const { dn, join: up } = await startUnconfigured([...A, ...B], inner, [join], { seed, bits: BITS })
+  const diagMs = Number(process.env.NTK_BENCH_DIAG_MS ?? 0)
+  const logs = new Map<string, string[]>()
+  const log = diagMs <= 0 ? undefined : (node: string, line: string): void => {
+    let l = logs.get(node)
+    if (l === undefined) { l = []; logs.set(node, l) }
+    l.push(`${(dn.clock.now() / 1000).toFixed(2)} ${line}`)
+    if (l.length > 40) l.shift()
+  }
+  const { dn, join: up } = await startUnconfigured([...A, ...B], inner, [join], { seed, bits: BITS, ...(log === undefined ? {} : { log }) })
+  const everyMs = Number(process.env.NTK_BENCH_WATCH ?? 0)
+  let nextWatch = 0
+  let diagnosed = false
+  const watch = (comps: string[][]) => () => {
+    if (diagMs > 0 && !diagnosed && dn.clock.now() >= diagMs) { diagnosed = true; diagnose(comps) }
+    if (everyMs <= 0 || dn.clock.now() < nextWatch) return
+    nextWatch = dn.clock.now() + everyMs
+    const ids = comps.map(c => {
+      const count = new Map<string, number>()
+      for (const name of c) { const id = String(dn.get(name).node.status().networkId); count.set(id, (count.get(id) ?? 0) + 1) }
+      return `${count.size} ids [${[...count.values()].sort((x, y) => y - x).slice(0, 12).join(' ')}]`
+    })
+    process.stderr.write(`  ${(dn.clock.now() / 1000).toFixed(2)} s virtual, ${((Date.now() - wall) / 1000).toFixed(0)} s wall, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB: ${ids.join(' | ')}\n`)
+  }
+  const diagnose = (comps: string[][]): void => {
+    const out: string[] = [`--- diagnosis at ${dn.clock.now()} ms virtual`]
+    const idOf = (n: string): string => String(dn.get(n).node.status().networkId)
+    const sizeSeen = (n: string): number => { try { return dn.get(n).node.system.main.qspn.getNodesInside(dn.topology.levels) } catch { return -1 } }
+    for (const [k, comp] of comps.entries()) {
+      const groups = new Map<string, string[]>()
+      for (const n of comp) groups.set(idOf(n), [...(groups.get(idOf(n)) ?? []), n])
+      if (groups.size < 2) continue
+      out.push(`component ${k}: ${[...groups].map(([id, ns]) => `${id}: ${ns.length} nodes (sizes seen ${[...new Set(ns.map(sizeSeen))].slice(0, 5).join('/')})`).join('; ')}`)
+      const inComp = new Set(comp)
+      const cross = [...inner, join].filter(e => inComp.has(e.a) && idOf(e.a) !== idOf(e.b)).slice(0, 8)
+      for (const e of cross) {
+        for (const n of [e.a, e.b]) {
+          const d = dn.get(n)
+          const v = d.node.system.hooking.view()
+          out.push(`  ${n} (${idOf(n)}, ${[...d.naddr].reverse().join('.')}, ids ${d.node.identities().map(i => `${i.index}:${i.kind}`).join(' ')}) arcs ${v.arcs.map(a => `${a.arc}=${a.status}${a.networkId === null ? '' : `:${a.networkId}`}`).join(' ')} entering ${String(v.entering)} evals ${JSON.stringify(v.evaluations)} locks ${JSON.stringify(v.locks)}`)
+          for (const ev of d.node.system.hooking.events.list().slice(-8)) out.push(`    ev ${JSON.stringify(ev)}`)
+          for (const line of (logs.get(n) ?? []).slice(-15)) out.push(`    log ${line}`)
+        }
+      }
+    }
+    process.stderr.write(out.join('\n') + '\n')
+  }
   try {
-    const apart = await settled(dn, components([...A, ...B], inner), 300_000)
+    const apartComps = components([...A, ...B], inner)
+    const apart = await settled(dn, apartComps, 300_000, undefined, watch(apartComps))
     const sent0 = dn.list().map(d => ({ ...d.codec.sent }))
     up()
-    const r = await settled(dn, components([...A, ...B], [...inner, join]), 300_000)
+    const joined = components([...A, ...B], [...inner, join])
+    const r = await settled(dn, joined, 300_000, undefined, watch(joined))
     const sent = dn.list().map((d, i) => ({ messages: d.codec.sent.messages - sent0[i].messages, bytes: d.codec.sent.bytes - sent0[i].bytes }))
     return {
       n, m, seed, formMs: apart.ms, mergeMs: r.ms, wallS: (Date.now() - wall) / 1000, cpuS: (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpu)),

@@ -1,13 +1,16 @@
 /*
  * QSPN scale benchmark: many identities in one process over the in-memory network with a virtual clock.
  * Every node creates its network at t=0 and all arcs come up at once (the worst burst), then the network runs
- * until quiescent. Prints a markdown table: virtual convergence time, wall time, messages, bytes, peak RSS and
- * whether the maps match the Dijkstra oracle (every node up to 150 nodes, a sample of 100 nodes above).
+ * until quiescent. Prints a markdown table: virtual convergence time, wall and CPU time, messages, bytes, peak RSS
+ * and whether the maps match the Dijkstra oracle (every node up to 150 nodes, a sample of 100 nodes above). Each
+ * size runs in a child process of its own (its peak RSS alone) with a large V8 young generation, as
+ * bench/ntkd-inprocess.ts does.
  *
  *   npx ts-node --transpile-only bench/qspn-scale.ts [sizes...] [--gsizes=8,8,8,8] [--latency=1|cost]
  *     [--flush-ms=N] [--info-ms=N] [--pacing-ms=N] [--hold-ms=N] [--fp-settle-ms=N]   (QSPN config; default: its defaults)
- *   (default sizes: 100 500 1000)
+ *   (default sizes: 100 500 1000; without --gsizes, sizes above 4096 get a fifth level of 8: 8,8,8,8,8)
  */
+import { fork } from 'node:child_process'
 import { buildNetwork, gridTopology, type TopologySpec } from '../daemon/src/sim/topologies'
 import { checkMaps } from '../daemon/src/sim/check'
 import { SeededRandom } from '../daemon/src/util/random'
@@ -20,10 +23,14 @@ import { DEFAULT_QSPN_CONFIG } from '../daemon/src/qspn/config'
  * (and the traffic) grow with the network instead of with the level count.
  */
 let gsizes = [8, 8, 8, 8]
+let gsizesGiven = false
+/** V8 young-generation semi-space of each size's child process (MB): QSPN's messages are short-lived garbage. */
+const SEMI_SPACE_MB = 256
 
 /** Grid shapes near the wanted node count whose recursive tiling fits gsizes (g-nodes are connected rectangles). */
 const SHAPES: Record<string, Record<number, [number, number]>> = {
-  '8,8,8,8': { 100: [10, 10], 500: [16, 32], 1000: [32, 32] },
+  '8,8,8,8': { 100: [10, 10], 500: [16, 32], 1000: [32, 32], 4000: [64, 64] },
+  '8,8,8,8,8': { 10000: [100, 100] },
   '16,16,16': { 100: [10, 10], 256: [16, 16], 500: [20, 25], 1000: [25, 40] }
 }
 
@@ -49,18 +56,22 @@ let peakRss = 0
 const sampleRss = (): void => { peakRss = Math.max(peakRss, process.memoryUsage().rss) }
 
 async function run (size: number): Promise<string> {
+  if (!gsizesGiven && size > 4096) gsizes = [8, 8, 8, 8, 8]
   const spec = topology(size, size)
   peakRss = 0
   const rssTimer = setInterval(sampleRss, 200)
   const t0 = process.hrtime.bigint()
+  const cpu0 = process.cpuUsage()
   const qspn = { etpFlushMs: flushMs, infoFlushMs: infoMs, ...(pacingMs === undefined ? {} : { etpPacingMs: pacingMs }), ...(holdMs === undefined ? {} : { ownInfoHoldMs: holdMs }), ...(settleMs === undefined ? {} : { fingerprintSettleMs: settleMs }) }
   // --latency=cost: one-way latency = half the link's RTT cost, so messages arrive at scattered instants as on a real
   // network; otherwise every link takes 1 ms and nodes move in lock-step rounds.
   const net = buildNetwork(spec, { seed: 1, defaultLatencyMs: 1, ...(latencyFromCost ? { latencyOf: (c: number) => c / 2000 } : {}), qspn })
   const r = await net.runUntilQuiescent({ maxVirtualMs: 600_000 })
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6
+  const cpuS = (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpu0))
   clearInterval(rssTimer)
   sampleRss()
+  peakRss = Math.max(peakRss, process.resourceUsage().maxRSS * 1024)
   const names = spec.nodes.map(n => n.name)
   const step = Math.max(1, Math.floor(names.length / SAMPLE))
   const checked = names.length <= FULL_CHECK_UP_TO ? names : names.filter((_, k) => k % step === 0)
@@ -69,7 +80,7 @@ async function run (size: number): Promise<string> {
     ? (checked.length === names.length ? 'yes (all)' : `yes (${checked.length} sampled)`)
     : `NO: ${problems[0]}`
   const mb = (net.traffic.bytes / 1e6).toFixed(1)
-  return `| ${spec.nodes.length} | ${spec.links.length} | ${r.convergedAfterMs.toFixed(0)} | ${(wallMs / 1000).toFixed(1)} | ${net.traffic.messages} | ${mb} | ${(net.traffic.messages / spec.nodes.length).toFixed(0)} | ${(peakRss / 1e6).toFixed(0)} | ${verified} |`
+  return `| ${spec.nodes.length} | ${gsizes.join(',')} | ${spec.links.length} | ${r.convergedAfterMs.toFixed(0)} | ${(wallMs / 1000).toFixed(1)} | ${cpuS.toFixed(1)} | ${net.traffic.messages} | ${mb} | ${(net.traffic.messages / spec.nodes.length).toFixed(0)} | ${(peakRss / 1e6).toFixed(0)} | ${verified} |`
 }
 
 async function main (): Promise<void> {
@@ -84,13 +95,34 @@ async function main (): Promise<void> {
   const latency = opt('latency') ?? '1'
   if (latency !== '1' && latency !== 'cost') throw new Error(`--latency must be 1 or cost, got ${latency}`)
   latencyFromCost = latency === 'cost'
+  gsizesGiven = opt('gsizes') !== undefined
   gsizes = (opt('gsizes') ?? gsizes.join(',')).split(',').map(Number)
   const sizes = args.filter(a => !a.startsWith('--')).map(Number).filter(n => n > 0)
+  const one = num('one')
+  if (one !== undefined) {
+    const row = await run(one)
+    if (process.send !== undefined) process.send(row); else console.log(row)
+    return
+  }
   const cfg = { ...DEFAULT_QSPN_CONFIG, etpFlushMs: flushMs, infoFlushMs: infoMs, ...(pacingMs === undefined ? {} : { etpPacingMs: pacingMs }), ...(holdMs === undefined ? {} : { ownInfoHoldMs: holdMs }), ...(settleMs === undefined ? {} : { fingerprintSettleMs: settleMs }) }
   console.log(`QSPN in-process convergence, grid topologies, gsizes ${JSON.stringify(gsizes)} (level 0 first), link costs 700-1300 µs, one-way latency ${latencyFromCost ? 'cost/2 (RTT/2)' : '1 ms'}, etpFlushMs ${cfg.etpFlushMs}, infoFlushMs ${cfg.infoFlushMs}, etpPacingMs ${cfg.etpPacingMs}, ownInfoHoldMs ${cfg.ownInfoHoldMs}, fingerprintSettleMs ${cfg.fingerprintSettleMs}\n`)
-  console.log('| nodes | links | virtual convergence ms | wall s | messages | bytes (MB) | messages/node | RSS MB (peak) | map verified |')
-  console.log('|---|---|---|---|---|---|---|---|---|')
-  for (const size of sizes.length > 0 ? sizes : [100, 500, 1000]) console.log(await run(size))
+  console.log(`node --max-semi-space-size=${SEMI_SPACE_MB}, one child process per size, load ${(await import('node:os')).loadavg().map(l => l.toFixed(1)).join(' / ')}\n`)
+  console.log('| nodes | gsizes | links | virtual convergence ms | wall s | CPU s | messages | bytes (MB) | messages/node | RSS MB (peak) | map verified |')
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|')
+  const flags = args.filter(a => a.startsWith('--'))
+  for (const size of sizes.length > 0 ? sizes : [100, 500, 1000]) console.log(await inChild(size, flags))
+}
+
+/** Runs one size in a child process (so peak RSS is that size's alone) and returns its row. */
+async function inChild (size: number, flags: string[]): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const execArgv = [`--max-semi-space-size=${SEMI_SPACE_MB}`, ...(process.execArgv.length > 0 ? process.execArgv : ['-r', 'ts-node/register/transpile-only'])]
+    const child = fork(__filename, [`--one=${size}`, ...flags], { execArgv })
+    let row: string | undefined
+    child.on('message', m => { row = String(m) })
+    child.on('error', reject)
+    child.on('exit', code => { if (row !== undefined) resolve(row); else reject(new Error(`size ${size}: child exited with ${String(code)}`)) })
+  })
 }
 
 main().catch(e => { console.error(e); process.exit(1) })

@@ -1,10 +1,11 @@
 import { cidrContains } from '../addressing'
 import { KernelApplyError } from './errors'
 import type { ApplyOptions, ApplyStats, Kernel } from './kernel'
+import { type KernelHop, PrefixIndex } from './memory-lookup'
 import { type Op, describeOp, plan } from './plan'
 import {
   type AddressItem, type KernelState, type MarkItem, type NamespaceState, type NatItem, type PseudoInterface,
-  type RouteItem, type RuleItem, SYSTEM_NS, TABLE_MAIN, keyOf, macOfNtkFromTable, tablesOf
+  type RouteItem, type RuleItem, SYSTEM_NS, TABLE_MAIN, TABLE_NTK, keyOf, macOfNtkFromTable, tablesOf
 } from './state'
 import type { TableAllocator } from './table-allocator'
 import { elapsedMs } from '../util/clock'
@@ -22,23 +23,32 @@ interface MutableNamespace {
   nat: Map<string, NatItem>
 }
 
-/** Routes by table, then destination: the shape plan() indexes routes in, so it can use this one as it is. */
+/**
+ * Routes by table, then destination: the shape plan() indexes routes in, so it can use this one as it is; and each
+ * table's longest-prefix index, kept in step (nextHop).
+ */
 class RouteStore {
   readonly byTable = new Map<string, Map<string, RouteItem>>()
+  readonly #prefixes = new Map<string, PrefixIndex>()
 
   get (table: string, dst: string): RouteItem | undefined { return this.byTable.get(table)?.get(dst) }
   set (r: RouteItem): void {
     let t = this.byTable.get(r.table)
-    if (t === undefined) { t = new Map(); this.byTable.set(r.table, t) }
+    if (t === undefined) { t = new Map(); this.byTable.set(r.table, t); this.#prefixes.set(r.table, new PrefixIndex()) }
     t.set(r.dst, r)
+    this.#prefixes.get(r.table)?.set(r)
   }
 
   delete (table: string, dst: string): boolean {
     const t = this.byTable.get(table)
     if (t === undefined || !t.delete(dst)) return false
-    if (t.size === 0) this.byTable.delete(table)
+    this.#prefixes.get(table)?.delete(dst)
+    if (t.size === 0) { this.byTable.delete(table); this.#prefixes.delete(table) }
     return true
   }
+
+  /** The longest-prefix route of `table` containing `ip`. */
+  longest (table: string, ip: string): RouteItem | undefined { return this.#prefixes.get(table)?.longest(ip) }
 
   * values (): IterableIterator<RouteItem> { for (const t of this.byTable.values()) yield * t.values() }
   deleteWhere (pred: (r: RouteItem) => boolean): void {
@@ -73,7 +83,10 @@ export class InMemoryKernel implements Kernel {
 
   get lastApplyStats (): ApplyStats | undefined { return this.#last }
 
-  async read (hint?: KernelState): Promise<KernelState> {
+  async read (hint?: KernelState): Promise<KernelState> { return this.#read(hint, true) }
+
+  /** The state; without `routes` each namespace's routes read as none (plan takes them from the store's index). */
+  #read (hint: KernelState | undefined, routes: boolean): KernelState {
     const namespaces = new Map<string, NamespaceState>()
     for (const [name, n] of this.#namespaces) {
       const h = hint?.namespaces.get(name)
@@ -84,7 +97,7 @@ export class InMemoryKernel implements Kernel {
         linksUp: (h?.linksUp ?? []).filter(d => n.up.has(d)),
         pseudoInterfaces: [...n.pseudo.values()],
         addresses: [...n.addresses.values()],
-        routes: [...n.routes.values()],
+        routes: routes ? [...n.routes.values()] : [],
         rules: [...n.rules.values()],
         marks: [...n.marks.values()],
         nat: [...n.nat.values()]
@@ -94,7 +107,9 @@ export class InMemoryKernel implements Kernel {
   }
 
   async plan (desired: KernelState): Promise<Op[]> {
-    return plan(desired, await this.read(desired), { actualRoutes: ns => this.#namespaces.get(ns)?.routes.byTable })
+    // the actual routes come indexed from the store: copying them into the state read would be garbage only
+    const actual = await (async () => this.#read(desired, false))()
+    return plan(desired, actual, { actualRoutes: ns => this.#namespaces.get(ns)?.routes.byTable })
   }
 
   async apply (desired: KernelState, o?: ApplyOptions): Promise<ApplyStats> {
@@ -117,6 +132,39 @@ export class InMemoryKernel implements Kernel {
 
   /** Simulates what the administrator or a crash could leave: applies raw ops without planning. */
   applyOps (ops: readonly Op[]): void { for (const op of ops) this.#applyOp(op) }
+
+  /**
+   * The next hop of a packet to `ip` as these tables route it (spec §2.3): sent by the system itself (no `arrival`),
+   * in its default namespace by table ntk; forwarded, in the namespace of the NIC it came in on (a
+   * pseudo-interface's nested namespace, or the default one) by the table the previous hop's MAC selects (its mark,
+   * then the fwmark rule), else by table ntk where a rule sends everything there. 'local' for an address of that
+   * namespace, null for no route or an unreachable one. The in-process network forwards routed unicasts by it.
+   */
+  nextHop (ip: string, arrival?: { nic: string, fromMac?: string }): KernelHop {
+    let s = this.#namespaces.get(SYSTEM_NS)
+    if (arrival !== undefined) for (const n of this.#namespaces.values()) if (n.pseudo.has(arrival.nic)) s = n
+    if (s === undefined) return null
+    for (const a of s.addresses.values()) {
+      const slash = a.ip.indexOf('/')
+      if ((slash < 0 ? a.ip : a.ip.slice(0, slash)) === ip) return 'local'
+    }
+    let table: string | undefined
+    const fromMac = arrival?.fromMac?.toUpperCase()
+    let mark: string | undefined
+    if (fromMac !== undefined) for (const m of s.marks.values()) if (m.mac.toUpperCase() === fromMac) { mark = m.markOf; break }
+    if (mark !== undefined) for (const r of s.rules.values()) if (r.fwmarkOf === mark) { table = r.table; break }
+    if (table === undefined && someOf(s.rules.values(), r => r.table === TABLE_NTK && r.fwmarkOf === undefined)) table = TABLE_NTK
+    if (table === undefined) return null
+    const best = s.routes.longest(table, ip)
+    if (best === undefined || best.type !== 'unicast' || best.via === undefined || best.dev === undefined) return null
+    return { nic: best.dev, via: best.via, ...(best.src === undefined ? {} : { src: best.src }) }
+  }
+
+  /** The MAC of a pseudo-interface (in any namespace), or undefined. */
+  pseudoMac (name: string): string | undefined {
+    for (const n of this.#namespaces.values()) { const p = n.pseudo.get(name); if (p !== undefined) return p.mac }
+    return undefined
+  }
 
   /** Devices existing in a namespace (for tests). */
   devices (ns = SYSTEM_NS): string[] { return [...(this.#namespaces.get(ns)?.devices ?? [])] }

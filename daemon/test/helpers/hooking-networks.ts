@@ -147,11 +147,13 @@ export function reservationProblems (dn: DaemonNetwork): string[] {
 /**
  * Waits until the network holds every invariant (single network per component, with `edges` every g-node connected
  * inside, maps and kernels equal to the oracle's); returns the virtual ms it took (null: budget spent) and the last problems seen.
+ * `watch` hears the network problems of every check (every 250 ms of virtual time), for a long run's progress.
  */
-export async function settled (dn: DaemonNetwork, comps: readonly string[][], budgetMs: number, edges?: readonly Edge[]): Promise<{ ms: number | null, problems: string[] }> {
+export async function settled (dn: DaemonNetwork, comps: readonly string[][], budgetMs: number, edges?: readonly Edge[], watch?: (problems: readonly string[]) => void): Promise<{ ms: number | null, problems: string[] }> {
   let problems: string[] = []
   const ms = await runUntil(dn.clock, async () => {
     problems = networkProblems(dn, comps)
+    watch?.(problems)
     if (problems.length > 0) return false
     // given the links that are up: every g-node connected inside too (a split g-node repaired)
     if (edges !== undefined) problems = gnodeProblems(dn, edges)

@@ -1,10 +1,10 @@
-import { InMemoryNetwork, type Endpoint, type RouteHop } from '../../src/transport'
+import { InMemoryNetwork, type Endpoint } from '../../src/transport'
 import { WireCodec, WireCounters, type WireMessage } from '../../src/wire'
 import { VirtualClock } from '../../src/sim/virtual-clock'
 import type { TopologySpec } from '../../src/sim/topologies'
 import { SeededRandom } from '../../src/util/random'
 import { InMemoryKernel, TableAllocator, SYSTEM_NS, TABLE_NTK, type RouteItem } from '../../src/kernel'
-import { cidrContains, type Naddr, type Topology } from '../../src/addressing'
+import type { Naddr, Topology } from '../../src/addressing'
 import { startNode, ntkdMessageRegistry, validateConfig, type NodeConfig, type RunningNode } from '../../src/node'
 import type { ComponentLog, LogComponent } from '../../src/util/logger'
 
@@ -112,10 +112,10 @@ export class DaemonNetwork {
   constructor (readonly o: DaemonNetworkOptions) {
     this.net = new InMemoryNetwork(this.clock, new SeededRandom(o.seed ?? 7))
     // routed unicasts (PeerServices' contact back) follow each node's in-memory kernel, as packets would
-    this.net.router = async (node, ip, arrival) => {
+    this.net.router = (node, ip, arrival) => {
       const from = arrival === undefined ? undefined : this.daemons.get(arrival.fromNode)
-      const fromMac = from === undefined || arrival === undefined ? undefined : await nicMac(from, arrival.fromNic)
-      return await kernelNextHop(this.daemons.get(node)?.kernel, ip, arrival === undefined ? undefined : { nic: arrival.nic, fromMac })
+      const fromMac = from === undefined || arrival === undefined ? undefined : nicMac(from, arrival.fromNic)
+      return this.daemons.get(node)?.kernel.nextHop(ip, arrival === undefined ? undefined : { nic: arrival.nic, fromMac }) ?? null
     }
   }
 
@@ -263,46 +263,7 @@ export function inside (n: Naddr, hc: { lvl: number, pos: number }, m: Naddr): b
   return true
 }
 
-/**
- * Where a kernel sends a packet to `ip`: 'local' for one of its addresses, else the longest match in table ntk
- * (what `ip rule add table ntk` makes the daemon's own packets use); null when unreachable or absent.
- */
-/**
- * The next hop of a packet to `ip` as the node's in-memory kernel routes it (spec §2.3): sent by the node itself,
- * in its default namespace by table ntk (with the route's src); forwarded, in the namespace of the NIC it came in on
- * (a pseudo-interface's nested namespace, or the default one) by the table the previous hop's MAC selects (mark,
- * then the fwmark rule), else by table ntk where a rule sends everything there. 'local' for an address of that
- * namespace, null for no route or an unreachable one.
- */
-export async function kernelNextHop (kernel: InMemoryKernel | undefined, ip: string, arrival?: { nic: string, fromMac?: string }): Promise<RouteHop> {
-  const state = await kernel?.read()
-  if (state === undefined) return null
-  let ns = SYSTEM_NS
-  if (arrival !== undefined) for (const [name, n] of state.namespaces) if (n.pseudoInterfaces.some(p => p.name === arrival.nic)) ns = name
-  const s = state.namespaces.get(ns)
-  if (s === undefined) return null
-  if (s.addresses.some(a => a.ip.split('/')[0] === ip)) return 'local'
-  let table: string | undefined
-  const mark = arrival?.fromMac === undefined ? undefined : s.marks.find(m => m.mac.toUpperCase() === arrival.fromMac?.toUpperCase())?.markOf
-  if (mark !== undefined && s.rules.some(r => r.fwmarkOf === mark)) table = s.rules.find(r => r.fwmarkOf === mark)?.table
-  else if (s.rules.some(r => r.table === TABLE_NTK && r.fwmarkOf === undefined)) table = TABLE_NTK
-  if (table === undefined) return null
-  let best: RouteItem | undefined
-  let bestLen = -1
-  for (const r of s.routes) {
-    if (r.table !== table || !cidrContains(r.dst, ip)) continue
-    const len = Number(r.dst.split('/')[1])
-    if (len > bestLen) { best = r; bestLen = len }
-  }
-  if (best === undefined || best.type !== 'unicast' || best.via === undefined || best.dev === undefined) return null
-  return { nic: best.dev, via: best.via, ...(best.src === undefined ? {} : { src: best.src }) }
-}
-
 /** The MAC of a daemon's NIC: a pseudo-interface's from its kernel state, a real NIC's as configured. */
-async function nicMac (d: Daemon, nic: string): Promise<string> {
-  for (const n of (await d.kernel.read()).namespaces.values()) {
-    const p = n.pseudoInterfaces.find(x => x.name === nic)
-    if (p !== undefined) return p.mac
-  }
-  return d.macOf(nic)
+function nicMac (d: Daemon, nic: string): string {
+  return d.kernel.pseudoMac(nic) ?? d.macOf(nic)
 }
