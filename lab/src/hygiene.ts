@@ -97,6 +97,9 @@ interface HostState { links: Map<string, string>, addresses: Set<string>, routes
 
 const inLabRanges = (ip: string | undefined): boolean => ip !== undefined && (/^10\./.test(ip) || /^169\.254\./.test(ip))
 
+/** Docker's default bridge and the bridges of its user networks. */
+export const isDockerBridge = (master: unknown): boolean => typeof master === 'string' && (master === 'docker0' || /^br-[0-9a-f]{12}$/.test(master))
+
 async function hostState (): Promise<HostState> {
   const json = async (args: string[]): Promise<Array<Record<string, unknown>>> => {
     const r = await run(['ip', '-j', ...args], { check: false })
@@ -104,6 +107,9 @@ async function hostState (): Promise<HostState> {
   }
   const links = new Map<string, string>()
   for (const l of await json(['-d', 'link', 'show'])) {
+    // a veth on one of Docker's own bridges belongs to a container with Docker networking (an image build's RUN
+    // step, say), never to a lab, whose containers have none (NetworkMode none): other tests running meanwhile
+    if (isDockerBridge(l.master)) continue
     links.set(String(l.ifname), String((l.linkinfo as { info_kind?: string } | undefined)?.info_kind ?? ''))
   }
   const addresses = new Set<string>()

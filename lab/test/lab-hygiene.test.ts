@@ -1,6 +1,6 @@
 import test from 'ava'
 import { deployLab, type RunningLab } from '../src/lab'
-import { HYGIENE_CATEGORIES, LeftoverTracker, daemonsAnswer, hygieneTopology, type Leftovers } from '../src/hygiene'
+import { HYGIENE_CATEGORIES, LeftoverTracker, daemonsAnswer, hygieneTopology, isDockerBridge, type Leftovers } from '../src/hygiene'
 import { backendMissing, checkedBackend, firstMissing, missingTools, runnableIf, uniqueLabName } from './helpers/lab-fixture'
 
 // The short variant of bench/lab-hygiene.ts: one deploy/destroy cycle of the hygiene lab (a line of 3 ntkd, a ring
@@ -36,3 +36,9 @@ for (const backendName of ['netns', 'docker'] as const) {
     t.deepEqual(left, Object.fromEntries(HYGIENE_CATEGORIES.map(c => [c, []])) as unknown as Leftovers, 'nothing of the lab is left')
   })
 }
+
+test('veths on Docker\'s own bridges are not a lab\'s (its containers have no Docker network): tests that build images meanwhile', t => {
+  t.true(isDockerBridge('docker0'))
+  t.true(isDockerBridge('br-0123456789ab'))
+  for (const m of [undefined, '', 'ntklab0', 'br-lab', 'eth1', 42]) t.false(isDockerBridge(m), String(m))
+})
