@@ -6,7 +6,7 @@
  *
  *   npx ts-node --transpile-only bench/ntkd-inprocess.ts [sizes...] [--kernel-interval-ms=N]    (default: 100 500 1000)
  */
-import { fork } from 'node:child_process'
+import { rowInChild } from './in-child'
 import { gridTopology, type TopologySpec } from '../daemon/src/sim/topologies'
 import { SeededRandom } from '../daemon/src/util/random'
 import { hcKey, maxDistinctGnode } from '../daemon/src/addressing'
@@ -131,19 +131,6 @@ function format (r: Row): string {
   return `| ${r.nodes} | ${r.links} | ${ms(r.mapsCompleteMs)} | ${ms(r.convergedMs)} | ${r.convergedWallS?.toFixed(1) ?? '-'} | ${r.wallS.toFixed(1)} | ${r.cpuS.toFixed(1)} | ${r.messages} | ${r.mb.toFixed(1)} | ${(r.messages / r.nodes).toFixed(0)} | ${r.applies} | ${r.kernelOps} | ${r.rssMb.toFixed(0)} | ${r.verified} |`
 }
 
-/** Runs one size in a child process (so RSS is that size's alone) and returns its row. */
-async function inChild (size: number, flags: string[]): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    // A large young generation: a thousand daemons make much short-lived garbage (messages, states), and with the
-    // default one the collector spent a quarter of the run promoting it. A setting of the simulation host only.
-    const execArgv = [`--max-semi-space-size=${SEMI_SPACE_MB}`, ...(process.execArgv.length > 0 ? process.execArgv : ['-r', 'ts-node/register/transpile-only'])]
-    const child = fork(__filename, [`--one=${size}`, ...flags], { execArgv })
-    let row: string | undefined
-    child.on('message', m => { row = String(m) })
-    child.on('error', reject)
-    child.on('exit', code => { if (row !== undefined) resolve(row); else reject(new Error(`size ${size}: child exited with ${String(code)}`)) })
-  })
-}
 
 async function main (): Promise<void> {
   const args = process.argv.slice(2)
@@ -160,7 +147,7 @@ async function main (): Promise<void> {
   console.log(`Whole ntkd daemons in process (Neighborhood + QSPN over the wire codec + InMemoryKernel), grid topologies, gsizes ${JSON.stringify(GSIZES)} (level 0 first), fixed costs 0.7-1.3 ms, 1 ms links, lab timers, kernel coalescing ${kernelIntervalMs ?? 50} ms; node --max-semi-space-size=${SEMI_SPACE_MB}\n`)
   console.log(`| nodes | links | maps complete (virtual ms) | converged: maps + kernels settled (virtual ms) | wall s until converged | wall s in all (+${SETTLE_MS / 1000} s virtual quiet) | CPU s | messages sent until converged | MB sent | messages/node | kernel applies | kernel ops | max RSS MB | verified |`)
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
-  for (const size of sizes.length > 0 ? sizes : [100, 500, 1000]) console.log(await inChild(size, flags))
+  for (const size of sizes.length > 0 ? sizes : [100, 500, 1000]) console.log(await rowInChild(__filename, size, flags, SEMI_SPACE_MB))
 }
 
 main().catch(e => { console.error(e); process.exit(1) })

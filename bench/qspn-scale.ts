@@ -10,7 +10,7 @@
  *     [--flush-ms=N] [--info-ms=N] [--pacing-ms=N] [--hold-ms=N] [--fp-settle-ms=N]   (QSPN config; default: its defaults)
  *   (default sizes: 100 500 1000; without --gsizes, sizes above 4096 get a fifth level of 8: 8,8,8,8,8)
  */
-import { fork } from 'node:child_process'
+import { rowInChild } from './in-child'
 import { buildNetwork, gridTopology, type TopologySpec } from '../daemon/src/sim/topologies'
 import { checkMaps } from '../daemon/src/sim/check'
 import { SeededRandom } from '../daemon/src/util/random'
@@ -110,19 +110,8 @@ async function main (): Promise<void> {
   console.log('| nodes | gsizes | links | virtual convergence ms | wall s | CPU s | messages | bytes (MB) | messages/node | RSS MB (peak) | map verified |')
   console.log('|---|---|---|---|---|---|---|---|---|---|---|')
   const flags = args.filter(a => a.startsWith('--'))
-  for (const size of sizes.length > 0 ? sizes : [100, 500, 1000]) console.log(await inChild(size, flags))
+  for (const size of sizes.length > 0 ? sizes : [100, 500, 1000]) console.log(await rowInChild(__filename, size, flags, SEMI_SPACE_MB))
 }
 
-/** Runs one size in a child process (so peak RSS is that size's alone) and returns its row. */
-async function inChild (size: number, flags: string[]): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const execArgv = [`--max-semi-space-size=${SEMI_SPACE_MB}`, ...(process.execArgv.length > 0 ? process.execArgv : ['-r', 'ts-node/register/transpile-only'])]
-    const child = fork(__filename, [`--one=${size}`, ...flags], { execArgv })
-    let row: string | undefined
-    child.on('message', m => { row = String(m) })
-    child.on('error', reject)
-    child.on('exit', code => { if (row !== undefined) resolve(row); else reject(new Error(`size ${size}: child exited with ${String(code)}`)) })
-  })
-}
 
 main().catch(e => { console.error(e); process.exit(1) })

@@ -198,6 +198,6 @@ function inheritedPositions (peers: PeerServices, previous: Coordinator | undefi
   if (previous === undefined || k < 1) return undefined
   const byLevel = new Map<number, number[]>()
   const map = previous.peers.ports.map
-  for (let l = 0; l < k; l++) byLevel.set(l, [...map.knownDestinations(l)].filter(p => p < peers.gsizes[l]))
+  for (let l = 0; l < k; l++) byLevel.set(l, [...map.knownDestinations(l)])
   return { until: peers.core.ports.clock.now() + ttlMs, byLevel }
 }

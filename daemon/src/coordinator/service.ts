@@ -12,14 +12,14 @@ export class HandlingImpossibleError extends Error {
   constructor (message: string) { super(message); this.name = 'HandlingImpossibleError' }
 }
 
+/** Positions per level (below the guest level) that count as occupied until `until`: see Coordinator. */
+export interface InheritedPositions { readonly until: number, readonly byLevel: ReadonlyMap<number, readonly number[]> }
+
 /**
  * What the Hooking module (issue 13) lets the Coordinator of a g-node decide (IEvaluateEnterHandler,
  * IBeginEnterHandler, ICompletedEnterHandler, IAbortEnterHandler). Each runs on the servant with the request's
  * opaque data and the client's tuple; it returns opaque data or throws HandlingImpossibleError.
  */
-/** Positions per level (below the guest level) that count as occupied until `until`: see Coordinator. */
-export interface InheritedPositions { readonly until: number, readonly byLevel: ReadonlyMap<number, readonly number[]> }
-
 export type EnterHandler = (lvl: number, data: unknown, clientTuple: readonly number[], memory: HookingMemoryAccess) => unknown
 /** The g-node's Hooking memory on its servant, for a handler to read and write within one request. */
 export interface HookingMemoryAccess { get (): unknown, set (data: unknown): void }

@@ -649,7 +649,6 @@ export class IdentityManager {
     }
   }
 
-  /** ntkv0, ntkv1, …: the first name no identity of this system uses. */
   /**
    * A namespace for an identity that moves out of the way: ntkv0 .. ntkv9 in turn, skipping names in use (then
    * ntkv10 and up, if ever ten are in use at once). Reusing at once the name of an identity just removed let its
@@ -666,7 +665,6 @@ export class IdentityManager {
     }
     for (let n = NAMESPACES_IN_TURN; ; n++) if (!used.has(`ntkv${n}`)) return `ntkv${n}`
   }
-
 
   #randomMac (): string {
     const octets = [PSEUDO_MAC_FIRST_OCTET, ...Array.from({ length: 5 }, () => this.#p.random.int(256).toString(16).padStart(2, '0').toUpperCase())]

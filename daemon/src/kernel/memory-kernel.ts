@@ -108,7 +108,7 @@ export class InMemoryKernel implements Kernel {
 
   async plan (desired: KernelState): Promise<Op[]> {
     // the actual routes come indexed from the store: copying them into the state read would be garbage only
-    const actual = await (async () => this.#read(desired, false))()
+    const actual = this.#read(desired, false)
     return plan(desired, actual, { actualRoutes: ns => this.#namespaces.get(ns)?.routes.byTable })
   }
 

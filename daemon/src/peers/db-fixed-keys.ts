@@ -80,10 +80,10 @@ export class FixedKeysDatabase<K, R> {
       let got: { record: unknown, version: number } | null = null
       let outcome = 'no attempt'
       let alone = false
-      for (let tries = 0; tries < this.peers.core.cfg.maxAttempts && !this.peers.core.stopped; tries++) {
+      for (let tries = 0; tries < core.cfg.maxAttempts && !core.stopped; tries++) {
         try {
           const r = await this.peers.contactPeer(this.d.pId, this.d.evaluateHashNode(k), { peersDb: 'wait_then_send_record', key: this.d.keyToWire(k) },
-            { timeoutExecMs: this.peers.core.cfg.retrieveTimeoutMs, excludeMyself: true })
+            { timeoutExecMs: core.cfg.retrieveTimeoutMs, excludeMyself: true })
           const a = recordAnswer(r.response)
           if (a !== null && a !== 'not_found') got = a
           outcome = a === null ? 'an answer that is no record' : a === 'not_found' ? 'not found' : `version ${a.version}`
@@ -96,11 +96,11 @@ export class FixedKeysDatabase<K, R> {
           if (e instanceof PeersNoParticipantsError && !(othersSeen && core.ports.clock.now() < askUntil)) { alone = true; break }
           // any other failure (no servant reached, our own identity not ready to ask yet) is tried again; after the
           // last attempt the default record stands, so the database never stays non-exhaustive for good
-          if (!(e instanceof PeersDatabaseError || e instanceof PeersGaveUpError)) this.peers.core.log(`retrieval of ${id}, attempt ${tries + 1}: ${(e as Error).message}`)
-          await this.peers.core.sleep(this.peers.core.cfg.retrieveSpacingMs)
+          if (!(e instanceof PeersDatabaseError || e instanceof PeersGaveUpError)) core.log(`retrieval of ${id}, attempt ${tries + 1}: ${(e as Error).message}`)
+          await core.sleep(core.cfg.retrieveSpacingMs)
         }
       }
-      this.peers.core.log(`retrieval of ${id}${othersSeen ? ' (again, another member seen)' : ''}: ${outcome}`)
+      core.log(`retrieval of ${id}${othersSeen ? ' (again, another member seen)' : ''}: ${outcome}`)
       const rec = got === null ? null : this.d.recordFromWire(k, got.record)
       if (got !== null && rec !== null && got.version >= this.replicator.version(k)) {
         this.d.setRecord(k, rec)
@@ -111,7 +111,7 @@ export class FixedKeysDatabase<K, R> {
       if (alone && !othersSeen) this.#startedAlone.add(id)
       this.#notCompleted.delete(id)
     })()
-    const tracked = run.catch(e => { this.peers.core.log(`retrieval of ${id} failed: ${(e as Error).message}`) }).finally(() => this.#retrieving.delete(id))
+    const tracked = run.catch(e => { core.log(`retrieval of ${id} failed: ${(e as Error).message}`) }).finally(() => this.#retrieving.delete(id))
     this.#retrieving.set(id, tracked)
   }
 
