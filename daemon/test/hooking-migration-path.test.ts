@@ -163,3 +163,34 @@ test('a lone daemon enters a network with one free place three g-nodes away (4·
 test('two daemons enter as one g-node of level 1 (4·2·2, room for 8 such g-nodes, 7 held): g-nodes of level 1 migrate, every member by the propagation', async t => {
   await meetAtTheFarEnd(t, { bits: [2, 1, 1], line: 14, newcomers: 2, lvl: 1, seed: 43, minDistance: 1 })
 })
+
+test('a network over several top-level g-nodes enters by its g-nodes of level L-1: the search for their place asks the whole network\'s Coordinator (4·2)', async t => {
+  // such a network enters at level L-1 (it is no single g-node below the top), and the search's g-node is then the
+  // whole network (no positions): the request was refused as malformed ("migration path: search in : generic:
+  // malformed migration request", in many lab logs) and the network entered one daemon at a time
+  for (const seed of [5, 6]) {
+    const js = ['j0', 'j1', 'j2', 'j3']
+    const gs = ['g0', 'g1', 'g2']
+    const names = [...js, ...gs]
+    const inside: Edge[] = [{ a: 'j0', b: 'j1' }, { a: 'j1', b: 'j2' }, { a: 'j2', b: 'j3' }, { a: 'g0', b: 'g1' }, { a: 'g1', b: 'g2' }]
+    const join: Edge = { a: 'g0', b: 'j0' }
+    const lines: string[] = []
+    const { dn, setEdge } = await startUnconfigured(names, [], [...inside, join], { seed, bits: [2, 1], log: (node, line) => { if (line.includes('migration path')) lines.push(`${node}: ${line}`) } })
+    try {
+      for (const e of inside) setEdge(e, true)
+      const apart = await settled(dn, components(names, inside), 60_000)
+      t.deepEqual(apart.problems, [], `seed ${seed}: formed apart`)
+      // three daemons fill no g-node of level 1 (room for 2): the newcomers' network spans two of them
+      t.is(new Set(gs.map(g => dn.get(g).naddr[1])).size, 2, `seed ${seed}: the newcomers are in two g-nodes of level 1`)
+      setEdge(join, true)
+      const r = await settled(dn, [names], 120_000, [...inside, join])
+      t.deepEqual(r.problems, [], `seed ${seed}: ${describeHooking(dn)}`)
+      const levels = gs.flatMap(g => dn.get(g).node.system.hooking.events.list().filter(e => e.type === 'entered').map(e => (e as { guestLevel?: number }).guestLevel))
+      t.true(levels.includes(1), `seed ${seed}: a g-node of level 1 entered whole (levels of the entries: ${levels.join(', ')})`)
+      t.deepEqual(lines.filter(l => l.includes('malformed')), [], `seed ${seed}: no search refused`)
+      t.log(`seed ${seed}: merged ${String(r.ms)} ms after the link; entries at levels ${levels.join(', ')}`)
+    } finally {
+      await dn.stopAll()
+    }
+  }
+})

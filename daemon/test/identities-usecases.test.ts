@@ -346,3 +346,27 @@ test('an identity whose desired state cannot be made keeps its namespace as appl
   t.deepEqual(await kernelOf('ntkv0'), connectivityBefore, 'μ0\'s namespace kept as applied')
   t.like(mu.counters().kernel, { applyErrors: 0 })
 })
+
+test('a duplication whose pseudo-interface cannot be attached at first goes on: the old identity ends as a connectivity identity, never all real out of the default namespace', async t => {
+  // lab 2x25 formation: a duplication that failed after the old identity had moved to its namespace was taken back
+  // half way; the old identity stayed in ntkvN with its all-real address and its node logged "connectivity identity
+  // ... has only real positions" on every kernel apply for ten minutes
+  const dn = await systems({ delta: '3.1.0.1', mu: '1.0.1.1' }, [['delta', 'mu']], { delta: 11_000, mu: 10_000 })
+  t.teardown(async () => await dn.stopAll())
+  const mu = dn.get('mu').node
+  const transport = dn.net.transportOf('mu')!
+  const attach = transport.attachNic.bind(transport)
+  let refused = 0
+  transport.attachNic = async nic => {
+    if (nic.netns !== undefined && refused === 0) { refused++; throw new Error(`namespace ${nic.netns} not there yet`) }
+    await attach(nic)
+  }
+  mu.ops.prepareEnterNet('0', { guestLevel: 0, hostLevel: 1, hostGnode: [3, 1, 0], hostElderships: [0, 0, 0], pos1: 2, eld1: 1, pos2: 0, eld2: 2, connPos: 2, connEld: 1, externalArcs: ['0'], opId: 41, prevOpId: null })
+  t.like(await drive(dn, mu.ops.enterNetPhase1('0', 41)), { index: 1, netns: '', address: '3.1.0.0' })
+  t.is(refused, 1, 'the first attach was refused')
+  const ids = mu.identities()
+  t.like(ids[0], { index: 0, kind: 'connectivity', netns: 'ntkv0', address: '1.0.1.2' })
+  await dn.syncKernels()
+  t.like(mu.counters().kernel, { applyErrors: 0, lastError: null }, 'every kernel apply succeeds')
+  t.truthy((await dn.get('mu').kernel.read()).namespaces.get('ntkv0'), 'μ0 lives in ntkv0')
+})

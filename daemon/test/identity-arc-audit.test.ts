@@ -26,7 +26,7 @@ function fakeIdentities (arcs: IdentityArc[], lists: Map<string, { ids: Set<stri
     duplicating: false,
     changing () { return this.duplicating },
     mainId: 'm0',
-    stats: { requestsFailed: 0, rejected: 0, unverified: 0, auditMainArcsMade: 0, auditArcsForgotten: 0 },
+    stats: { requestsFailed: 0, rejected: 0, unverified: 0, auditMainArcsMade: 0, auditArcsForgotten: 0, duplicationSteps: 0 },
     identities: () => [main],
     arcsOf: () => [...arcs],
     physicalArcs: () => physical,

@@ -3,7 +3,7 @@ import { buildNetwork, gridTopology, hierarchicalTopology, ringTopology, type To
 import { PeersNetwork } from '../src/sim/peers-network'
 import { PeerServices } from '../src/peers/peer-services'
 import { dist, perfectTuple, hashOfKeyText, approximate, fnv64 } from '../src/peers/distance'
-import { PeersNoParticipantsError } from '../src/peers/errors'
+import { PeersGaveUpError, PeersNoParticipantsError } from '../src/peers/errors'
 import { expectedServant, oracleDistance } from './helpers/peers-oracle'
 
 const ECHO = 7
@@ -144,4 +144,37 @@ test('the wire: every PeerServices and Coordinator kind has a schema; bad fields
     t.false(r.ok, JSON.stringify(b).slice(0, 80))
   }
   t.is(codec.counters.snapshot().rejected.invalid, bad.length)
+})
+
+test('a client whose every send fails at once waits longer each round and gives up after a few rounds, not 64 tries in a second', async t => {
+  // lab 2x25: a connectivity identity whose pseudo-interfaces were not attached yet failed every send at once; its
+  // retrievals retried every 20 ms, thousands of tries in 26 s, and loaded the machine
+  const spec = ringTopology(6, [2, 2, 2, 4])
+  const sim = buildNetwork(spec, { seed: 1 })
+  await sim.runUntilQuiescent()
+  const pn = new PeersNetwork<PeerServices>(sim, { seed: 1 })
+  const client = spec.nodes[0].name
+  const sendsAt: number[] = []
+  let broken = false
+  pn.attachAll((name, ports) => {
+    const send: typeof ports.neighbours.send = async (arcId, m, o) => {
+      if (broken) { sendsAt.push(sim.clock.now()); throw new Error('unicast: NIC is not attached to the transport') }
+      return await ports.neighbours.send(arcId, m, o)
+    }
+    const peers = new PeerServices(name === client ? { ...ports, neighbours: { ...ports.neighbours, send } } : ports)
+    echoService(peers, ECHO, false)
+    return peers
+  })
+  await pn.run(Promise.all([...pn.nodes.values()].map(async n => await n.value.start())))
+  await pn.runFor(5_000)
+  const peers = pn.node(client).value
+  // a tuple served elsewhere: the search goes through a gateway
+  const far = spec.nodes.find(n => n.name !== client)!
+  broken = true
+  const start = sim.clock.now()
+  await t.throwsAsync(pn.run(peers.contactPeer(ECHO, [...far.naddr], {}, { timeoutExecMs: 1000 })), { instanceOf: PeersGaveUpError })
+  t.true(sendsAt.length <= 8 * 2, `${sendsAt.length} sends (at most 8 rounds over the client's 2 arcs)`)
+  const gaps = sendsAt.slice(1).map((at, k) => at - sendsAt[k]).filter(g => g > 0)
+  t.true(gaps.length > 0 && gaps[gaps.length - 1] >= 500, `the last pause was ${gaps[gaps.length - 1]} ms`)
+  t.true(sim.clock.now() - start >= 2_000 && sim.clock.now() - start <= 5_000, `gave up after ${sim.clock.now() - start} ms`)
 })

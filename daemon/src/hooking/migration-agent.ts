@@ -29,7 +29,10 @@ const isTuple = (v: unknown, levels: number): v is GnodeTuple => {
 /** A routed request as it arrives (PeerServices hands the JSON as is); null: malformed. */
 function parseRequest (raw: unknown, levels: number): Request | null {
   const o = raw as Record<string, unknown> | null
-  if (o === null || typeof o !== 'object' || !isInts(o.gnode, levels) || o.gnode.length < 1 || o.gnode.some(p => p < 0)) return null
+  // gnode: positions from its level up; none for the whole network (a search for a g-node of level L-1, whose host
+  // is the network itself); only a g-node below the top migrates
+  if (o === null || typeof o !== 'object' || !isInts(o.gnode, levels) || o.gnode.some(p => p < 0)) return null
+  if ((o.op === 'prepare' || o.op === 'finish') && o.gnode.length < 1) return null
   switch (o.op) {
     case 'search': return isCount(o.askLevel) && isCount(o.maxHostLevel) && isCount(o.reserveId) ? o as Request : null
     case 'explore': return isCount(o.level) && o.level < levels ? o as Request : null

@@ -42,6 +42,8 @@ const MAIN_ARC_ATTEMPTS = 7
 const MAIN_ARC_RETRY_MS = 100
 /** How many times a duplication's match request is sent to a neighbour before it is given up. */
 const MATCH_ATTEMPTS = 3
+/** Tries to attach a pseudo-interface of a duplication, a kernel apply before each retry. */
+const PSEUDO_ATTACH_ATTEMPTS = 4
 /** Namespace names ntkv0..ntkv(N-1) taken in turn by identities that move out of the way. */
 const NAMESPACES_IN_TURN = 10
 
@@ -58,7 +60,7 @@ export class IdentityManager {
    * `rejected`: requests refused at once (no arc with the sender, an identity-arc claimed on another NIC than the one
    * we have); `unverified`: claims refused after the neighbour's own identity list did not bear them out.
    */
-  readonly stats = { requestsFailed: 0, rejected: 0, unverified: 0, auditMainArcsMade: 0, auditArcsForgotten: 0 }
+  readonly stats = { requestsFailed: 0, rejected: 0, unverified: 0, auditMainArcsMade: 0, auditArcsForgotten: 0, duplicationSteps: 0 }
   readonly #p: IdentityManagerPorts
   readonly #identities = new Map<string, IdentityRecord>()
   readonly #physical = new Map<string, PhysicalArc>()
@@ -328,17 +330,46 @@ export class IdentityManager {
     this.#identities.set(old.id, moved)
     this.events.emit('identity_added', { identity: viewOf(fresh) })
     this.#log(`identity ${old.index} duplicated in migration ${migrationId}: ${fresh.index} takes ${old.netns === '' ? 'the default namespace' : old.netns}, ${old.index} moves to ${ns}`)
+    // From here on the duplication has happened (the new identity holds the old one's place): nothing below may
+    // throw, or the caller would take it back half done (an old identity moved to its namespace with an all-real
+    // address, which no kernel state can be made for). A step that fails is logged and counted; the arc audit
+    // repairs an identity-arc left out of step.
     // The namespace, its pseudo-interfaces and the host routes of the old identity's arcs exist before anybody
     // is told to use them.
     await this.#p.syncKernel()
     // its sockets: requests to and from the pseudo-interfaces' link-locals, inside the new namespace
-    for (const nic of moved.pseudo.values()) await this.#p.transport.attachNic({ name: nic.dev, linklocal: nic.linkLocal, parent: nic.realDev, netns: ns })
+    for (const nic of moved.pseudo.values()) await this.#attachPseudo(nic, ns)
     dup.markMoved()
-    await Promise.all([...moved.arcs.values()].map(async w0 => await this.#matchWithNeighbour(dup, moved, fresh, w0)))
+    await Promise.all([...moved.arcs.values()].map(async w0 => {
+      try {
+        await this.#matchWithNeighbour(dup, moved, fresh, w0)
+      } catch (e) {
+        this.stats.duplicationSteps++
+        this.#log(`duplication in migration ${migrationId}: matching identity-arc ${w0.id}: ${(e as Error).message}`)
+      }
+    }))
     // the host routes of the arcs that changed or appeared exist before anybody talks over them
     await this.#p.syncKernel()
     dup.returned = true
     return { identity: viewOf(fresh), pairs: [...dup.pairs] }
+  }
+
+  /**
+   * Attaches a pseudo-interface's sockets; the namespace may not be there yet when a kernel apply failed (it is
+   * tried again soon), so a failure is retried after another apply, PSEUDO_ATTACH_ATTEMPTS times in all.
+   */
+  async #attachPseudo (nic: HandledNic, ns: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#p.transport.attachNic({ name: nic.dev, linklocal: nic.linkLocal, parent: nic.realDev, netns: ns })
+        return
+      } catch (e) {
+        this.#log(`attach ${nic.dev} (attempt ${attempt} of ${PSEUDO_ATTACH_ATTEMPTS}): ${(e as Error).message}`)
+        if (attempt >= PSEUDO_ATTACH_ATTEMPTS) { this.stats.duplicationSteps++; return }
+        await new Promise<void>(resolve => this.#p.clock.setTimer(250 * attempt, resolve))
+        await this.#p.syncKernel()
+      }
+    }
   }
 
   /**
@@ -399,14 +430,29 @@ export class IdentityManager {
     if (w0 === undefined) return
     if (peerNew === null) {
       // The peer stayed: it keeps its arc to my old identity (now on a pseudo-interface) and gets one to the new.
-      const w1 = this.#addIdentityArc(fresh.id, arc, peerOldId, w0.peerMac, w0.peerLinkLocal)
+      const w1 = this.#arcOfFresh(fresh, arc, peerOldId, w0.peerMac, w0.peerLinkLocal)
       dup.pairs.push({ oldArcId: w0.id, newArcId: w1.id, peerMoved: false })
       return
     }
     // Both moved: old–peerOld persists on both pseudo-interfaces, new–peerNew takes the NICs we had.
     this.#changeIdentityArc(old, w0, peerNew.mac, peerNew.linkLocal)
-    const w1 = this.#addIdentityArc(fresh.id, arc, peerNew.id, w0.peerMac, w0.peerLinkLocal)
+    const w1 = this.#arcOfFresh(fresh, arc, peerNew.id, w0.peerMac, w0.peerLinkLocal)
     dup.pairs.push({ oldArcId: w0.id, newArcId: w1.id, peerMoved: true })
+  }
+
+  /**
+   * The new identity's identity-arc to `peerId` after a match. It may exist already on another MAC: the peer moved
+   * in an operation of its own meanwhile and told us (its identity_match_duplication came first), which is newer
+   * than what our old identity's arc says; that one is kept (lab 2x25: adding it again threw and undid the
+   * duplication half way).
+   */
+  #arcOfFresh (fresh: IdentityRecord, arc: PhysicalArc, peerId: string, peerMac: string, peerLinkLocal: string): IdentityArc {
+    const had = fresh.arcs.get(`${arc.id}#${peerId}`)
+    if (had !== undefined && (had.peerMac !== peerMac.toUpperCase() || had.peerLinkLocal !== peerLinkLocal)) {
+      this.#log(`identity-arc ${had.id} of identity ${fresh.index} is kept at ${had.peerMac} ${had.peerLinkLocal} (the match said ${peerMac} ${peerLinkLocal})`)
+      return had
+    }
+    return this.#addIdentityArc(fresh.id, arc, peerId, peerMac, peerLinkLocal)
   }
 
   // ---------------------------------------------------------------- incoming requests
@@ -462,7 +508,7 @@ export class IdentityManager {
         if (doubt !== null) { this.#refuseMatch(arc, what, doubt, true); return { v: 1, kind: 'identity_duplication', peerPending: true } }
         if (this.#matched.has(key) || old.arcs.get(w.id) !== w || this.#physical.get(arc.id) !== arc) return { v: 1, kind: 'identity_duplication', peerNewId: fresh.id, peerOldMac: oldNic.mac, peerOldLinkLocal: oldNic.linkLocal }
         this.#matched.add(key)
-        const w1 = this.#addIdentityArc(fresh.id, arc, m.newId, w.peerMac, w.peerLinkLocal)
+        const w1 = this.#arcOfFresh(fresh, arc, m.newId, w.peerMac, w.peerLinkLocal)
         this.#changeIdentityArc(old, w, m.oldMac, m.oldLinkLocal)
         const pair = { oldArcId: w.id, newArcId: w1.id, peerMoved: true }
         dup.pairs.push(pair)

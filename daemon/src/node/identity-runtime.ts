@@ -185,9 +185,12 @@ export class IdentityRuntime {
 
   /** The old identity of a duplication becomes a connectivity identity (§4.9). */
   makeConnectivity (fromLevel: number, toLevel: number, virtualPos: number, eldership: number): void {
+    const fingerprint = withEldershipAt(this.#fingerprint, fromLevel - 1, eldership)
+    this.qspn.makeConnectivity(fromLevel, toLevel, virtualPos, fingerprint)
+    // only once QSPN holds the virtual position: the kernel state of an identity out of the default namespace is
+    // never made for an all-real address
+    this.#fingerprint = fingerprint
     this.#leaving = undefined
-    this.#fingerprint = withEldershipAt(this.#fingerprint, fromLevel - 1, eldership)
-    this.qspn.makeConnectivity(fromLevel, toLevel, virtualPos, this.#fingerprint)
     // a connectivity identity forwards PeerServices' requests and serves none (§5.1)
     this.peers.coordinator.goneConnectivity()
     this.ctx.scheduleSync()

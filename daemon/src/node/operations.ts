@@ -205,7 +205,10 @@ export class NodeOperations {
       r0.makeConnectivity(a.guestLevel + 1, Math.max(a.guestLevel + 1, to), a.connPos, a.connEld)
       system.log(`${kind} ${opId}: identity ${r0.identity.index} \u2192 ${fresh.index} at ${formatNaddr(naddr)}; ${r0.identity.index} is a connectivity identity at ${formatNaddr(r0.naddr)} in ${r0.local.netns}`)
     } catch (e) {
-      r0.prepareConnectivity(undefined)
+      // Taken back only while the identity still holds its place: once it moved out of the way (the duplication
+      // happened) its kernel state is made for the connectivity position, never for its all-real address again.
+      if (r0.local.netns === ns) r0.prepareConnectivity(undefined)
+      system.log(`${kind} ${opId}: phase 1 of identity ${r0.identity.index} failed${r0.local.netns === ns ? '' : ` after it moved to ${r0.local.netns}`}: ${(e as Error).message}`)
       throw e
     } finally {
       this.#moving.delete(r0.identity.id)

@@ -134,6 +134,7 @@ export class RequestClient {
     if (w > core.levels) throw new RangeError(`x\u0304 of ${w} positions for ${core.levels} levels`)
     if (!core.isReady()) throw new PeersNotReadyError(`request to service ${pId}`)
     let attempts = 0
+    let noGateway = 0
     for (;;) { // a redo starts here again
       const naddr = core.naddr
       const excl = new Exclusions(naddr, w)
@@ -188,7 +189,11 @@ export class RequestClient {
             }
             excl.add(outcome.gnode)
             break
-          case 'no-gateway': core.stats.noGateway++; await core.sleep(core.cfg.noGatewayWaitMs); break
+          case 'no-gateway':
+            core.stats.noGateway++
+            if (noGateway >= core.cfg.noGatewayRounds) throw new PeersGaveUpError(pId, attempts)
+            await core.sleep(Math.min(core.cfg.noGatewayWaitMs * 2 ** noGateway++, core.cfg.noGatewayMaxWaitMs))
+            break
         }
       }
     }

@@ -26,8 +26,14 @@ export interface PeersConfig {
   readonly contactBackMinAttempts: number
   /** Pause between two tries of a failed message to the client. */
   readonly contactBackRetryWaitMs: Ms
-  /** No gateway toward the chosen g-node: wait this long, then choose again. */
+  /**
+   * No gateway toward the chosen g-node: wait this long, then choose again; doubled after each such round of one
+   * request, up to noGatewayMaxWaitMs, and the request gives up after noGatewayRounds of them (every send failing
+   * at once, as through a pseudo-interface not attached yet, made thousands of tries a minute and loaded the lab).
+   */
   readonly noGatewayWaitMs: Ms
+  readonly noGatewayMaxWaitMs: Ms
+  readonly noGatewayRounds: number
   /**
    * A g-node that did not answer in time is asked again this many times before it is excluded (a lost message is
    * not a dead servant). After that it is excluded softly: the search is degraded and writes are refused.
@@ -64,6 +70,8 @@ export const DEFAULT_PEERS_CONFIG: PeersConfig = {
   contactBackMinAttempts: 3,
   contactBackRetryWaitMs: 10,
   noGatewayWaitMs: 20,
+  noGatewayMaxWaitMs: 1_000,
+  noGatewayRounds: 8,
   timeoutRetries: 1,
   redoWaitMs: 100,
   maxAttempts: 64,
