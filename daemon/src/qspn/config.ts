@@ -44,7 +44,8 @@ export interface QspnConfig {
   /** How long a member of a connectivity g-node told to go (got_prepare_destroy) waits before it asks to be removed. */
   readonly destroyWaitMs: number
   /** A full-ETP request that failed in transport is tried again after this long, once, before the arc is dropped (0: never). */
-  readonly requestRetryMs: number  /**
+  readonly requestRetryMs: number
+  /**
    * Two fingerprints of one g-node that both last this long (after their settling) mean the g-node split (§4.7,
    * `threshold_calculator`: 10 s in ntkd): a border node next to the island without the eldest signals it.
    */
@@ -67,4 +68,9 @@ export const DEFAULT_QSPN_CONFIG: QspnConfig = {
   splitToleranceMs: 10_000
 }
 
-export const LAB_QSPN_CONFIG: QspnConfig = { ...DEFAULT_QSPN_CONFIG, arcTimeoutMs: 2_000, periodicFullEtpMs: 30_000, bootstrapTimeoutMs: 3_000, destroyWaitMs: 1_000, requestRetryMs: 500, splitToleranceMs: 2_000 }
+/**
+ * Shorter timers for labs and tests. The split tolerance stays at 5 s: a g-node whose eldest left (a migration, a
+ * dismissed identity) shows the old fingerprint on paths not yet refreshed, and with 2 s a lab under load (50 daemons
+ * on 2 cores) took that for a split and sent a whole g-node out of the network during a merge.
+ */
+export const LAB_QSPN_CONFIG: QspnConfig = { ...DEFAULT_QSPN_CONFIG, arcTimeoutMs: 2_000, periodicFullEtpMs: 30_000, bootstrapTimeoutMs: 3_000, destroyWaitMs: 1_000, requestRetryMs: 500, splitToleranceMs: 5_000 }
