@@ -229,7 +229,7 @@ export class NodeSystem {
     // for it meanwhile (in the default namespace still, or already moved)
     const r = this.runtimes.get(this.identities.mainId) ?? [...this.runtimes.values()].find(x => x.isMain) ??
       (this.#lastMain !== undefined && this.runtimes.get(this.#lastMain.identity.id) === this.#lastMain ? this.#lastMain : undefined)
-    if (r === undefined) throw new Error(`the main identity ${this.identities.mainId} has no runtime`)
+    if (r === undefined) throw new Error(`the main identity ${this.identities.mainId} has no runtime (runtimes: ${[...this.runtimes.values()].map(x => `${x.identity.index}/${x.identity.id.slice(0, 6)}${x.local.netns === '' ? '' : ` in ${x.local.netns}`}`).join(', ') || 'none'})`)
     if (r.identity.id === this.identities.mainId) this.#lastMain = r
     return r
   }
@@ -278,6 +278,7 @@ export class NodeSystem {
     if (r === undefined) return
     r.stop()
     this.runtimes.delete(id)
+    this.log(`identity ${r.identity.index} (${id.slice(0, 6)}) stopped${id === this.identities.mainId ? ', although it is the main identity' : ''}`)
   }
 
   /** While frozen, a namespace keeps the state applied last (its identity is being replaced). */
