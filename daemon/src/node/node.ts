@@ -224,10 +224,13 @@ export class NodeSystem {
   }
 
   #lastMain: IdentityRuntime | undefined
+  /** The main identity a duplication under way replaces (its new identity has no runtime until the duplication returns). */
+  #replacedMain: string | undefined
   get main (): IdentityRuntime {
-    // during a duplication the new main identity exists a moment before its runtime: the one it replaces answers
-    // for it meanwhile (in the default namespace still, or already moved)
-    const r = this.runtimes.get(this.identities.mainId) ?? [...this.runtimes.values()].find(x => x.isMain) ??
+    // during a duplication the new main identity exists a moment (seconds, under load) before its runtime: the one it
+    // replaces answers for it meanwhile (in the default namespace still, or already moved)
+    const r = this.runtimes.get(this.identities.mainId) ?? (this.#replacedMain === undefined ? undefined : this.runtimes.get(this.#replacedMain)) ??
+      [...this.runtimes.values()].find(x => x.isMain) ??
       (this.#lastMain !== undefined && this.runtimes.get(this.#lastMain.identity.id) === this.#lastMain ? this.#lastMain : undefined)
     if (r === undefined) throw new Error(`the main identity ${this.identities.mainId} has no runtime (runtimes: ${[...this.runtimes.values()].map(x => `${x.identity.index}/${x.identity.id.slice(0, 6)}${x.local.netns === '' ? '' : ` in ${x.local.netns}`}`).join(', ') || 'none'})`)
     if (r.identity.id === this.identities.mainId) this.#lastMain = r
@@ -369,7 +372,10 @@ export class NodeSystem {
     ids.on('identity_arc_removing', ({ arc }) => { this.runtimes.get(arc.identityId)?.dropQspnArc(arc.id, false) })
     // an identity that moves to a new namespace says nothing until its NICs, link-locals and routes are made and its
     // neighbours know where it went (NodeOperations releases it)
-    ids.on('identity_moving', ({ identity }) => { this.runtimes.get(identity.id)?.messenger.hold() })
+    ids.on('identity_moving', ({ identity }) => {
+      if (identity.id === ids.mainId) this.#replacedMain = identity.id
+      this.runtimes.get(identity.id)?.messenger.hold()
+    })
     // a neighbour of the same moving g-node duplicated after us: the arc between our new identities is internal to
     // the g-node, a qspn-arc as the one between the old ones was
     ids.on('late_arc_pair', ({ oldIdentityId, newIdentityId, pair }) => {
