@@ -130,8 +130,10 @@ export function bridges (g: Graph): Set<string> {
 
 /**
  * The reroute cut: the first link, from the first node, on a fewest-hops (every arc costs the same: cheapest) path
- * from the first node to the node farthest from it, that is not a bridge (so the cut reroutes and splits nothing).
- * undefined when every link of that path is a bridge (a line).
+ * from the first node to the node farthest from it, that is not a bridge (so the cut reroutes and splits nothing)
+ * and leaves every g-node of ntkd's configured addresses connected inside (a cut inside a g-node splits the g-node:
+ * ntkd then repairs a split, which is no reroute; seen on the ring of 10, whose g-node of 8 the first link cut in
+ * two). undefined when no link of that path will do (a line).
  */
 export function rerouteLink (g: Graph): Link | undefined {
   const src = g.nodes[0]
@@ -140,11 +142,26 @@ export function rerouteLink (g: Graph): Link | undefined {
   const path: string[] = [far]
   while (path[0] !== src) path.unshift(parent.get(path[0]) as string)
   const cutting = bridges(g)
+  let addresses: Map<string, string> | undefined
+  try { addresses = configuredAddresses(g) } catch { addresses = undefined }
   for (let i = 0; i + 1 < path.length; i++) {
     const l = g.links.find(x => linkKey(x) === key(path[i], path[i + 1])) as Link
-    if (!cutting.has(linkKey(l))) return l
+    if (!cutting.has(linkKey(l)) && (addresses === undefined || keepsGnodesWhole(g, l, addresses))) return l
   }
   return undefined
+}
+
+/** Whether every g-node (addresses top level first) holding both ends of `l` stays connected inside without it. */
+export function keepsGnodesWhole (g: Graph, l: Link, addresses: ReadonlyMap<string, string>): boolean {
+  const levels = (addresses.get(l.a) ?? '').split('.').length
+  for (let k = 1; k < levels; k++) {
+    const gnodeOf = (n: string): string => (addresses.get(n) ?? '').split('.').slice(0, levels - k).join('.')
+    if (gnodeOf(l.a) !== gnodeOf(l.b)) continue
+    const inside = g.nodes.filter(n => gnodeOf(n) === gnodeOf(l.a))
+    const links = g.links.filter(x => inside.includes(x.a) && inside.includes(x.b))
+    if (!connected(inside, neighbours(inside, links, new Set([linkKey(l)])))) return false
+  }
+  return true
 }
 
 /** Bits per level for ntkd without an address: room for the nodes to found and merge (Hooking) with space to spare. */

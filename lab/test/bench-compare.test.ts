@@ -1,7 +1,7 @@
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
-import { bridges, configuredAddresses, grid, labYaml, line, randomGraph, rerouteLink, ring, type Graph } from '../../bench/compare/graphs'
+import { bridges, configuredAddresses, grid, keepsGnodesWhole, labYaml, line, randomGraph, rerouteLink, ring, type Graph } from '../../bench/compare/graphs'
 import { markdownReport, plots, svgPlot, type Results } from '../../bench/compare/report'
 import type { Measured } from '../../bench/compare/measure'
 import { defaultKinds, parseTopology } from '../src/topology'
@@ -37,10 +37,16 @@ test('each topology is connected, its split cut leaves two connected parts, its 
     else {
       t.not(r, undefined, `${g.id} has a reroute cut`)
       t.is(parts(g, [r as Graph['links'][number]]).length, 1, `${g.id}: the reroute cut splits nothing`)
+      t.true(keepsGnodesWhole(g, r as Graph['links'][number], configuredAddresses(g)), `${g.id}: the reroute cut leaves every configured g-node whole`)
     }
   }
   t.is(bridges(line(10)).size, 9)
   t.is(bridges(ring(10)).size, 0)
+  // the ring's g-node of 8 (r1..r5, r8..r10) holds its first links: cutting r1-r2 splits it, so the cut moves on
+  const ring10 = ring(10)
+  const first = ring10.links.find(l => `${l.a}-${l.b}` === 'r1-r2')!
+  t.false(keepsGnodesWhole(ring10, first, configuredAddresses(ring10)), 'cutting r1-r2 splits a g-node of the ring')
+  t.not(`${rerouteLink(ring10)?.a}-${rerouteLink(ring10)?.b}`, 'r1-r2')
 })
 
 test('the random graph is the same for a seed and another for another seed', t => {
