@@ -281,13 +281,9 @@ export class IdentityManager {
     if (dup === undefined) throw new IdentityError(`add_identity ${oldId} in migration ${migrationId} without prepare_add_identity`)
     if (dup.newId !== undefined) throw new IdentityError(`identity ${oldId} already duplicated in migration ${migrationId}`)
     const old = this.#t.get(oldId)
-    this.#duplications++
-    this.events.emit('identity_moving', { identity: viewOf(old) })
-    // The new identity takes the old one's place: namespace and NICs.
-    const fresh = this.#t.record(this.#t.newId(), old.netns)
-    for (const [real, nic] of old.pseudo) fresh.pseudo.set(real, nic)
-    dup.newId = fresh.id
-    if (old.id === this.#t.mainId) this.#t.mainId = fresh.id
+    // the new identity's id, and where the old one goes, checked before anything changes (random draws in the order
+    // they always had)
+    const freshId = this.#t.newId()
     const ns = this.#t.freeNamespace()
     const moved: IdentityRecord = { ...old, netns: ns, pseudo: new Map(), arcs: old.arcs }
     for (const real of this.#p.realNics()) {
@@ -295,6 +291,13 @@ export class IdentityManager {
       if (dev.length > 15) throw new IdentityError(`pseudo-interface name ${dev} is longer than 15 characters (rename ${real})`)
       moved.pseudo.set(real, { dev, realDev: real, mac: this.#t.randomMac(), linkLocal: randomLinklocal(this.#p.random) })
     }
+    this.#duplications++
+    this.events.emit('identity_moving', { identity: viewOf(old) })
+    // The new identity takes the old one's place: namespace and NICs.
+    const fresh = this.#t.record(freshId, old.netns)
+    for (const [real, nic] of old.pseudo) fresh.pseudo.set(real, nic)
+    dup.newId = fresh.id
+    if (old.id === this.#t.mainId) this.#t.mainId = fresh.id
     this.#t.identities.set(old.id, moved)
     this.events.emit('identity_added', { identity: viewOf(fresh) })
     this.#log(`identity ${old.index} duplicated in migration ${migrationId}: ${fresh.index} takes ${old.netns === '' ? 'the default namespace' : old.netns}, ${old.index} moves to ${ns}`)

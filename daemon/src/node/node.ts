@@ -223,17 +223,13 @@ export class NodeSystem {
     }
   }
 
-  #lastMain: IdentityRuntime | undefined
   /** The main identity a duplication under way replaces (its new identity has no runtime until the duplication returns). */
   #replacedMain: string | undefined
   get main (): IdentityRuntime {
     // during a duplication the new main identity exists a moment (seconds, under load) before its runtime: the one it
     // replaces answers for it meanwhile (in the default namespace still, or already moved)
-    const r = this.runtimes.get(this.identities.mainId) ?? (this.#replacedMain === undefined ? undefined : this.runtimes.get(this.#replacedMain)) ??
-      [...this.runtimes.values()].find(x => x.isMain) ??
-      (this.#lastMain !== undefined && this.runtimes.get(this.#lastMain.identity.id) === this.#lastMain ? this.#lastMain : undefined)
+    const r = this.runtimes.get(this.identities.mainId) ?? (this.#replacedMain === undefined ? undefined : this.runtimes.get(this.#replacedMain))
     if (r === undefined) throw new Error(`the main identity ${this.identities.mainId} has no runtime (runtimes: ${[...this.runtimes.values()].map(x => `${x.identity.index}/${x.identity.id.slice(0, 6)}${x.local.netns === '' ? '' : ` in ${x.local.netns}`}`).join(', ') || 'none'})`)
-    if (r.identity.id === this.identities.mainId) this.#lastMain = r
     return r
   }
 

@@ -207,8 +207,9 @@ export class NodeOperations {
     } catch (e) {
       // Taken back only while the identity still holds its place: once it moved out of the way (the duplication
       // happened) its kernel state is made for the connectivity position, never for its all-real address again.
-      if (r0.local.netns === ns) r0.prepareConnectivity(undefined)
-      system.log(`${kind} ${opId}: phase 1 of identity ${r0.identity.index} failed${r0.local.netns === ns ? '' : ` after it moved to ${r0.local.netns}`}: ${(e as Error).message}`)
+      const stayed = r0.local.netns === ns
+      if (stayed) r0.prepareConnectivity(undefined)
+      system.log(`${kind} ${opId}: phase 1 of identity ${r0.identity.index} failed${stayed ? '' : ` after it moved to ${r0.local.netns}`}: ${(e as Error).message}`)
       throw e
     } finally {
       this.#moving.delete(r0.identity.id)
