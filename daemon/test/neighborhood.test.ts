@@ -137,6 +137,25 @@ test('fixed link-locals (replaying documented values): each NIC takes its own, t
   })
 })
 
+test('no two NICs of a node get one link-local: a random draw already held or configured on another NIC is drawn again', async t => {
+  const w = new World()
+  const registry = new MessageRegistry()
+  registerNeighborhoodMessages(registry)
+  // draws of int(255) in order: eth1 7.7; eth2 7.7 (eth1 has it), 7.8 (configured for eth3), then 9.9
+  const draws = [7, 7, 7, 7, 7, 8, 9, 9]
+  const fallback = new SeededRandom(5)
+  const random = { next: () => fallback.next(), int: (n: number) => n === 255 && draws.length > 0 ? draws.shift() as number : fallback.int(n) }
+  const nb = new Neighborhood(
+    { transport: w.net.transport('a', new WireCodec({ registry })), clock: w.clock, random, syncKernel: async () => {} },
+    { nics: [{ name: 'eth1', mac: mac(1) }, { name: 'eth2', mac: mac(2) }, { name: 'eth3', mac: mac(3) }], timers: TIMER_PROFILES.lab, linkLocals: { eth3: '169.254.7.8' } })
+  t.teardown(async () => await nb.stop())
+  await nb.start()
+  t.deepEqual(nb.desiredKernelContribution().addresses, [
+    { dev: 'eth1', address: '169.254.7.7' }, { dev: 'eth2', address: '169.254.9.9' }, { dev: 'eth3', address: '169.254.7.8' }
+  ])
+  t.is(draws.length, 0)
+})
+
 test('the smoothing rule of spec §3 step 5', t => {
   const first = smoothCost(undefined, 1000)
   t.deepEqual(first, { state: { stored: 1000, official: 1000 }, officialChanged: true })

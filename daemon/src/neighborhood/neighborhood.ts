@@ -172,12 +172,25 @@ export class Neighborhood {
       if (sameName && sameMac) return undefined
       if (sameName || sameMac) throw new NicConflictError(nic, m.info)
     }
-    const linklocal = this.#linkLocals[nic.name] ?? randomLinklocal(this.#c.random)
+    const linklocal = this.#linkLocals[nic.name] ?? this.#freshLinklocal()
     const monitored: MonitoredNic = { info: nic, linklocal, cancelHereIAm: () => {} }
     this.#nics.set(nic.name, monitored)
     await this.#c.transport.attachNic({ name: nic.name, linklocal })
     this.events.emit('nic_address_set', { dev: nic.name, address: linklocal })
     return monitored
+  }
+
+  /**
+   * A random link-local that no other NIC of this node holds or is configured to hold. Two NICs with one address
+   * break the transport (a unicast is told apart by the address it arrived on, so the replies of one NIC's neighbour
+   * were taken as the other NIC's and its arc flapped every few seconds; seen in the lab, about 1 node in 10,000).
+   */
+  #freshLinklocal (): string {
+    const taken = new Set([...[...this.#nics.values()].map(m => m.linklocal), ...Object.values(this.#linkLocals)])
+    for (;;) {
+      const ll = randomLinklocal(this.#c.random)
+      if (!taken.has(ll)) return ll
+    }
   }
 
   /** here_i_am on the NIC now, then every hereIAmMs while the NIC is watched. */
