@@ -30,6 +30,14 @@ async function main (): Promise<void> {
             const reply = await transport.unicast(req.peer, req.message, { timeoutMs: req.timeoutMs })
             return { reply: reply ?? null }
           } catch (e) { return { error: `${(e as Error).name}: ${(e as Error).message}` } }
+        case 'unicastBlocked': {
+          // the event loop held for blockMs, blockAfterMs after the request left (a spawn or a starved CPU)
+          const reply = transport.unicast(req.peer, req.message, { timeoutMs: req.timeoutMs })
+            .then(r => ({ reply: r ?? null }), (e: Error) => ({ error: `${e.name}: ${e.message}` }))
+          // held in the check phase (as after an I/O callback): the next turn of the loop runs expired timers first
+          setTimeout(() => setImmediate(() => { const until = Date.now() + (req.blockMs as number); while (Date.now() < until) { /* held */ } }), req.blockAfterMs)
+          return await reply
+        }
         case 'routed':
           try {
             const reply = await transport.routedUnicast(req.ip, req.message, { timeoutMs: req.timeoutMs })

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { NICS, transportCompliance, type NodeName, type TransportHarness } from './transport-compliance'
 import { firstMissing, missingRoot, missingTools, runnableIf } from './helpers/requires'
+import type { WireMessage } from '../src/wire'
 
 /**
  * UdpTcpTransport on real sockets in three namespaces ntktr-<rand>-a/b/c, veths a1-b1 and b2-c1, link-locals as
@@ -42,7 +43,12 @@ class Child {
   }
 }
 
-async function netnsHarness (): Promise<TransportHarness> {
+type NetnsHarness = TransportHarness & {
+  /** A unicast from `node` whose event loop is then held for blockMs, blockAfterMs after the request left. */
+  unicastBlocked: (node: NodeName, peer: { nic: string, linklocal: string }, message: WireMessage, o: { timeoutMs: number, blockAfterMs: number, blockMs: number }) => Promise<unknown>
+}
+
+async function netnsHarness (): Promise<NetnsHarness> {
   const prefix = `ntktr-${randomBytes(3).toString('hex')}`
   const ns = (n: NodeName): string => `${prefix}-${n}`
   const children = new Map<NodeName, Child>()
@@ -91,6 +97,7 @@ async function netnsHarness (): Promise<TransportHarness> {
     raw: async (node, nic, to, bytes) => { await child(node).call('raw', { nic, to, bytes: bytes.toString('base64') }) },
     counters: async node => await child(node).call('counters'),
     settle: async ms => await new Promise(resolve => setTimeout(resolve, ms)),
+    unicastBlocked: async (node, peer, message, o) => await child(node).call('unicastBlocked', { peer, message, ...o }),
     close: teardown
   }
 }
@@ -121,4 +128,17 @@ test('a protocol port held by another socket is waited for, with a log line per 
   setTimeout(() => blocker.close(), 300)
   await t.notThrowsAsync(later.attachNic({ name: 'lo', linklocal: '127.0.0.1' }))
   await later.close()
+})
+
+runnableIf(test.serial, missing)('a reply that arrived while the event loop was held past the deadline is read before the timeout is decided', async t => {
+  const h = await netnsHarness()
+  t.teardown(h.close)
+  // b answers at once; a's loop is held as soon as the request left, for 1.2 s (deadline 500 ms): the pong waits in
+  // a's socket while the expired timer is due first. Without the extra turn of I/O a's own timeout won.
+  const r = await h.unicastBlocked('a', { nic: 'a1', linklocal: NICS.b.b1 }, { v: 1, kind: 'ping', seq: 41 }, { timeoutMs: 500, blockAfterMs: 0, blockMs: 1200 })
+  t.deepEqual(r, { reply: { v: 1, kind: 'pong', seq: 41, by: 'b:b1' } })
+  // a peer that does not answer still times out
+  await h.setMode('b', 'silent')
+  const silent = await h.unicastBlocked('a', { nic: 'a1', linklocal: NICS.b.b1 }, { v: 1, kind: 'ping', seq: 42 }, { timeoutMs: 300, blockAfterMs: 50, blockMs: 600 }) as { error?: string }
+  t.regex(silent.error ?? '', /UnicastTimeoutError/)
 })

@@ -244,7 +244,12 @@ export class UdpTcpTransport implements Transport {
         if (sock !== undefined) { sock.destroy(); this.#connections.delete(sock) }
         f()
       }
-      const cancelTimeout = this.#clock.setTimer(timeoutMs, () => finish(() => reject(new UnicastTimeoutError(peer, message.kind, timeoutMs))))
+      // The timeout is decided after one more turn of I/O: a loop held past the deadline (a process spawn, a CPU
+      // starved under load) runs its expired timers before it reads the sockets, so a reply that arrived in time
+      // would otherwise lose to its own timeout (and a neighbour answering probes would lose its arc).
+      const cancelTimeout = this.#clock.setTimer(timeoutMs, () => {
+        setImmediate(() => finish(() => reject(new UnicastTimeoutError(peer, message.kind, timeoutMs))))
+      })
       const onAbort = (): void => finish(() => reject(new UnicastAbortedError(peer, message.kind)))
       o.signal?.addEventListener('abort', onAbort, { once: true })
       const talk = (s: TcpSocket, connected: boolean): void => {
