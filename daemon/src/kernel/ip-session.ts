@@ -101,3 +101,91 @@ export class IpSession {
     })
   }
 }
+
+/**
+ * A long-lived `ip [-n ns] -N -j -batch -` process for the kernel reads of a rescan (every few seconds with lab
+ * timers): a spawn from the daemon holds its event loop until the child runs, 150 ms on average and up to 0.5 s
+ * measured on the lab's loaded 5x5 grid, longer than a neighbour's probe may wait. With -j each command prints
+ * exactly one line of JSON, flushed, so a query of N commands is answered when N lines came. A failed command ends
+ * the process (no -force): that query rejects with its stderr and the next one starts a new process.
+ */
+export class IpReader {
+  readonly #argv: string[]
+  #child: ChildProcessWithoutNullStreams | undefined
+  #stdout = ''
+  #stderr = ''
+  #pending: { resolve: (out: string) => void; reject: (e: Error) => void; lines: number } | undefined
+  #queue: Promise<unknown> = Promise.resolve()
+
+  constructor (ipArgs: readonly string[]) { this.#argv = ['ip', ...ipArgs, '-N', '-j', '-batch', '-'] }
+
+  #start (): ChildProcessWithoutNullStreams {
+    const child = spawn(this.#argv[0], this.#argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
+    this.#stdout = ''
+    this.#stderr = ''
+    child.stdout.on('data', (b: Buffer) => {
+      this.#stdout += b.toString()
+      const p = this.#pending
+      if (p === undefined) return
+      let end = -1
+      for (let i = 0; i < p.lines; i++) { end = this.#stdout.indexOf('\n', end + 1); if (end < 0) return }
+      const out = this.#stdout.slice(0, end + 1)
+      this.#stdout = this.#stdout.slice(end + 1)
+      this.#pending = undefined
+      p.resolve(out)
+    })
+    child.stderr.on('data', (b: Buffer) => { this.#stderr += b.toString() })
+    child.stdin.on('error', () => { /* the exit tells */ })
+    child.on('error', err => this.#fail(child, err))
+    child.on('close', code => this.#fail(child, new CommandError(this.#argv, code, this.#stderr)))
+    this.#child = child
+    this.#hold(child, false)
+    return child
+  }
+
+  #hold (child: ChildProcessWithoutNullStreams, busy: boolean): void {
+    if (busy) child.ref(); else child.unref()
+    for (const s of [child.stdin, child.stdout, child.stderr] as unknown as Array<{ ref?: () => void; unref?: () => void }>) {
+      if (busy) s.ref?.(); else s.unref?.()
+    }
+  }
+
+  #fail (child: ChildProcessWithoutNullStreams, err: Error): void {
+    if (this.#child !== child) return
+    this.#child = undefined
+    const p = this.#pending
+    this.#pending = undefined
+    p?.reject(err)
+  }
+
+  /** The output of `commands` (one JSON line each), in order. Calls are serialised. */
+  async query (commands: readonly string[]): Promise<string> {
+    const next = this.#queue.then(async () => await this.#query(commands))
+    this.#queue = next.catch(() => undefined)
+    return await next
+  }
+
+  async #query (commands: readonly string[]): Promise<string> {
+    const child = this.#child ?? this.#start()
+    this.#hold(child, true)
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        this.#pending = { resolve, reject, lines: commands.length }
+        child.stdin.write(commands.join('\n') + '\n')
+      })
+    } finally {
+      this.#hold(child, false)
+    }
+  }
+
+  async close (): Promise<void> {
+    const child = this.#child
+    if (child === undefined) return
+    this.#child = undefined
+    this.#hold(child, true)
+    await new Promise<void>(resolve => {
+      child.once('close', () => resolve())
+      child.stdin.end()
+    })
+  }
+}

@@ -1,9 +1,9 @@
 import { readFile, readdir, writeFile } from '../util/fs-async'
 import { KernelApplyError } from './errors'
 import { CommandError, run } from './exec'
-import { IpSession } from './ip-session'
+import { IpReader, IpSession } from './ip-session'
 import type { ApplyOptions, ApplyStats, Kernel, KernelOptions } from './kernel'
-import { type IpView, parseIpBatch, parseIptablesSave, parseSysctl, pseudoInterfacesOf } from './linux-read'
+import { type IpView, parseIpBatch, parseIptablesSave, parseSysctl, pseudoInterfacesOf, readProcSysctls } from './linux-read'
 import { ipLine, markRule, natRule, pseudoCreateLines } from './linux-render'
 import { type Op, describeOp, plan } from './plan'
 import { type KernelState, type NamespaceState, SYSTEM_NS, emptyNamespace, macOfNtkFromTable, tablesOf } from './state'
@@ -50,6 +50,7 @@ export class LinuxKernel implements Kernel {
   /** Devices of the default namespace (real NICs) an apply brought or found up: never brought up again (see apply) */
   readonly #upOnce = new Set<string>()
   readonly #sessions = new Map<string, IpSession>()
+  readonly #readers = new Map<string, IpReader>()
   #reads = 0
   #commands = 0
 
@@ -90,12 +91,16 @@ export class LinuxKernel implements Kernel {
     const where = ns === SYSTEM_NS ? `netns ${this.#o.netns ?? '(current)'}` : `netns ${this.hostNs(ns) ?? ''}`
     const keys = [...(hint?.sysctls.keys() ?? [])]
     this.#reads += 2
+    // The daemon's own namespace reads its sysctls from /proc (no process); `ip` goes to a long-lived reader.
+    const here = ns === SYSTEM_NS && this.#o.netns === undefined
     const [ipOut, ntOut] = await Promise.all([
-      run([...this.#ip(ns), '-N', '-j', '-batch', '-'], 'addr\nroute show table all\nrule\n', o?.signal),
-      run(this.#exec(ns, ['sh', '-c', 'iptables-save && echo @@sysctl@@ && if [ $# -gt 0 ]; then exec sysctl -e "$@"; fi', 'sh', ...keys]), undefined, o?.signal)
+      this.#reader(ns).query(['addr', 'route show table all', 'rule']),
+      here
+        ? run(['iptables-save'], undefined, o?.signal)
+        : run(this.#exec(ns, ['sh', '-c', 'iptables-save && echo @@sysctl@@ && if [ $# -gt 0 ]; then exec sysctl -e "$@"; fi', 'sh', ...keys]), undefined, o?.signal)
     ])
-    const ip: IpView = parseIpBatch(where, ipOut.stdout, this.#o.allocator, ns === SYSTEM_NS ? this.#foreign : new Set())
-    const [ipt, sys] = ntOut.stdout.split('@@sysctl@@\n')
+    const ip: IpView = parseIpBatch(where, ipOut, this.#o.allocator, ns === SYSTEM_NS ? this.#foreign : new Set())
+    const [ipt, sys] = here ? [ntOut.stdout, await readProcSysctls(keys)] : ntOut.stdout.split('@@sysctl@@\n')
     const nt = parseIptablesSave(where, ipt, this.#o.allocator)
     const parents = new Map((hint?.pseudoInterfaces ?? []).map(p => [p.name, p.parent]))
     return {
@@ -147,15 +152,25 @@ export class LinuxKernel implements Kernel {
 
   /** Ends the `ip -batch` sessions. The kernel stays usable: the next apply opens new ones. */
   async close (): Promise<void> {
-    const sessions = [...this.#sessions.values()]
+    const sessions = [...this.#sessions.values(), ...this.#readers.values()]
     this.#sessions.clear()
+    this.#readers.clear()
     await Promise.all(sessions.map(async s => await s.close()))
   }
 
   async #closeSession (ns: string): Promise<void> {
+    // both hold the namespace open: `ip netns del` would only unmount it
     const s = this.#sessions.get(ns)
+    const r = this.#readers.get(ns)
     this.#sessions.delete(ns)
-    await s?.close()
+    this.#readers.delete(ns)
+    await Promise.all([s?.close(), r?.close()])
+  }
+
+  #reader (ns: string): IpReader {
+    let r = this.#readers.get(ns)
+    if (r === undefined) { r = new IpReader(this.#ip(ns).slice(1)); this.#readers.set(ns, r) }
+    return r
   }
 
   async #batch (ns: string, lines: string[], where: string): Promise<void> {
@@ -277,3 +292,4 @@ export class LinuxKernel implements Kernel {
     await writeFile(path, this.#o.allocator.renderRtTables(existing))
   }
 }
+

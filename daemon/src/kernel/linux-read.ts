@@ -1,5 +1,6 @@
 /**
- * Parsers of `ip -N -j …` and `iptables-save` output into the owned part of a NamespaceState. Pure.
+ * Parsers of `ip -N -j …` and `iptables-save` output into the owned part of a NamespaceState (pure), and the
+ * reading of sysctls from /proc for the daemon's own namespace.
  *
  * Ownership rules (what the reader reports, hence what plan() may delete):
  * - routes in tables 251 (ntk) and 200..250 (ntk_from_*), whatever their protocol: those tables are wholly ours;
@@ -12,6 +13,7 @@
  * - mangle PREROUTING MARK rules tagged with the comment `ntkd` or setting a mark in 200..251;
  * - nat rules tagged with the comment `ntkd`.
  */
+import { readFile } from '../util/fs-async'
 import { KernelReadError } from './errors'
 import {
   type AddressItem, type MarkItem, type NatItem, type PseudoInterface, type RouteItem, type RouteType, type RuleItem,
@@ -154,4 +156,12 @@ function tokens (line: string): string[] {
 function compact<T extends object> (o: T): T {
   for (const k of Object.keys(o) as Array<keyof T>) if (o[k] === undefined) delete o[k]
   return o
+}
+
+/** `sysctl -e` output for keys of the current namespace, read from /proc/sys (a key that does not exist is left out). */
+export async function readProcSysctls (keys: readonly string[]): Promise<string> {
+  const lines = await Promise.all(keys.map(async k => {
+    try { return `${k} = ${(await readFile(`/proc/sys/${k.replace(/\./g, '/')}`, 'utf8')).trim()}` } catch { return '' }
+  }))
+  return lines.filter(l => l !== '').join('\n') + '\n'
 }
