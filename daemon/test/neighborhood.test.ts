@@ -5,7 +5,7 @@ import { SeededRandom } from '../src/util/random'
 import { MessageRegistry, WireCodec } from '../src/wire'
 import {
   Neighborhood, registerNeighborhoodMessages, smoothCost, TIMER_PROFILES,
-  type Arc, type FixedCosts, type NeighborhoodEvents, type NeighborhoodTimers, type NicCarrier, type NicInfo
+  type Arc, type CarrierChanges, type FixedCosts, type NeighborhoodEvents, type NeighborhoodTimers, type NicCarrier, type NicInfo
 } from '../src/neighborhood'
 
 async function flush (): Promise<void> {
@@ -20,7 +20,7 @@ class World {
   readonly nodes = new Map<string, Node>()
   #seed = 100
 
-  async add (name: string, nics: NicInfo[], o: { fixedCosts?: FixedCosts, linkLocals?: Record<string, string>, maxArcs?: number, nicCarrier?: NicCarrier, timers?: NeighborhoodTimers, syncKernel?: () => Promise<void> } = {}): Promise<Node> {
+  async add (name: string, nics: NicInfo[], o: { fixedCosts?: FixedCosts, linkLocals?: Record<string, string>, maxArcs?: number, nicCarrier?: NicCarrier, carrierChanges?: CarrierChanges, timers?: NeighborhoodTimers, syncKernel?: () => Promise<void> } = {}): Promise<Node> {
     const registry = new MessageRegistry()
     registerNeighborhoodMessages(registry)
     const transport = this.net.transport(name, new WireCodec({ registry }))
@@ -37,9 +37,9 @@ class World {
       if (m.kind === 'here_i_am') node.hereIAms.push([this.clock.now(), nic])
       return await broadcast(nic, m)
     }
-    const { nicCarrier, syncKernel, ...init } = o
+    const { nicCarrier, carrierChanges, syncKernel, ...init } = o
     node.nb = new Neighborhood(
-      { transport, clock: this.clock, random: new SeededRandom(this.#seed++), syncKernel: async () => { node.syncs++; await syncKernel?.() }, nicCarrier },
+      { transport, clock: this.clock, random: new SeededRandom(this.#seed++), syncKernel: async () => { node.syncs++; await syncKernel?.() }, nicCarrier, carrierChanges },
       { nics, timers: TIMER_PROFILES.lab, ...init })
     for (const ev of ['nic_address_set', 'arc_added', 'arc_changed', 'arc_removing', 'arc_removed'] as const) {
       node.nb.on(ev, p => node.events.push([ev, p]))
@@ -367,6 +367,45 @@ test('a NIC that loses its carrier drops its arcs at the next carrier check, bef
   carrier.set('b', true)
   await w.run(2500)
   t.is(a.nb.arcs().length, 1)
+})
+
+test('with link-change notices the carrier is read when a NIC changes, and polled ten times less often', async t => {
+  const w = new World()
+  t.teardown(w.stop)
+  const carrier = new Map([['a', true], ['b', true]])
+  const reads = new Map([['a', 0], ['b', 0]])
+  const of = (node: string): NicCarrier => async () => { reads.set(node, (reads.get(node) ?? 0) + 1); return carrier.get(node) }
+  const listeners = new Map<string, (nic: string) => void>()
+  let unsubscribed = 0
+  const changesOf = (node: string): CarrierChanges => onChange => { listeners.set(node, onChange); return () => { unsubscribed++ } }
+  const a = await w.add('a', [{ name: 'eth1', mac: mac(1) }], { nicCarrier: of('a'), carrierChanges: changesOf('a') })
+  await w.add('b', [{ name: 'eth1', mac: mac(2) }], { nicCarrier: of('b'), carrierChanges: changesOf('b') })
+  const ends = [{ node: 'a', nic: 'eth1' }, { node: 'b', nic: 'eth1' }] as const
+  w.net.link(ends[0], ends[1], { latencyMs: 1 })
+  await w.startAll()
+  await w.run(500)
+  t.is(a.nb.arcs().length, 1)
+  // idle: one read per 10 x carrierPollMs (1 s with lab timers), not one per 100 ms
+  reads.set('a', 0)
+  await w.run(5000)
+  t.true((reads.get('a') ?? 0) <= 6, `${reads.get('a') ?? 0} carrier reads in 5 s`)
+  // the cable is cut and the change told: the arcs go at once, long before the next poll or probe timeout
+  w.net.setLink(ends[0], ends[1], { up: false })
+  carrier.set('a', false)
+  carrier.set('b', false)
+  const cut = w.clock.now()
+  listeners.get('a')?.('eth1')
+  listeners.get('b')?.('eth1')
+  await w.run(5)
+  t.deepEqual(a.nb.arcs(), [])
+  t.true(w.clock.now() - cut <= 5)
+  // a change of a NIC the Neighborhood does not manage reads nothing
+  reads.set('a', 0)
+  listeners.get('a')?.('eth9')
+  await w.run(5)
+  t.is(reads.get('a'), 0)
+  await w.stop()
+  t.is(unsubscribed, 2)
 })
 
 test('a failed probe on a NIC without carrier removes the arc at once, without retrying', async t => {

@@ -8,7 +8,7 @@ import { LinuxKernel } from '../kernel/linux-kernel'
 import { TableAllocator } from '../kernel/table-allocator'
 import { sweepDaemonState } from '../kernel/sweep'
 import { UdpTcpTransport } from '../transport/udp-tcp-transport'
-import { sysfsCarrier } from '../neighborhood'
+import { ipMonitorCarrierChanges, sysfsCarrier } from '../neighborhood'
 import { WireCodec, WireCounters } from '../wire'
 import { SystemClock } from '../util/clock'
 import { SeededRandom } from '../util/random'
@@ -113,7 +113,7 @@ async function run (config: NodeConfig): Promise<void> {
   // V8 seeds Math.random per process from the OS: a seed needs no node:crypto (1 MiB resident)
   const seed = Math.floor(Math.random() * 2 ** 31)
   const node = await startNode(config, {
-    transport, kernel, clock, random: new SeededRandom(seed), wireCounters: counters, log, logger: c => logger.of(c), nicCarrier: sysfsCarrier,
+    transport, kernel, clock, random: new SeededRandom(seed), wireCounters: counters, log, logger: c => logger.of(c), nicCarrier: sysfsCarrier, carrierChanges: ipMonitorCarrierChanges,
     macOf: nic => macs.get(nic) as string
   }, { kernelIntervalMs: config.timers === 'lab' ? 50 : 100 })
   let gc: (() => void) | undefined

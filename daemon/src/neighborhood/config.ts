@@ -15,7 +15,8 @@ export interface NeighborhoodTimers {
   readonly missedProbes: number
   /**
    * Period of the carrier check of the managed NICs (needs the `nicCarrier` port); 0: no check. A NIC that loses
-   * its carrier (cable cut, set down) drops its arcs at once instead of waiting for the probes to fail.
+   * its carrier (cable cut, set down) drops its arcs at once instead of waiting for the probes to fail. With the
+   * `carrierChanges` port the carrier is read when a NIC changes, and this poll runs ten times less often.
    */
   readonly carrierPollMs: Ms
 }

@@ -3,7 +3,7 @@ import type { Random } from '../util/random'
 import type { CallerInfo, Transport } from '../transport'
 import type { WireMessage } from '../wire'
 import { arcId, type Arc, type NicInfo } from './arc'
-import type { NicCarrier } from './carrier'
+import type { CarrierChanges, NicCarrier } from './carrier'
 import { DEFAULT_MAX_ARCS, TIMER_PROFILES, type FixedCosts, type NeighborhoodTimers } from './config'
 import { smoothCost, type CostState } from './cost'
 import { TypedEvents, type NeighborhoodEvents } from './events'
@@ -24,6 +24,8 @@ export interface NeighborhoodComponents {
   readonly syncKernel?: () => Promise<void>
   /** Carrier of a managed NIC (e.g. `sysfsCarrier`); absent: arcs are judged by their probes alone. */
   readonly nicCarrier?: NicCarrier
+  /** When NICs may have changed (e.g. `ipMonitorCarrierChanges`): their carrier is read at once, the poll slows tenfold. */
+  readonly carrierChanges?: CarrierChanges
 }
 
 export interface NeighborhoodInit {
@@ -104,6 +106,8 @@ export class Neighborhood {
   #cancelCarrierPoll: CancelTimer = () => {}
   #stopping = false
   #carrierPolling = false
+  #carrierRecheck = false
+  #stopCarrierChanges: () => void = () => {}
   readonly #ignored: Record<NeighborhoodIgnoreReason, number> = { 'unknown-nic': 0, stopping: 0, 'wrong-via': 0, 'not-for-us': 0, 'no-such-arc': 0 }
 
   constructor (components: NeighborhoodComponents, init: NeighborhoodInit) {
@@ -134,8 +138,14 @@ export class Neighborhood {
     for (const m of attached) this.#announce(m)
     if (this.#c.nicCarrier !== undefined && this.#timers.carrierPollMs > 0) {
       this.#cancelCarrierPoll()
+      const changes = this.#c.carrierChanges
+      if (changes !== undefined) {
+        this.#stopCarrierChanges()
+        this.#stopCarrierChanges = changes(nic => { if (this.#nics.has(nic) && !this.#stopping) void this.#checkCarriers() })
+      }
+      const periodMs = changes === undefined ? this.#timers.carrierPollMs : 10 * this.#timers.carrierPollMs
       const poll = (): void => {
-        this.#cancelCarrierPoll = this.#c.clock.setTimer(this.#timers.carrierPollMs, () => { void this.#checkCarriers().finally(poll) })
+        this.#cancelCarrierPoll = this.#c.clock.setTimer(periodMs, () => { void this.#checkCarriers().finally(poll) })
       }
       poll()
     }
@@ -150,6 +160,8 @@ export class Neighborhood {
     this.#pending.clear()
     this.#cancelCarrierPoll()
     this.#cancelCarrierPoll = () => {}
+    this.#stopCarrierChanges()
+    this.#stopCarrierChanges = () => {}
     // a graceful stop tells each neighbour (remove_arc), so it drops the arc now instead of after its probes fail
     while (this.#arcs.size > 0) await this.#removeArc(this.#arcs.values().next().value as LiveArc, true)
     for (const name of [...this.#nics.keys()]) await this.stopMonitor(name)
@@ -397,14 +409,18 @@ export class Neighborhood {
 
   /** A NIC that lost its carrier cannot reach anyone: its arcs go at once (the peer's side sees the same loss). */
   async #checkCarriers (): Promise<void> {
-    if (this.#carrierPolling) return
+    // a change told while a check runs may have come after that NIC was read: check again once it ends
+    if (this.#carrierPolling) { this.#carrierRecheck = true; return }
     this.#carrierPolling = true
     try {
-      for (const name of [...this.#nics.keys()]) {
-        if (![...this.#arcs.values()].some(a => a.nic === name)) continue
-        if (await this.#carrier(name) !== false) continue
-        for (const arc of [...this.#arcs.values()]) if (arc.nic === name) await this.#removeArc(arc, false)
-      }
+      do {
+        this.#carrierRecheck = false
+        for (const name of [...this.#nics.keys()]) {
+          if (![...this.#arcs.values()].some(a => a.nic === name)) continue
+          if (await this.#carrier(name) !== false) continue
+          for (const arc of [...this.#arcs.values()]) if (arc.nic === name) await this.#removeArc(arc, false)
+        }
+      } while (this.#carrierRecheck && !this.#stopping)
     } finally {
       this.#carrierPolling = false
     }

@@ -1,7 +1,7 @@
 import { IDENTITY_AUDIT_INTERVAL_MS, IdentityArcAudit, IdentityDemux, IdentityManager, firstFingerprint, registerIdentityMessages, type HandledNic, type IdentityArc } from '../identities'
 import type { Kernel } from '../kernel/kernel'
 import { type KernelState, type NamespaceState, type RouteItem, SYSTEM_NS, TABLE_MAIN, emptyNamespace, keyOf } from '../kernel/state'
-import { Neighborhood, TIMER_PROFILES, registerNeighborhoodMessages, type Arc, type NicCarrier, type NicInfo } from '../neighborhood'
+import { Neighborhood, TIMER_PROFILES, registerNeighborhoodMessages, type Arc, type CarrierChanges, type NicCarrier, type NicInfo } from '../neighborhood'
 import { DEFAULT_QSPN_CONFIG, LAB_QSPN_CONFIG } from '../qspn/config'
 import { registerQspnMessages } from '../qspn/transport-messenger'
 import { CONTACT_KINDS, registerPeersMessages, type PeersView } from '../peers'
@@ -52,6 +52,8 @@ export interface NodePorts {
   readonly logger?: (component: LogComponent) => ComponentLog
   /** Carrier of a managed NIC (real NICs: sysfsCarrier): arcs of a NIC that lost it go at once. */
   readonly nicCarrier?: NicCarrier
+  /** When NICs may have changed (real NICs: ipMonitorCarrierChanges): the carrier is read at once. */
+  readonly carrierChanges?: CarrierChanges
 }
 
 export interface NodeOptions {
@@ -124,7 +126,7 @@ export class NodeSystem {
     this.sync.onListenerError = onListenerError
     const neighbourTimers = TIMER_PROFILES[config.timers]
     this.neighborhood = new Neighborhood({
-      transport, clock, random, syncKernel: async () => await this.sync.applyNow(), ...(ports.nicCarrier === undefined ? {} : { nicCarrier: ports.nicCarrier })
+      transport, clock, random, syncKernel: async () => await this.sync.applyNow(), ...(ports.nicCarrier === undefined ? {} : { nicCarrier: ports.nicCarrier }), ...(ports.carrierChanges === undefined ? {} : { carrierChanges: ports.carrierChanges })
     }, { nics: nicInfos, timers: neighbourTimers, fixedCosts: { byNic: config.costs }, linkLocals: config.linkLocals })
     this.neighborhood.events.onError = onListenerError
     const realNic = (dev: string): HandledNic | undefined => {
