@@ -147,6 +147,12 @@ export class LinuxKernel implements Kernel {
     return this.#last
   }
 
+  /** The devices of the target namespace (`ip -j link`), read by the long-lived reader. */
+  async links (): Promise<Array<{ ifname: string }>> {
+    this.#reads++
+    return JSON.parse(await this.#reader(SYSTEM_NS).query(['link'])) as Array<{ ifname: string }>
+  }
+
   /** Forget the view of the last apply: the next apply scans the kernel. */
   invalidate (): void { this.#known = undefined }
 

@@ -38,18 +38,19 @@ export async function sweepDaemonState (o: SweepOptions = {}): Promise<SweepRepo
   const kernel = o.with?.kernel ?? new LinuxKernel({ ...o, allocator })
   const empty: KernelState = { namespaces: new Map([[SYSTEM_NS, emptyNamespace()]]) }
   // one read of the kernel: the apply says what it changed (a plan first read everything twice, at every start)
-  let stats
+  // the daemon's kernel keeps its `ip` processes for its own applies (each spawn holds a loaded daemon's loop)
+  let stats, links
   try {
     stats = await kernel.apply(empty, { ...o, rescan: true })
+    // pseudo-interfaces still in the system namespace (a crash between `link add` and `link set netns`)
+    links = await kernel.links()
   } finally {
-    await kernel.close()
+    if (o.with === undefined) await kernel.close()
   }
   const removed = [...stats.changes ?? []]
   let commands = stats.commands
-  // pseudo-interfaces still in the system namespace (a crash between `link add` and `link set netns`)
   const ip = o.netns === undefined ? ['ip'] : ['ip', '-n', o.netns]
   const reads = stats.reads + 1
-  const links = JSON.parse((await run([...ip, '-j', 'link'], undefined, o.signal)).stdout) as Array<{ ifname: string }>
   const leftovers = links.map(l => l.ifname).filter(n => /^ntkv\d+_/.test(n))
   if (leftovers.length > 0) {
     await run([...ip, '-batch', '-'], leftovers.map(n => `link del dev ${n}`).join('\n') + '\n', o.signal)
