@@ -39,6 +39,22 @@ rootTest('wireLinks gives every end its MAC and addresses, and neighbours reach 
   t.false(await pings(nodes.get('a'), '169.254.10.6'))
 })
 
+rootTest('the lab\'s links skip IPv6 DAD: each end\'s fe80:: is usable as soon as it exists (a daemon\'s first multicast is not refused)', async t => {
+  const lab = lineLab()
+  const nodes = await makeTestNodes(t, ['a', 'b', 'c'])
+  // as deploy wires them (the backends made the nodes with IPv6 on)
+  await wireLinks(lab, nodes, { enableIpv6: false })
+  const until = Date.now() + 3000
+  let ll: Array<{ tentative?: boolean }> = []
+  while (Date.now() < until) {
+    ll = (await observeNode(nodes.get('b')!)).addresses.filter(x => x.family === 'inet6' && x.scope === 'link')
+    if (ll.length >= 2) break
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  t.is(ll.length, 2, 'both of b\'s ends have their fe80::')
+  t.true(ll.every(x => x.tentative !== true), 'none tentative, not even at first sight (DAD would keep it so for about a second)')
+})
+
 rootTest('a link declared down keeps both ends down; setLinkState takes it up and down', async t => {
   const lab = lineLab({ secondLinkDown: true })
   const nodes = await makeTestNodes(t, ['a', 'b', 'c'])

@@ -27,9 +27,12 @@ function macOf (nic: string): string {
   }
 }
 
-/** The transport's multicast needs IPv6 on the NIC and no DAD delay (see UdpTcpTransport). Best effort. */
+/**
+ * The transport's multicast needs IPv6 on the NIC and no DAD delay (see UdpTcpTransport). Best effort. accept_dad
+ * first: a fe80:: made when IPv6 comes on then skips DAD (one already tentative finishes its DAD).
+ */
 function enableIpv6 (nic: string): void {
-  for (const [key, value] of [['disable_ipv6', '0'], ['accept_dad', '0']]) {
+  for (const [key, value] of [['accept_dad', '0'], ['disable_ipv6', '0']]) {
     try { writeFileSync(`/proc/sys/net/ipv6/conf/${nic}/${key}`, value) } catch (e) { log(`cannot set ${key}=${value} on ${nic}: ${(e as Error).message}`) }
   }
 }

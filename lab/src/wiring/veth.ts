@@ -101,12 +101,17 @@ async function removeVeths (ends: LinkEnd[]): Promise<void> {
 }
 
 async function configureNode (node: NodeHandle, ends: PlannedEnd[], enableIpv6: boolean, signal?: AbortSignal): Promise<void> {
-  if (enableIpv6) {
-    // `-e`: a kernel booted with ipv6.disable=1 has no such keys, and that is not our error.
-    const sysctl = await run(['nsenter', `--net=${netnsPath(node)}`, '--', 'sysctl', '-q', '-e', '-w',
-      'net.ipv6.conf.all.disable_ipv6=0', 'net.ipv6.conf.default.disable_ipv6=0'], { signal, check: false })
-    if (sysctl.code !== 0) throw new WiringError(`node ${node.name}: enabling IPv6 in namespace ${node.netns} failed: ${sysctl.stderr.trim()}`)
-  }
+  // No DAD on the lab's links, set before they come up (DAD runs unless both `all` and the device say 0): each end
+  // is the only one on its link, so there is nothing to detect, and a daemon's first IPv6 multicast from a
+  // tentative fe80:: fails (EADDRNOTAVAIL): two ntkd that started together met about a second late.
+  // `-e`: a kernel booted with ipv6.disable=1 has no such keys, and that is not our error.
+  const keys = [
+    ...(enableIpv6 ? ['net.ipv6.conf.all.disable_ipv6=0', 'net.ipv6.conf.default.disable_ipv6=0'] : []),
+    'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0',
+    ...ends.map(e => `net.ipv6.conf.${e.ifname}.accept_dad=0`)
+  ]
+  const sysctl = await run(['nsenter', `--net=${netnsPath(node)}`, '--', 'sysctl', '-q', '-e', '-w', ...keys], { signal, check: false })
+  if (sysctl.code !== 0) throw new WiringError(`node ${node.name}: setting IPv6 sysctls in namespace ${node.netns} failed: ${sysctl.stderr.trim()}`)
 
   const lines: string[] = ['link set dev lo up']
   const owner: Array<PlannedEnd | undefined> = [undefined]
