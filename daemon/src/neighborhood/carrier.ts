@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { readFile } from '../util/fs-async'
+import type { CancelTimer, Clock } from '../util/clock'
 
 /**
  * Whether a NIC can carry frames now: true (up), false (down: set down, or no carrier, e.g. the peer of a veth
@@ -43,4 +44,64 @@ export const ipMonitorCarrierChanges: CarrierChanges = onChange => {
     if (m !== null) onChange(m[1])
   })
   return () => { lines.close(); child.kill() }
+}
+
+/**
+ * Watches the carrier of the NICs that hold arcs: reads each every `pollMs` (ten times less often when `changes`
+ * tells of link changes, and then at once on a change) and calls `lost` for a NIC found without it.
+ */
+export class CarrierWatch {
+  #cancelPoll: CancelTimer = () => {}
+  #stopChanges: () => void = () => {}
+  #checking = false
+  #recheck = false
+  #stopped = false
+
+  constructor (private readonly o: {
+    readonly carrier: NicCarrier
+    readonly changes?: CarrierChanges
+    readonly clock: Clock
+    readonly pollMs: number
+    /** The NICs worth reading (those with arcs), and whether a NIC is one of the watched ones at all. */
+    readonly nics: () => string[]
+    readonly watched: (nic: string) => boolean
+    readonly lost: (nic: string) => Promise<void>
+  }) {}
+
+  start (): void {
+    this.stop()
+    this.#stopped = false
+    if (this.o.changes !== undefined) this.#stopChanges = this.o.changes(nic => { if (this.o.watched(nic)) void this.check() })
+    const periodMs = this.o.changes === undefined ? this.o.pollMs : 10 * this.o.pollMs
+    const poll = (): void => { this.#cancelPoll = this.o.clock.setTimer(periodMs, () => { void this.check().finally(poll) }) }
+    poll()
+  }
+
+  stop (): void {
+    this.#stopped = true
+    this.#cancelPoll()
+    this.#cancelPoll = () => {}
+    this.#stopChanges()
+    this.#stopChanges = () => {}
+  }
+
+  /** The carrier of one NIC: undefined when unknown or when reading it failed. */
+  async read (nic: string): Promise<boolean | undefined> {
+    try { return await this.o.carrier(nic) } catch { return undefined }
+  }
+
+  /** A NIC that lost its carrier cannot reach anyone: `lost` at once (the peer's side sees the same loss). */
+  async check (): Promise<void> {
+    // a change told while a check runs may have come after that NIC was read: check again once it ends
+    if (this.#checking) { this.#recheck = true; return }
+    this.#checking = true
+    try {
+      do {
+        this.#recheck = false
+        for (const nic of this.o.nics()) if (await this.read(nic) === false) await this.o.lost(nic)
+      } while (this.#recheck && !this.#stopped)
+    } finally {
+      this.#checking = false
+    }
+  }
 }

@@ -3,7 +3,7 @@ import type { Random } from '../util/random'
 import type { CallerInfo, Transport } from '../transport'
 import type { WireMessage } from '../wire'
 import { arcId, type Arc, type NicInfo } from './arc'
-import type { CarrierChanges, NicCarrier } from './carrier'
+import { CarrierWatch, type CarrierChanges, type NicCarrier } from './carrier'
 import { DEFAULT_MAX_ARCS, TIMER_PROFILES, type FixedCosts, type NeighborhoodTimers } from './config'
 import { smoothCost, type CostState } from './cost'
 import { TypedEvents, type NeighborhoodEvents } from './events'
@@ -103,11 +103,8 @@ export class Neighborhood {
   readonly #arcs = new Map<string, LiveArc>()
   readonly #pending = new Map<string, PendingArc>()
   #unsubscribe: (() => void) | undefined
-  #cancelCarrierPoll: CancelTimer = () => {}
+  #carrierWatch: CarrierWatch | undefined
   #stopping = false
-  #carrierPolling = false
-  #carrierRecheck = false
-  #stopCarrierChanges: () => void = () => {}
   readonly #ignored: Record<NeighborhoodIgnoreReason, number> = { 'unknown-nic': 0, stopping: 0, 'wrong-via': 0, 'not-for-us': 0, 'no-such-arc': 0 }
 
   constructor (components: NeighborhoodComponents, init: NeighborhoodInit) {
@@ -136,18 +133,16 @@ export class Neighborhood {
     for (const nic of this.#initialNics) { const m = await this.#attach(nic); if (m !== undefined) attached.push(m) }
     if (attached.length > 0) await this.#sync()
     for (const m of attached) this.#announce(m)
-    if (this.#c.nicCarrier !== undefined && this.#timers.carrierPollMs > 0) {
-      this.#cancelCarrierPoll()
-      const changes = this.#c.carrierChanges
-      if (changes !== undefined) {
-        this.#stopCarrierChanges()
-        this.#stopCarrierChanges = changes(nic => { if (this.#nics.has(nic) && !this.#stopping) void this.#checkCarriers() })
-      }
-      const periodMs = changes === undefined ? this.#timers.carrierPollMs : 10 * this.#timers.carrierPollMs
-      const poll = (): void => {
-        this.#cancelCarrierPoll = this.#c.clock.setTimer(periodMs, () => { void this.#checkCarriers().finally(poll) })
-      }
-      poll()
+    const carrier = this.#c.nicCarrier
+    if (carrier !== undefined && this.#timers.carrierPollMs > 0) {
+      this.#carrierWatch?.stop()
+      this.#carrierWatch = new CarrierWatch({
+        carrier, clock: this.#c.clock, pollMs: this.#timers.carrierPollMs, ...(this.#c.carrierChanges === undefined ? {} : { changes: this.#c.carrierChanges }),
+        nics: () => [...this.#nics.keys()].filter(nic => [...this.#arcs.values()].some(a => a.nic === nic)),
+        watched: nic => this.#nics.has(nic) && !this.#stopping,
+        lost: async nic => { for (const arc of [...this.#arcs.values()]) if (arc.nic === nic) await this.#removeArc(arc, false) }
+      })
+      this.#carrierWatch.start()
     }
   }
 
@@ -158,10 +153,7 @@ export class Neighborhood {
     for (const m of this.#nics.values()) m.cancelHereIAm()
     for (const p of this.#pending.values()) p.cancelExpiry()
     this.#pending.clear()
-    this.#cancelCarrierPoll()
-    this.#cancelCarrierPoll = () => {}
-    this.#stopCarrierChanges()
-    this.#stopCarrierChanges = () => {}
+    this.#carrierWatch?.stop()
     // a graceful stop tells each neighbour (remove_arc), so it drops the arc now instead of after its probes fail
     while (this.#arcs.size > 0) await this.#removeArc(this.#arcs.values().next().value as LiveArc, true)
     for (const name of [...this.#nics.keys()]) await this.stopMonitor(name)
@@ -407,26 +399,10 @@ export class Neighborhood {
     arc.cancelMonitor = this.#c.clock.setTimer(this.#timers.monitorMs, () => { void this.#monitor(arc) })
   }
 
-  /** A NIC that lost its carrier cannot reach anyone: its arcs go at once (the peer's side sees the same loss). */
-  async #checkCarriers (): Promise<void> {
-    // a change told while a check runs may have come after that NIC was read: check again once it ends
-    if (this.#carrierPolling) { this.#carrierRecheck = true; return }
-    this.#carrierPolling = true
-    try {
-      do {
-        this.#carrierRecheck = false
-        for (const name of [...this.#nics.keys()]) {
-          if (![...this.#arcs.values()].some(a => a.nic === name)) continue
-          if (await this.#carrier(name) !== false) continue
-          for (const arc of [...this.#arcs.values()]) if (arc.nic === name) await this.#removeArc(arc, false)
-        }
-      } while (this.#carrierRecheck && !this.#stopping)
-    } finally {
-      this.#carrierPolling = false
-    }
-  }
+  async #carrier (nic: string): Promise<boolean | undefined> { return this.#carrierWatch !== undefined ? await this.#carrierWatch.read(nic) : await this.#readCarrier(nic) }
 
-  async #carrier (nic: string): Promise<boolean | undefined> {
+  /** Without a watch (no poll configured) the carrier is still read after a failed probe. */
+  async #readCarrier (nic: string): Promise<boolean | undefined> {
     try { return await this.#c.nicCarrier?.(nic) } catch { return undefined }
   }
 
