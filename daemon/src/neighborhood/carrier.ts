@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
 import { readFile } from '../util/fs-async'
 import type { CancelTimer, Clock } from '../util/clock'
 
@@ -38,12 +37,17 @@ export const ipMonitorCarrierChanges: CarrierChanges = onChange => {
   child.unref()
   const stdout = child.stdout as NonNullable<typeof child.stdout>
   ;(stdout as unknown as { unref?: () => void }).unref?.()
-  const lines = createInterface({ input: stdout })
-  lines.on('line', line => {
-    const m = /^(?:Deleted )?\d+: ([^:@\s]+)/.exec(line)
-    if (m !== null) onChange(m[1])
+  // lines split by hand: node:readline is a module the daemon otherwise does without (ntkd-footprint test)
+  let partial = ''
+  stdout.on('data', (b: Buffer) => {
+    const lines = (partial + b.toString()).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) {
+      const m = /^(?:Deleted )?\d+: ([^:@\s]+)/.exec(line)
+      if (m !== null) onChange(m[1])
+    }
   })
-  return () => { lines.close(); child.kill() }
+  return () => { stdout.removeAllListeners('data'); child.kill() }
 }
 
 /**
