@@ -10,7 +10,7 @@ import { wireLinks } from './wiring/veth'
 import { setLinkState as wireSetLinkState } from './wiring/links'
 import { applyImpairment } from './wiring/impair'
 import { removeSegments } from './wiring/radio'
-import { observeNode, observeRoutes, type NodeObservation } from './observe'
+import { observeNode, type NodeObservation } from './observe'
 import { ntkctlArgv } from './topology/kinds/ntkd'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -46,8 +46,6 @@ export interface RunningLab {
   startNode (name: string): Promise<void>
   exec (name: string, argv: string[], o?: { check?: boolean, input?: string }): Promise<RunResult>
   observe (name: string): Promise<NodeObservation>
-  /** Only the routes of the node's own namespace (cheaper than observe). */
-  observeRoutes (name: string): Promise<NodeObservation['routes']>
   logFile (name: string): string | undefined
   workloadRunning (name: string): Promise<boolean>
   linkState (linkId: string): { state: 'up' | 'down', impairment?: Impairment }
@@ -282,10 +280,6 @@ class LabRuntime implements RunningLab {
 
   async observe (name: string): Promise<NodeObservation> {
     return await observeNode(this.record(name))
-  }
-
-  async observeRoutes (name: string): Promise<NodeObservation['routes']> {
-    return await observeRoutes(this.record(name))
   }
 
   logFile (name: string): string | undefined {

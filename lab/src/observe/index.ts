@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs'
 import type { NodeHandle } from '../backend/backend'
 import { mapBounded } from '../util/pool'
 import { readIptables } from './iptables'
-import { ObserveError, readNetState, readRoutes } from './netstate'
+import { ObserveError, readNetState } from './netstate'
 import { readRouteNames, type RouteNames } from './rtnames'
 import type { NamespaceObservation, NodeObservation } from './types'
 
@@ -35,17 +35,6 @@ export async function observeNode (node: NodeHandle, o: ObserveOptions = {}): Pr
     observeInnerNamespaces(node, names, o)
   ])
   return { node: node.name, netns: node.netns, observedAt, ...state, iptables, namespaces }
-}
-
-/**
- * Only the routes of a node's own namespace (both families, every table), named as observeNode names them: what a
- * routes check compares. Two `ip` processes instead of observeNode's five or more (addresses, iptables, inner
- * namespaces), which on a loaded host take CPU from the daemons being measured: a 5x5 grid checked every 200 ms
- * started about 110 processes per check.
- */
-export async function observeRoutes (node: NodeHandle, o: ObserveOptions = {}): Promise<NodeObservation['routes']> {
-  await fs.access(`/run/netns/${node.netns}`).catch(() => { throw new ObserveError(`node ${node.name}`, `its namespace /run/netns/${node.netns} does not exist`) })
-  return await readRoutes(['ip', '-n', node.netns], `node ${node.name}`, await readRouteNames(`/proc/${node.pid}/root`), o)
 }
 
 /** Names under the node's own /run/netns; none when the node shares the host's (nothing of its own). */

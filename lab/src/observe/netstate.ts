@@ -51,19 +51,6 @@ export async function readNetState (ip: IpCommand, where: string, names: RouteNa
   return { links, addresses, routes, rules }
 }
 
-/** The routes of every table, both families (`-N`: named from the node's own files), without links, addresses or rules. */
-export async function readRoutes (ip: IpCommand, where: string, names: RouteNames, o: { includeLocal?: boolean, signal?: AbortSignal } = {}): Promise<RouteObservation[]> {
-  const [[routes4], [routes6]] = await Promise.all([
-    ipJson(ip, ['-N', '-4'], ['route show table all'], where, o.signal),
-    ipJson(ip, ['-N', '-6'], ['route show table all'], where, o.signal).catch((err: unknown) => {
-      if (err instanceof ObserveError && /family not supported/i.test(err.message)) return [[]]
-      throw err
-    })
-  ])
-  return [...parseRoutes(routes4 as IpRouteJson[], 'inet', names), ...parseRoutes(routes6 as IpRouteJson[], 'inet6', names)]
-    .filter(r => o.includeLocal === true || r.table !== nameOf(names.tables, 255, 'local'))
-}
-
 async function ipJson (ip: IpCommand, opts: string[], commands: string[], where: string, signal?: AbortSignal): Promise<unknown[][]> {
   const argv = [...ip, '-j', ...opts, '-batch', '-']
   const r = await run(argv, { input: commands.join('\n') + '\n', signal, check: false })

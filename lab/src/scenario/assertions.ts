@@ -32,19 +32,13 @@ export async function observeAll (ctx: CheckContext, nodes = running(ctx)): Prom
   return new Map(nodes.map((n, i) => [n, obs[i]]))
 }
 
-/** Only the routes of each node (all a routes check compares), keyed by node name. */
-async function observeRoutesOf (ctx: CheckContext, nodes: string[]): Promise<Map<string, Pick<NodeObservation, 'routes'>>> {
-  const routes = await mapBounded(nodes, ctx.concurrency ?? 8, async n => await (ctx.lab.observeRoutes?.(n) ?? ctx.lab.observe(n).then(x => x.routes)))
-  return new Map(nodes.map((n, i) => [n, { routes: routes[i] }]))
-}
-
 /** Every routed node's table matches the model: routes present, none to the unreachable, cheapest next hops. */
 export function routesCheck (ctx: CheckContext, o: { nextHops: boolean, only?: 'absent' | 'present' }): Check {
   return async () => {
     const taken = await withTakenAddresses(ctx.lab, new Set(running(ctx)))
     if (taken.problems.length > 0) return { summary: `ntkd nodes without an address yet: ${taken.problems.length}`, lines: taken.problems }
     const exp = expectRoutes(taken.spec, ctx.state(), ctx.models)
-    const obs = await observeRoutesOf(ctx, [...exp.keys()])
+    const obs = await observeAll(ctx, [...exp.keys()])
     let diffs = diffRoutes(exp, obs, { checkNextHops: o.nextHops && o.only === undefined })
     if (o.only === 'absent') diffs = diffs.map(d => ({ ...d, missing: [], wrong: [], unmarked: [] })).filter(d => d.extra.length > 0)
     if (o.only === 'present') diffs = diffs.map(d => ({ ...d, extra: [], unmarked: [] })).filter(d => d.missing.length + d.wrong.length > 0)

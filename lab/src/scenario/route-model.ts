@@ -127,7 +127,7 @@ export interface NodeRouteDiff {
 }
 
 /** The daemon's routes of one type in the expectation's table, by normalized destination. */
-function daemonRoutes (obs: Pick<NodeObservation, 'routes'>, exp: NodeExpectation, type: 'unicast' | 'unreachable'): Map<string, ObservedRoute> {
+function daemonRoutes (obs: NodeObservation, exp: NodeExpectation, type: 'unicast' | 'unreachable'): Map<string, ObservedRoute> {
   const out = new Map<string, ObservedRoute>()
   for (const r of obs.routes) {
     if (!inModelTable(exp, r.table)) continue
@@ -142,7 +142,7 @@ function daemonRoutes (obs: Pick<NodeObservation, 'routes'>, exp: NodeExpectatio
  * Per-node diff of expected against observed routes. `checkNextHops: false` only checks presence
  * and absence (a daemon with hysteresis may keep a longer path for a while).
  */
-export function diffRoutes (expectations: Map<string, NodeExpectation>, observed: ReadonlyMap<string, Pick<NodeObservation, 'routes'>>,
+export function diffRoutes (expectations: Map<string, NodeExpectation>, observed: Map<string, NodeObservation>,
   o: { checkNextHops?: boolean } = {}): NodeRouteDiff[] {
   const out: NodeRouteDiff[] = []
   for (const [node, exp] of expectations) {

@@ -14,8 +14,6 @@ export interface ScenarioLab {
   startNode (name: string): Promise<void>
   exec (name: string, argv: string[], o?: { check?: boolean }): Promise<RunResult>
   observe (name: string): Promise<NodeObservation>
-  /** Only the node's routes, where the lab reads them more cheaply than a whole observation. */
-  observeRoutes?: (name: string) => Promise<NodeObservation['routes']>
   logFile (name: string): string | undefined
   /** The process holding each node's namespaces, where the backend has one on this host. */
   readonly nodes?: ReadonlyMap<string, { readonly pid: number }>
