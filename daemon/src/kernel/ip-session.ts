@@ -1,6 +1,23 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { CommandError } from './exec'
 
+/** An idle `ip` child must not keep a finished test or CLI process alive; a busy one must. */
+function hold (child: ChildProcessWithoutNullStreams, busy: boolean): void {
+  if (busy) child.ref(); else child.unref()
+  for (const s of [child.stdin, child.stdout, child.stderr] as unknown as Array<{ ref?: () => void; unref?: () => void }>) {
+    if (busy) s.ref?.(); else s.unref?.()
+  }
+}
+
+/** Ends an `ip -batch` child at the end of its input, and waits for it to go. */
+async function endChild (child: ChildProcessWithoutNullStreams): Promise<void> {
+  hold(child, true)
+  await new Promise<void>(resolve => {
+    child.once('close', () => resolve())
+    child.stdin.end()
+  })
+}
+
 /**
  * A long-lived `ip [-n ns] -batch -` process. Spawning a process costs 15-40 ms on a loaded 2-core machine, more
  * than the whole budget of a one-route change, so the kernel keeps one per namespace and writes each apply's lines
@@ -41,16 +58,8 @@ export class IpSession {
     child.on('error', err => this.#fail(err))
     child.on('close', code => this.#fail(new CommandError(this.#argv, code, this.#stderr)))
     this.#child = child
-    this.#hold(child, false)
+    hold(child, false)
     return child
-  }
-
-  /** An idle session must not keep a finished test or CLI process alive; a running one must. */
-  #hold (child: ChildProcessWithoutNullStreams, busy: boolean): void {
-    if (busy) child.ref(); else child.unref()
-    for (const s of [child.stdin, child.stdout, child.stderr] as unknown as Array<{ ref?: () => void; unref?: () => void }>) {
-      if (busy) s.ref?.(); else s.unref?.()
-    }
   }
 
   #fail (err: Error): void {
@@ -77,7 +86,7 @@ export class IpSession {
   async #run (lines: readonly string[]): Promise<void> {
     const child = this.#child ?? this.#start()
     const input = lines.join('\n') + '\n'
-    this.#hold(child, true)
+    hold(child, true)
     try {
       await new Promise<void>((resolve, reject) => {
         this.#pending = { resolve, reject, firstLine: this.#lines, input }
@@ -85,7 +94,7 @@ export class IpSession {
         child.stdin.write(input + 'link show dev lo\n')
       })
     } finally {
-      this.#hold(child, false)
+      hold(child, false)
     }
   }
 
@@ -94,11 +103,7 @@ export class IpSession {
     const child = this.#child
     if (child === undefined) return
     this.#child = undefined
-    this.#hold(child, true)
-    await new Promise<void>(resolve => {
-      child.once('close', () => resolve())
-      child.stdin.end()
-    })
+    await endChild(child)
   }
 }
 
@@ -139,15 +144,8 @@ export class IpReader {
     child.on('error', err => this.#fail(child, err))
     child.on('close', code => this.#fail(child, new CommandError(this.#argv, code, this.#stderr)))
     this.#child = child
-    this.#hold(child, false)
+    hold(child, false)
     return child
-  }
-
-  #hold (child: ChildProcessWithoutNullStreams, busy: boolean): void {
-    if (busy) child.ref(); else child.unref()
-    for (const s of [child.stdin, child.stdout, child.stderr] as unknown as Array<{ ref?: () => void; unref?: () => void }>) {
-      if (busy) s.ref?.(); else s.unref?.()
-    }
   }
 
   #fail (child: ChildProcessWithoutNullStreams, err: Error): void {
@@ -167,14 +165,14 @@ export class IpReader {
 
   async #query (commands: readonly string[]): Promise<string> {
     const child = this.#child ?? this.#start()
-    this.#hold(child, true)
+    hold(child, true)
     try {
       return await new Promise<string>((resolve, reject) => {
         this.#pending = { resolve, reject, lines: commands.length }
         child.stdin.write(commands.join('\n') + '\n')
       })
     } finally {
-      this.#hold(child, false)
+      hold(child, false)
     }
   }
 
@@ -182,10 +180,6 @@ export class IpReader {
     const child = this.#child
     if (child === undefined) return
     this.#child = undefined
-    this.#hold(child, true)
-    await new Promise<void>(resolve => {
-      child.once('close', () => resolve())
-      child.stdin.end()
-    })
+    await endChild(child)
   }
 }
