@@ -18,6 +18,11 @@ export const sysfsCarrier: NicCarrier = async nic => {
   return undefined // unknown (e.g. some virtual NICs), dormant, testing
 }
 
+/** The carrier of one NIC: undefined when unknown or when reading it failed. */
+export async function readCarrier (carrier: NicCarrier | undefined, nic: string): Promise<boolean | undefined> {
+  try { return await carrier?.(nic) } catch { return undefined }
+}
+
 /**
  * Tells when a NIC may have changed state (its carrier is then read again): subscribe with the callback, call the
  * returned function to stop. The Neighborhood then needs its carrier poll only as a safety net.
@@ -89,10 +94,7 @@ export class CarrierWatch {
     this.#stopChanges = () => {}
   }
 
-  /** The carrier of one NIC: undefined when unknown or when reading it failed. */
-  async read (nic: string): Promise<boolean | undefined> {
-    try { return await this.o.carrier(nic) } catch { return undefined }
-  }
+  async read (nic: string): Promise<boolean | undefined> { return await readCarrier(this.o.carrier, nic) }
 
   /** A NIC that lost its carrier cannot reach anyone: `lost` at once (the peer's side sees the same loss). */
   async check (): Promise<void> {

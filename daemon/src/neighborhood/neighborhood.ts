@@ -3,7 +3,7 @@ import type { Random } from '../util/random'
 import type { CallerInfo, Transport } from '../transport'
 import type { WireMessage } from '../wire'
 import { arcId, type Arc, type NicInfo } from './arc'
-import { CarrierWatch, type CarrierChanges, type NicCarrier } from './carrier'
+import { CarrierWatch, readCarrier, type CarrierChanges, type NicCarrier } from './carrier'
 import { DEFAULT_MAX_ARCS, TIMER_PROFILES, type FixedCosts, type NeighborhoodTimers } from './config'
 import { smoothCost, type CostState } from './cost'
 import { TypedEvents, type NeighborhoodEvents } from './events'
@@ -399,12 +399,8 @@ export class Neighborhood {
     arc.cancelMonitor = this.#c.clock.setTimer(this.#timers.monitorMs, () => { void this.#monitor(arc) })
   }
 
-  async #carrier (nic: string): Promise<boolean | undefined> { return this.#carrierWatch !== undefined ? await this.#carrierWatch.read(nic) : await this.#readCarrier(nic) }
-
-  /** Without a watch (no poll configured) the carrier is still read after a failed probe. */
-  async #readCarrier (nic: string): Promise<boolean | undefined> {
-    try { return await this.#c.nicCarrier?.(nic) } catch { return undefined }
-  }
+  /** Also without a watch (no poll configured) the carrier is read after a failed probe. */
+  async #carrier (nic: string): Promise<boolean | undefined> { return await readCarrier(this.#c.nicCarrier, nic) }
 
   /** Step 6. */
   async #removeArc (arc: LiveArc, stillUsable: boolean): Promise<void> {
