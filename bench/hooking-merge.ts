@@ -5,7 +5,11 @@
  * and kernel equal to the Dijkstra oracle's), the wall time, and the messages and bytes each daemon sent during the
  * merge (from the join to the invariants).
  *
- *   npx ts-node --transpile-only bench/hooking-merge.ts [sizes, comma-separated: 5,25,100; n+m for unequal ones: 2+100] [seeds per size: 1]
+ *   npx ts-node --transpile-only bench/hooking-merge.ts [--configured] [sizes, comma-separated: 5,25,100; n+m for unequal ones: 2+100] [seeds per size: 1]
+ *
+ * --configured: each network is a configured one instead (addresses packed into top-level g-node 0 on both sides,
+ * so every address is held twice before the merge; network ids 1 and 2), formed by QSPN alone: the merge is timed
+ * without first forming hundreds of lone daemons by Hooking.
  *
  * NTK_BENCH_WATCH=5000 prints to stderr, every 5000 ms of virtual time, the network ids of each component (largest
  * groups first), wall seconds and heap, while forming and merging. NTK_BENCH_DIAG_MS=40000 prints once, at that
@@ -13,12 +17,25 @@
  * lines) at both ends of the links between two networks of one component (a merge that does not happen).
  */
 import { SeededRandom } from '../daemon/src/util/random'
-import { components, randomConnected, settled, startUnconfigured } from '../daemon/test/helpers/hooking-networks'
+import { runUntil } from '../daemon/test/helpers/inprocess-network'
+import { configuredAddresses, type Graph } from './compare/graphs'
+import { type Edge, components, randomConnected, settled, startHookingNetworks } from '../daemon/test/helpers/hooking-networks'
 
-const sizes = (process.argv[2] ?? '5,25,100').split(',').map(s => s.split('+').map(Number)).map(([n, m]) => ({ n, m: m ?? n }))
-for (const { n, m } of sizes) if (!(Number.isInteger(n) && Number.isInteger(m) && n > 0 && m > 0)) throw new Error(`sizes: ${process.argv[2]}: each is n or n+m with whole numbers above 0`)
-const seeds = Number(process.argv[3] ?? 1)
-const BITS = [3, 3, 3, 4]
+const configured = process.argv.includes('--configured')
+const args = process.argv.slice(2).filter(a => a !== '--configured')
+const sizes = (args[0] ?? '5,25,100').split(',').map(s => s.split('+').map(Number)).map(([n, m]) => ({ n, m: m ?? n }))
+for (const { n, m } of sizes) if (!(Number.isInteger(n) && Number.isInteger(m) && n > 0 && m > 0)) throw new Error(`sizes: ${args[0]}: each is n or n+m with whole numbers above 0`)
+const seeds = Number(args[1] ?? 1)
+const BITS = configured ? [3, 4, 4, 4] : [3, 3, 3, 4]
+
+/**
+ * A configured network's addresses (top level first), every g-node connected inside, all in top-level g-node 0 (so
+ * the two networks hold the same addresses and the smaller enters as one g-node of level L-1), and its network id.
+ */
+function inTopGnode (names: string[], links: Edge[], networkId: number): Array<[string, { address: string, networkId: number }]> {
+  const lower = configuredAddresses({ id: `network ${networkId}`, label: '', nodes: names, links: links.map(l => ({ a: l.a, b: l.b })), split: [] } as unknown as Graph, BITS.slice(1))
+  return names.map(n => [n, { address: `0.${lower.get(n) as string}`, networkId }])
+}
 
 interface Row { n: number, m: number, seed: number, formMs: number | null, mergeMs: number | null, wallS: number, cpuS: number, msgs: number, kbytes: number, problems: string[] }
 
@@ -28,7 +45,9 @@ async function once (n: number, m: number, seed: number): Promise<Row> {
   const rnd = new SeededRandom(seed)
   const A = Array.from({ length: n }, (_, i) => `a${i}`)
   const B = Array.from({ length: m }, (_, i) => `b${i}`)
-  const inner = [...randomConnected(A, Math.floor(n / 4), rnd), ...randomConnected(B, Math.floor(m / 4), rnd)]
+  const innerA = randomConnected(A, Math.floor(n / 4), rnd)
+  const innerB = randomConnected(B, Math.floor(m / 4), rnd)
+  const inner = [...innerA, ...innerB]
   const join = { a: A[rnd.int(n)], b: B[rnd.int(m)] }
   const diagMs = Number(process.env.NTK_BENCH_DIAG_MS ?? 0)
   const logs = new Map<string, string[]>()
@@ -38,7 +57,8 @@ async function once (n: number, m: number, seed: number): Promise<Row> {
     l.push(`${(dn.clock.now() / 1000).toFixed(2)} ${line}`)
     if (l.length > 40) l.shift()
   }
-  const { dn, join: up } = await startUnconfigured([...A, ...B], inner, [join], { seed, bits: BITS, ...(log === undefined ? {} : { log }) })
+  const given = configured ? new Map([...inTopGnode(A, innerA, 1), ...inTopGnode(B, innerB, 2)]) : undefined
+  const { dn, join: up } = await startHookingNetworks([...A, ...B], inner, [join], { seed, bits: BITS, ...(log === undefined ? {} : { log }), ...(given === undefined ? {} : { configured: (name: string) => given.get(name) }) })
   const everyMs = Number(process.env.NTK_BENCH_WATCH ?? 0)
   let nextWatch = 0
   let diagnosed = false
@@ -78,14 +98,18 @@ async function once (n: number, m: number, seed: number): Promise<Row> {
   }
   try {
     const apartComps = components([...A, ...B], inner)
-    const apart = await settled(dn, apartComps, 300_000, undefined, watch(apartComps))
+    // a configured network holds its ids from the start: formed once every link inside is a qspn-arc at both ends
+    const degree = new Map<string, number>()
+    for (const e of inner) for (const x of [e.a, e.b]) degree.set(x, (degree.get(x) ?? 0) + 1)
+    const arcsUp = configured ? await runUntil(dn.clock, () => dn.list().every(d => d.node.system.main.qspnArcs.size === (degree.get(d.name) ?? 0)), { budgetMs: 300_000, stepMs: 250 }) : 0
+    const apart = arcsUp === null ? { ms: null, problems: ['the configured networks\' arcs did not all become qspn-arcs within 300 s'] } : await settled(dn, apartComps, 300_000, undefined, watch(apartComps))
     const sent0 = dn.list().map(d => ({ ...d.codec.sent }))
     up()
     const joined = components([...A, ...B], [...inner, join])
     const r = await settled(dn, joined, 300_000, undefined, watch(joined))
     const sent = dn.list().map((d, i) => ({ messages: d.codec.sent.messages - sent0[i].messages, bytes: d.codec.sent.bytes - sent0[i].bytes }))
     return {
-      n, m, seed, formMs: apart.ms, mergeMs: r.ms, wallS: (Date.now() - wall) / 1000, cpuS: (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpu)),
+      n, m, seed, formMs: apart.ms === null || arcsUp === null ? null : arcsUp + apart.ms, mergeMs: r.ms, wallS: (Date.now() - wall) / 1000, cpuS: (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpu)),
       msgs: sent.reduce((s, x) => s + x.messages, 0) / sent.length,
       kbytes: sent.reduce((s, x) => s + x.bytes, 0) / sent.length / 1024,
       problems: [...apart.problems, ...r.problems]
@@ -97,7 +121,7 @@ async function main (): Promise<void> {
   const rows: Row[] = []
   for (const { n, m } of sizes) for (let s = 1; s <= seeds; s++) { const r = await once(n, m, 100 * n + m + s - n); rows.push(r); process.stderr.write(`${n}+${m} seed ${r.seed}: ${JSON.stringify(r)}\n`) }
   const f = (ms: number | null): string => ms === null ? 'not within 300 s' : `${(ms / 1000).toFixed(2)} s`
-  console.log(`Two networks of n and m lone daemons merging over one link, in process (virtual time, lab timers), ${new Date().toISOString()}, load ${(await import('node:os')).loadavg()[0].toFixed(2)}`)
+  console.log(`Two networks of n and m ${configured ? 'configured daemons (ids 1 and 2, the same addresses)' : 'lone daemons'} merging over one link, in process (virtual time, lab timers), ${new Date().toISOString()}, load ${(await import('node:os')).loadavg()[0].toFixed(2)}`)
   console.log('')
   console.log('| n + m | seed | formed apart (virtual) | merged after the join (virtual) | messages / node during the merge | KiB / node during the merge | wall (CPU) |')
   console.log('| --- | --- | --- | --- | --- | --- | --- |')

@@ -13,7 +13,11 @@
  * meets a 10x10 grid: 125 daemons on one machine, not run by default). A failed case keeps its daemons' logs under
  * /tmp/merge-lab-<lab>/ (with the failed check's whole diff in failure.txt) and the table says where it stopped. Prints a markdown table.
  *
- *   flock /tmp/ntk-lab.lock npx ts-node --transpile-only bench/merge-lab.ts [5,25,125]   (as root; default 5,25)
+ * --configured: each side is a configured network instead (addresses given, every g-node connected inside, both
+ * sides in top-level g-node 0, so every address is held twice until the merge; network ids 1 and 2; topology
+ * 8·8·8·8): formed by QSPN alone in seconds, where 50 lone daemons take minutes to form by Hooking on 2 cores.
+ *
+ *   flock /tmp/ntk-lab.lock npx ts-node --transpile-only bench/merge-lab.ts [--configured] [5,25,125]   (as root; default 5,25)
  */
 import os from 'node:os'
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -26,6 +30,7 @@ import type { ScenarioResult } from '../lab/src/scenario/result'
 import { ntkdStatuses } from '../lab/src/scenario/ntkd-taken'
 import { controlQuery, hostControlSocket } from '../lab/src/scenario/ntkd-control'
 import type { Link } from '../lab/test/helpers/gnode-cut'
+import { configuredAddresses } from './compare/graphs'
 
 interface Graph { nodes: string[], links: Link[], join: Link }
 
@@ -56,14 +61,33 @@ const CASES: Case[] = [
 
 const linkRef = (l: Link): string => `[${l.a}:${l.ifa}, ${l.b}:${l.ifb}]`
 
+const CONFIGURED = process.argv.includes('--configured')
+const TOPOLOGY = CONFIGURED ? [3, 3, 3, 3] : [3, 2, 2, 2]
+
+/**
+ * --configured: each side a configured network (network ids 1 and 2), its addresses given (every g-node connected
+ * inside, all in top-level g-node 0, so both sides hold the same addresses until they merge).
+ */
+function configuredPlan (g: Graph): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const side of ['a', 'b']) {
+    const nodes = g.nodes.filter(n => n.startsWith(side))
+    const links = g.links.filter(l => l !== g.join && l.a.startsWith(side))
+    const lower = configuredAddresses({ id: side, label: side, nodes, links, split: [] }, TOPOLOGY.slice(1))
+    for (const n of nodes) out.set(n, `address: "0.${lower.get(n) as string}", networkId: ${side === 'a' ? 1 : 2}, `)
+  }
+  return out
+}
+
 function yamlOf (name: string, g: Graph, timeline: string): string {
   const nicsOf = (n: string): string[] => g.links.flatMap(l => l.a === n ? [l.ifa] : l.b === n ? [l.ifb] : [])
+  const plan = CONFIGURED ? configuredPlan(g) : new Map<string, string>()
   return `name: ${name}
 defaults:
   kind: ntkd
-  config: { topology: [3, 2, 2, 2] }
+  config: { topology: [${TOPOLOGY.join(', ')}] }
 nodes:
-${g.nodes.map(n => `  ${n}: { config: { costs: { ${nicsOf(n).map(x => `${x}: 1000`).join(', ')} } } }`).join('\n')}
+${g.nodes.map(n => `  ${n}: { config: { ${plan.get(n) ?? ''}costs: { ${nicsOf(n).map(x => `${x}: 1000`).join(', ')} } } }`).join('\n')}
 links:
 ${g.links.map(l => `  - endpoints: ${linkRef(l)}${l === g.join ? '\n    state: down' : ''}`).join('\n')}
 ${timeline}`
@@ -173,7 +197,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function main (): Promise<void> {
-  const keys = (process.argv[2] ?? '5,25').split(',')
+  const keys = (process.argv.slice(2).filter(a => a !== '--configured')[0] ?? '5,25').split(',')
   const unknown = keys.filter(k => !CASES.some(c => c.key === k))
   if (unknown.length > 0) throw new Error(`unknown case ${unknown.join(', ')}; the cases are ${CASES.map(c => c.key).join(', ')}`)
   const rows: Row[] = []
@@ -184,7 +208,7 @@ async function main (): Promise<void> {
   }
   const s = (x: number | undefined): string => x === undefined ? '-' : `${x.toFixed(1)} s`
   const n = (x: number | undefined, d = 0): string => x === undefined ? '-' : x.toFixed(d)
-  console.log(`Merges by Hooking in the lab (netns), ntkd (lab timers, no address, topology 3·2·2·2, 1000 µs arcs); ${new Date().toISOString()}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load ${os.loadavg().map(x => x.toFixed(2)).join(' ')}`)
+  console.log(`Merges by Hooking in the lab (netns), ntkd (lab timers, ${CONFIGURED ? 'configured networks (ids 1 and 2, the same addresses)' : 'no address'}, topology ${TOPOLOGY.map(b => 2 ** b).join('·')}, 1000 µs arcs); ${new Date().toISOString()}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load ${os.loadavg().map(x => x.toFixed(2)).join(' ')}`)
   console.log('')
   console.log('| networks | daemons | formed apart | one network, unique addresses | converged (every table the model\'s) | all pairs ping | messages accepted / node | packets / KiB sent / node (window) |')
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |')

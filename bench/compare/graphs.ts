@@ -178,10 +178,81 @@ export const CONFIGURED_BITS = [3, 3, 3]
 /**
  * Addresses for ntkd given by hand (top level first, as `address:` takes them), each g-node connected inside: level
  * by level, units (nodes, then the g-nodes just formed) are grouped greedily by a breadth-first walk over the
- * links, at most `2^bits` units per group, in the order of `g.nodes`. Throws when the top level would need more
- * positions than it has.
+ * links, at most `2^bits` units per group, in the order of `g.nodes`. When the walk leaves more g-nodes than the
+ * top level holds (sparse graphs of hundreds of nodes), the units are packed along a spanning tree instead
+ * (`packTree`). Throws when neither fits.
  */
 export function configuredAddresses (g: Graph, bitsTopFirst: readonly number[] = CONFIGURED_BITS): Map<string, string> {
+  try { return groupedAddresses(g, bitsTopFirst, walkGroups) } catch { return groupedAddresses(g, bitsTopFirst, packTree) }
+}
+
+type Grouping = (units: number, adj: ReadonlyArray<ReadonlySet<number>>, cap: number) => number[][]
+
+/** Breadth-first groups in index order, then small groups merged into an adjacent one with room. */
+function walkGroups (units: number, adj: ReadonlyArray<ReadonlySet<number>>, cap: number): number[][] {
+  const taken = new Set<number>()
+  let groups: number[][] = []
+  for (let start = 0; start < units; start++) {
+    if (taken.has(start)) continue
+    const group: number[] = []
+    const queue = [start]
+    taken.add(start)
+    while (queue.length > 0 && group.length < cap) {
+      const u = queue.shift() as number
+      group.push(u)
+      for (const v of [...adj[u]].sort((x, y) => x - y)) if (!taken.has(v)) { taken.add(v); queue.push(v) }
+    }
+    for (const u of queue) taken.delete(u) // seen but left for a later group
+    groups.push(group)
+  }
+  // the walk leaves small groups behind: merge each into an adjacent group with room (still connected inside)
+  for (let merged = true; merged;) {
+    merged = false
+    groups.sort((a, b) => a.length - b.length)
+    for (let i = 0; i < groups.length && !merged; i++) {
+      const near = new Set(groups[i].flatMap(u => [...adj[u]]))
+      const j = groups.findIndex((h, k) => k !== i && h.length + groups[i].length <= cap && h.some(u => near.has(u)))
+      if (j >= 0) { groups[j] = [...groups[j], ...groups[i]]; groups = groups.filter((_, k) => k !== i); merged = true }
+    }
+  }
+  return groups
+}
+
+/**
+ * Groups of at most `cap` units, each a connected piece of a breadth-first spanning tree (of each connected part):
+ * leaves first, a unit takes its children's open pieces, the smallest first, while they fit, and closes the others
+ * as groups of their own.
+ */
+function packTree (units: number, adj: ReadonlyArray<ReadonlySet<number>>, cap: number): number[][] {
+  const parent = new Array<number>(units).fill(-2)
+  const order: number[] = []
+  for (let root = 0; root < units; root++) {
+    if (parent[root] !== -2) continue
+    parent[root] = -1
+    const queue = [root]
+    while (queue.length > 0) {
+      const u = queue.shift() as number
+      order.push(u)
+      for (const v of [...adj[u]].sort((x, y) => x - y)) if (parent[v] === -2) { parent[v] = u; queue.push(v) }
+    }
+  }
+  const open = new Map<number, number[]>()
+  const children = new Map<number, number[]>()
+  for (const u of order) if (parent[u] >= 0) children.set(parent[u], [...(children.get(parent[u]) ?? []), u])
+  const groups: number[][] = []
+  for (const u of [...order].reverse()) {
+    const piece = [u]
+    for (const c of (children.get(u) ?? []).map(c => open.get(c) as number[]).sort((a, b) => a.length - b.length)) {
+      if (piece.length + c.length <= cap) piece.push(...c)
+      else groups.push(c)
+    }
+    if (parent[u] < 0) groups.push(piece)
+    else open.set(u, piece)
+  }
+  return groups
+}
+
+function groupedAddresses (g: Graph, bitsTopFirst: readonly number[], grouping: Grouping): Map<string, string> {
   const sizes = [...bitsTopFirst].reverse().map(b => 2 ** b)
   const positions = new Map(g.nodes.map(n => [n, [] as number[]]))
   let units: string[][] = g.nodes.map(n => [n])
@@ -193,31 +264,7 @@ export function configuredAddresses (g: Graph, bitsTopFirst: readonly number[] =
       const a = unitOf.get(l.a) as number; const b = unitOf.get(l.b) as number
       if (a !== b) { adj[a].add(b); adj[b].add(a) }
     }
-    const taken = new Set<number>()
-    let groups: number[][] = []
-    for (let start = 0; start < units.length; start++) {
-      if (taken.has(start)) continue
-      const group: number[] = []
-      const queue = [start]
-      taken.add(start)
-      while (queue.length > 0 && group.length < sizes[lvl]) {
-        const u = queue.shift() as number
-        group.push(u)
-        for (const v of [...adj[u]].sort((x, y) => x - y)) if (!taken.has(v)) { taken.add(v); queue.push(v) }
-      }
-      for (const u of queue) taken.delete(u) // seen but left for a later group
-      groups.push(group)
-    }
-    // the walk leaves small groups behind: merge each into an adjacent group with room (still connected inside)
-    for (let merged = true; merged;) {
-      merged = false
-      groups.sort((a, b) => a.length - b.length)
-      for (let i = 0; i < groups.length && !merged; i++) {
-        const near = new Set(groups[i].flatMap(u => [...adj[u]]))
-        const j = groups.findIndex((h, k) => k !== i && h.length + groups[i].length <= sizes[lvl] && h.some(u => near.has(u)))
-        if (j >= 0) { groups[j] = [...groups[j], ...groups[i]]; groups = groups.filter((_, k) => k !== i); merged = true }
-      }
-    }
+    const groups = grouping(units.length, adj, sizes[lvl])
     for (const group of groups) group.forEach((u, pos) => { for (const m of units[u]) (positions.get(m) as number[])[lvl] = pos })
     units = groups.map(group => group.flatMap(u => units[u]))
   }

@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from 'ava'
 import { SeededRandom } from '../src/util/random'
 import { runFor } from './helpers/inprocess-network'
 import type { DaemonNetwork } from './helpers/inprocess-network'
-import { components, describeHooking, type Edge, gnodeProblems, randomUnconfigured, settled, startUnconfigured } from './helpers/hooking-networks'
+import { components, describeHooking, type Edge, gnodeProblems, randomUnconfigured, settled, startHookingNetworks } from './helpers/hooking-networks'
 
 // A g-node split inside a network is repaired (issue 14 items 1-2; spec §4.7, §6.3 item 9): the g-node shows two
 // fingerprints, a border node next to the island without the eldest signals it (split_detected), the island's
@@ -19,7 +19,7 @@ const eventsOf = (dn: DaemonNetwork, name: string, since: number): string[] =>
 test('a ring of six loses its eldest node: the g-node left in two pieces is repaired (detected, signalled, exited, entered again)', async t => {
   const names = Array.from({ length: 6 }, (_, i) => `r${i}`)
   const edges: Edge[] = names.map((a, i) => ({ a, b: names[(i + 1) % 6] }))
-  const { dn } = await startUnconfigured(names, edges, [], { seed: 5, bits: BITS })
+  const { dn } = await startHookingNetworks(names, edges, [], { seed: 5, bits: BITS })
   t.teardown(async () => await dn.stopAll())
   t.deepEqual((await settled(dn, components(names, edges), 120_000)).problems, [])
   await runFor(dn.clock, 3000)
@@ -54,7 +54,7 @@ test('a 3x3 grid cut inside one of its g-nodes (the network stays connected): th
       if (r < 2) edges.push({ a: `g${r}${c}`, b: `g${r + 1}${c}` })
     }
   }
-  const { dn, setEdge } = await startUnconfigured(names, edges, [], { seed: 9, bits: BITS })
+  const { dn, setEdge } = await startHookingNetworks(names, edges, [], { seed: 9, bits: BITS })
   t.teardown(async () => await dn.stopAll())
   t.deepEqual((await settled(dn, components(names, edges), 120_000, edges)).problems, [])
   // one or two links inside a g-node whose loss leaves it in pieces while the grid stays connected

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { type DaemonNetwork, runFor, runUntil, startDaemons } from './helpers/inprocess-network'
-import { settled, startUnconfigured } from './helpers/hooking-networks'
+import { settled, startHookingNetworks } from './helpers/hooking-networks'
 import { mapProblems, oracleOfArcs, kernelProblems } from './helpers/daemon-checks'
 
 // Networks that meet merge by themselves (§6.3): daemons started without an address found a network each at
@@ -94,7 +94,7 @@ async function askNNodes (dn: DaemonNetwork, name: string): Promise<number> {
 }
 
 test('the network\'s size from its Coordinator follows a merge although it is asked all along (a count is repeated for its cache time from when it was made)', async t => {
-  const { dn, join } = await startUnconfigured(['a', 'b', 'c'], [{ a: 'a', b: 'b' }], [{ a: 'b', b: 'c' }], { seed: 5, bits: [2, 1, 1, 1] })
+  const { dn, join } = await startHookingNetworks(['a', 'b', 'c'], [{ a: 'a', b: 'b' }], [{ a: 'b', b: 'c' }], { seed: 5, bits: [2, 1, 1, 1] })
   t.teardown(async () => await dn.stopAll())
   t.deepEqual((await settled(dn, [['a', 'b'], ['c']], 60_000)).problems, [], 'a and b form a network, c one of its own')
   await runFor(dn.clock, 6000) // past the cache time of a count made while a and b met
@@ -111,4 +111,38 @@ test('the network\'s size from its Coordinator follows a merge although it is as
   }
   t.not(mergedAt, null, 'c entered')
   t.is(answers[answers.length - 1], 3, `the answers, one a second: ${answers.join(',')}`)
+})
+
+test('two configured networks holding the same addresses merge: the smaller enters the bigger as one g-node, the bigger keeps its addresses', async t => {
+  // a ring of 5 (network id 2) and a line of 3 (network id 1), both configured inside top-level g-node 0 of 4·2·2·2
+  const A = ['a0', 'a1', 'a2', 'a3', 'a4']
+  const B = ['b0', 'b1', 'b2']
+  const inner = [...A.map((a, i) => ({ a, b: A[(i + 1) % A.length] })), { a: 'b0', b: 'b1' }, { a: 'b1', b: 'b2' }]
+  const address: Record<string, string> = { a0: '0.0.0.0', a1: '0.0.0.1', a2: '0.0.1.1', a3: '0.0.1.0', a4: '0.1.0.0', b0: '0.0.0.0', b1: '0.0.0.1', b2: '0.0.1.1' }
+  const { dn, join } = await startHookingNetworks([...A, ...B], inner, [{ a: 'a2', b: 'b2' }], {
+    seed: 21, bits: [2, 1, 1, 1], configured: n => ({ address: address[n], networkId: n.startsWith('a') ? 2 : 1 })
+  })
+  t.teardown(async () => await dn.stopAll())
+  t.deepEqual(dn.list().map(d => d.node.status().networkId), [2, 2, 2, 2, 2, 1, 1, 1], 'each daemon is in its configured network from the start')
+  const degree = (n: string): number => inner.filter(e => e.a === n || e.b === n).length
+  t.not(await runUntil(dn.clock, () => dn.list().every(d => d.node.system.main.qspnArcs.size === degree(d.name)), { budgetMs: 10_000 }), null, 'every arc inside a configured network becomes a qspn-arc')
+  for (const d of dn.list()) {
+    const types = d.node.system.hooking.events.list().map(e => e.type)
+    t.deepEqual([...new Set(types)], ['same_network'], `${d.name}: its neighbours are in its network (${types.join(',')})`)
+  }
+  const apart = await settled(dn, [A, B], 10_000)
+  t.deepEqual(apart.problems, [], 'each configured network routes inside')
+
+  join()
+  const r = await settled(dn, [[...A, ...B]], 60_000)
+  t.deepEqual(r.problems, [], 'one network, unique real addresses, one identity per system, maps and kernels the oracle\'s')
+  t.log(`merged ${String(r.ms)} ms (virtual) after the join`)
+  t.deepEqual([...new Set(dn.list().map(d => d.node.status().networkId))], [2], 'the bigger network\'s id')
+  for (const a of A) t.is(dn.get(a).node.status().address, address[a], `${a} keeps its configured address`)
+  const tops = new Set(B.map(b => dn.get(b).naddr[3]))
+  t.is(tops.size, 1, 'the line entered as one g-node of level 3')
+  t.false(tops.has(0), 'in a top-level position of its own')
+  for (const b of B) t.deepEqual(dn.get(b).naddr.slice(0, 3), [...address[b].split('.').map(Number)].reverse().slice(0, 3), `${b} keeps its positions inside the g-node`)
+  const entered = B.flatMap(b => dn.get(b).node.system.hooking.events.list().filter(e => e.type === 'entered'))
+  t.true(entered.length > 0, 'Hooking says the line entered')
 })

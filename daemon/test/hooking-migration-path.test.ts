@@ -3,7 +3,7 @@ import {
   distanceOf, epsilonOf, findShortestMig, migrationsOf, tupleKey,
   type GnodeTuple, type MigrationProber, type SearchAnswer, type Solution
 } from '../src/hooking/migration-path'
-import { components, describeHooking, reservationProblems, settled, startUnconfigured, type Edge } from './helpers/hooking-networks'
+import { components, describeHooking, reservationProblems, settled, startHookingNetworks, type Edge } from './helpers/hooking-networks'
 import { runUntil } from './helpers/inprocess-network'
 
 // Migration paths (§6.3 item 8): when no g-node around the neighbour v has room, border g-nodes migrate one g-node
@@ -114,7 +114,7 @@ async function meetAtTheFarEnd (t: ExecutionContext, o: { bits: number[], line: 
   const line: Edge[] = js.slice(0, -1).map((n, k) => ({ a: n, b: js[k + 1] }))
   const theirs: Edge[] = gs.slice(0, -1).map((n, k) => ({ a: n, b: gs[k + 1] }))
   const ends: Edge[] = [{ a: 'g0', b: js[0] }, { a: 'g0', b: js[js.length - 1] }]
-  const { dn, setEdge } = await startUnconfigured(names, [], [...line, ...theirs, ...ends], { seed: o.seed, bits: o.bits })
+  const { dn, setEdge } = await startHookingNetworks(names, [], [...line, ...theirs, ...ends], { seed: o.seed, bits: o.bits })
   t.teardown(async () => await dn.stopAll())
   const up: Edge[] = []
   for (const e of [...line, ...theirs]) {
@@ -175,7 +175,7 @@ test('a network over several top-level g-nodes enters by its g-nodes of level L-
     const inside: Edge[] = [{ a: 'j0', b: 'j1' }, { a: 'j1', b: 'j2' }, { a: 'j2', b: 'j3' }, { a: 'g0', b: 'g1' }, { a: 'g1', b: 'g2' }]
     const join: Edge = { a: 'g0', b: 'j0' }
     const lines: string[] = []
-    const { dn, setEdge } = await startUnconfigured(names, [], [...inside, join], { seed, bits: [2, 1], log: (node, line) => { if (line.includes('migration path')) lines.push(`${node}: ${line}`) } })
+    const { dn, setEdge } = await startHookingNetworks(names, [], [...inside, join], { seed, bits: [2, 1], log: (node, line) => { if (line.includes('migration path')) lines.push(`${node}: ${line}`) } })
     try {
       for (const e of inside) setEdge(e, true)
       const apart = await settled(dn, components(names, inside), 60_000)

@@ -1,7 +1,7 @@
 import test from 'ava'
 import { SeededRandom } from '../src/util/random'
 import { runUntil } from './helpers/inprocess-network'
-import { components, describeHooking, type Edge, gnodeProblems, networkProblems, randomConnected, reservationProblems, settled, startUnconfigured } from './helpers/hooking-networks'
+import { components, describeHooking, type Edge, gnodeProblems, networkProblems, randomConnected, reservationProblems, settled, startHookingNetworks } from './helpers/hooking-networks'
 
 // Two networks of sizes n and m, each formed by Hooking from lone daemons, meet over one arc or several at once
 // (§6.3): afterwards one network id, unique real addresses, maps and kernels equal to the oracle's, no connectivity
@@ -24,7 +24,7 @@ async function meet (t: import('ava').ExecutionContext, n: number, m: number, jo
     used.add(`${e.a}|${e.b}`)
     later.push(e)
   }
-  const { dn, join } = await startUnconfigured([...A, ...B], inner, later, { seed, bits: BITS })
+  const { dn, join } = await startHookingNetworks([...A, ...B], inner, later, { seed, bits: BITS })
   t.teardown(async () => await dn.stopAll())
   const apart = await settled(dn, components([...A, ...B], inner), 120_000)
   t.deepEqual(apart.problems, [], `both networks form apart\n${describeHooking(dn)}`)
@@ -55,7 +55,7 @@ test('three networks (3, 4 and 5 daemons) meet at the same time over a triangle 
   const inner = groups.flatMap(g => randomConnected(g, 1, rnd))
   const later: Edge[] = [{ a: 'a0', b: 'b1' }, { a: 'b2', b: 'c0' }, { a: 'c3', b: 'a2' }]
   const names = groups.flat()
-  const { dn, join } = await startUnconfigured(names, inner, later, { seed: 31, bits: BITS })
+  const { dn, join } = await startHookingNetworks(names, inner, later, { seed: 31, bits: BITS })
   t.teardown(async () => await dn.stopAll())
   const apart = await settled(dn, components(names, inner), 120_000)
   t.deepEqual(apart.problems, [], `three networks form apart\n${describeHooking(dn)}`)
@@ -88,7 +88,7 @@ async function randomized (t: import('ava').ExecutionContext, from: number, to: 
     for (let g = 1; g < groups.length; g++) joins.push({ a: groups[rnd.int(g)][0], b: groups[g][rnd.int(groups[g].length)] })
     if (rnd.int(2) === 1) joins.push({ a: groups[0][rnd.int(groups[0].length)], b: groups[groups.length - 1][rnd.int(groups[groups.length - 1].length)] })
     const unique = joins.filter((e, i) => joins.findIndex(x => (x.a === e.a && x.b === e.b) || (x.a === e.b && x.b === e.a)) === i)
-    const { dn } = await startUnconfigured(names, inner, unique, { seed: 1000 + seed, bits: BITS })
+    const { dn } = await startHookingNetworks(names, inner, unique, { seed: 1000 + seed, bits: BITS })
     try {
       let up: Edge[] = [...inner]
       const first = await settled(dn, components(names, up), 120_000)
@@ -108,7 +108,7 @@ async function randomized (t: import('ava').ExecutionContext, from: number, to: 
   t.log(`${times.length} joins: median ${times[Math.floor(times.length / 2)] ?? 0} ms, max ${times[times.length - 1] ?? 0} ms to the invariants (virtual)`)
 }
 
-/** The NIC of `a` on its link to `b` (as startUnconfigured numbered them). */
+/** The NIC of `a` on its link to `b` (as startHookingNetworks numbered them). */
 function endOf (dn: import('./helpers/inprocess-network').DaemonNetwork, a: string, b: string): { node: string, nic: string } {
   for (const nic of dn.get(a).config.interfaces) {
     try { if (dn.peerOf(a, nic).node === b) return { node: a, nic } } catch { /* not linked */ }
@@ -122,7 +122,7 @@ test('a merge cut off midway (the link goes down while the place is being search
   const B = Array.from({ length: 5 }, (_, i) => `b${i}`)
   const inner = [...randomConnected(A, 0, rnd), ...randomConnected(B, 1, rnd)]
   const joinEdge: Edge = { a: 'a1', b: 'b2' }
-  const { dn, join } = await startUnconfigured([...A, ...B], inner, [joinEdge], { seed: 77, bits: BITS })
+  const { dn, join } = await startHookingNetworks([...A, ...B], inner, [joinEdge], { seed: 77, bits: BITS })
   t.teardown(async () => await dn.stopAll())
   const apart = components([...A, ...B], inner)
   t.deepEqual((await settled(dn, apart, 120_000)).problems, [], 'both networks form apart')

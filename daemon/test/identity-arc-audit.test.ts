@@ -4,7 +4,7 @@ import type { IdentityArc, LocalIdentity, PhysicalArc } from '../src/identities'
 import { VirtualClock } from '../src/sim/virtual-clock'
 import { SeededRandom } from '../src/util/random'
 import { runFor, runUntil, type DaemonNetwork } from './helpers/inprocess-network'
-import { components, settled, startUnconfigured, type Edge } from './helpers/hooking-networks'
+import { components, settled, startHookingNetworks, type Edge } from './helpers/hooking-networks'
 import { kernelProblems, mapProblems, oracleOfArcs } from './helpers/daemon-checks'
 
 // The identity-arc audit: identity-arcs a lost message left out of step between two neighbours are put right
@@ -95,7 +95,7 @@ async function routesProblems (dn: DaemonNetwork): Promise<string[]> {
 test('whole daemons: a main identity-arc lost on one side is made again by the audit, and the link carries routes again', async t => {
   const names = ['n0', 'n1', 'n2']
   const edges: Edge[] = [{ a: 'n0', b: 'n1' }, { a: 'n1', b: 'n2' }, { a: 'n0', b: 'n2' }]
-  const { dn } = await startUnconfigured(names, edges, [], { seed: 5, bits: [2, 1, 1, 1] })
+  const { dn } = await startHookingNetworks(names, edges, [], { seed: 5, bits: [2, 1, 1, 1] })
   t.teardown(async () => await dn.stopAll())
   const formed = await settled(dn, components(names, edges), 120_000, edges)
   t.deepEqual(formed.problems, [], 'one network first')
@@ -139,9 +139,9 @@ async function jitteredGrid (t: ExecutionContext, seed: number): Promise<void> {
       if (r < 5) edges.push({ a: `g${r}x${c}`, b: `g${r + 1}x${c}` })
     }
   }
-  const { dn } = await startUnconfigured(names, edges, [], { seed, bits: [3, 2, 2, 2] })
+  const { dn } = await startHookingNetworks(names, edges, [], { seed, bits: [3, 2, 2, 2] })
   t.teardown(async () => await dn.stopAll())
-  // the link ends as startUnconfigured numbers the NICs (e0, e1, ... per node in edge order)
+  // the link ends as startHookingNetworks numbers the NICs (e0, e1, ... per node in edge order)
   const count = new Map<string, number>()
   const nic = (n: string): { node: string, nic: string } => { const k = count.get(n) ?? 0; count.set(n, k + 1); return { node: n, nic: `e${k}` } }
   const ends = edges.map(e => ({ a: nic(e.a), b: nic(e.b) }))
@@ -161,7 +161,7 @@ async function jitteredGrid (t: ExecutionContext, seed: number): Promise<void> {
 test('whole daemons: making a qspn-arc of an identity-arc that is gone throws and changes nothing: the desired kernel state stays computable and every route the oracle\'s', async t => {
   const names = ['n0', 'n1']
   const edges: Edge[] = [{ a: 'n0', b: 'n1' }]
-  const { dn } = await startUnconfigured(names, edges, [], { seed: 7, bits: [2, 1, 1, 1] })
+  const { dn } = await startHookingNetworks(names, edges, [], { seed: 7, bits: [2, 1, 1, 1] })
   t.teardown(async () => await dn.stopAll())
   const formed = await settled(dn, components(names, edges), 60_000, edges)
   t.deepEqual(formed.problems, [], 'one network first')

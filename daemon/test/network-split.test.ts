@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava'
 import { SeededRandom } from '../src/util/random'
 import { runFor, runUntil } from './helpers/inprocess-network'
-import { components, describeHooking, type Edge, gnodeProblems, networkProblems, randomUnconfigured, settled, startUnconfigured } from './helpers/hooking-networks'
+import { components, describeHooking, type Edge, gnodeProblems, networkProblems, randomUnconfigured, settled, startHookingNetworks } from './helpers/hooking-networks'
 import type { DaemonNetwork } from './helpers/inprocess-network'
 
 // A network cut in two lives on as two networks (issue 14 item 3; seed: network collision): the part that lost the
@@ -20,7 +20,7 @@ const splitEvents = (dn: DaemonNetwork, name: string): number => dn.get(name).no
 
 /** Forms `names` over `edges`, cuts `cut`, then heals it; the invariants hold after each step. */
 async function cutAndHeal (t: ExecutionContext, names: string[], edges: Edge[], cut: Edge[], seed: number): Promise<void> {
-  const { dn, setEdge } = await startUnconfigured(names, edges, [], { seed, bits: BITS })
+  const { dn, setEdge } = await startHookingNetworks(names, edges, [], { seed, bits: BITS })
   t.teardown(async () => await dn.stopAll())
   const formed = await settled(dn, components(names, edges), 120_000)
   t.deepEqual(formed.problems, [], `formed\n${describeHooking(dn)}`)
@@ -59,7 +59,7 @@ for (const seed of [1, 2, 3]) {
 
 test('a cut healed within the tolerance changes nothing: no split, same network id, same addresses', async t => {
   const { names, edges } = ring(8)
-  const { dn, setEdge } = await startUnconfigured(names, edges, [], { seed: 4, bits: BITS })
+  const { dn, setEdge } = await startHookingNetworks(names, edges, [], { seed: 4, bits: BITS })
   t.teardown(async () => await dn.stopAll())
   t.deepEqual((await settled(dn, components(names, edges), 120_000)).problems, [])
   const before = names.map(n => `${n} ${dn.get(n).naddr.join('.')} ${String(dn.get(n).node.status().networkId)}`)
@@ -76,7 +76,7 @@ test('a network whose eldest node stops: the others take a new id after the tole
   // a full mesh, so that no g-node is left in pieces inside (that is a g-node split, repaired otherwise)
   const names = Array.from({ length: 5 }, (_, i) => `m${i}`)
   const edges = names.flatMap((a, i) => names.slice(i + 1).map(b => ({ a, b })))
-  const { dn } = await startUnconfigured(names, edges, [], { seed: 5, bits: BITS })
+  const { dn } = await startHookingNetworks(names, edges, [], { seed: 5, bits: BITS })
   t.teardown(async () => await dn.stopAll())
   t.deepEqual((await settled(dn, components(names, edges), 120_000)).problems, [])
   const id = [...ids(dn, names)][0]

@@ -66,6 +66,18 @@ test('flags and a configuration file merge, flags win; every mistake names itsel
   t.deepEqual(readNetworkKeyFile('/etc/ntkd.keys', read), ['new key', 'old key'])
   t.throws(() => readNetworkKeyFile('/etc/no-keys', read), { name: 'ConfigError', message: 'network key file /etc/no-keys holds no key (one per line, the signing key first)' })
   t.throws(() => readNetworkKeyFile('/etc/absent.keys', read), { name: 'ConfigError', message: /cannot read network key file \/etc\/absent\.keys/ })
+  // a configured network's id: its daemons check arcs by Hooking (qspnArcs hooking by default with it)
+  t.like(run([...base, '--network-id', '7']), { networkId: 7, qspnArcs: 'hooking' })
+  t.like(run(base), { networkId: null, qspnArcs: 'auto' })
+  files['/etc/net.yaml'] = 'topology: [2, 1, 1, 1]\naddress: "3.1.0.1"\nnetworkId: 2147483647\n'
+  t.like(run(['-c', '/etc/net.yaml', '-i', 'eth1']), { networkId: 2147483647, qspnArcs: 'hooking' })
+  bad([...base, '--network-id', 'x'], /--network-id: "x" is not a whole number/)
+  bad([...base, '--network-id', '0'], /networkId: 0 is not a whole number from 1 to 2147483647/)
+  bad([...base, '--network-id', '2147483648'], /networkId: 2147483648 is not a whole number from 1 to 2147483647/)
+  bad(['-i', 'eth1', '--topology', '2,1,1,1', '--network-id', '7'], /networkId 7 needs a configured address \(--address\)/)
+  bad([...base, '--network-id', '7', '--qspn-arcs', 'auto'], /qspnArcs: auto with networkId 7: the arcs of a configured network are checked by Hooking/)
+  files['/etc/net-str.yaml'] = 'topology: [2, 1, 1, 1]\naddress: "3.1.0.1"\nnetworkId: "7"\n'
+  bad(['-c', '/etc/net-str.yaml', '-i', 'eth1'], /networkId: "7" is not a whole number from 1 to 2147483647/)
   t.deepEqual(parseNtkdArgs(['--cleanup', '--rt-tables', '/tmp/rt']), { action: 'cleanup', rtTables: '/tmp/rt' })
   t.deepEqual(parseNtkdArgs(['--help']), { action: 'help' })
 })

@@ -1,6 +1,8 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
+import { SeededRandom } from '../../daemon/src/util/random'
+import { randomConnected } from '../../daemon/test/helpers/hooking-networks'
 import { bridges, configuredAddresses, grid, keepsGnodesWhole, labYaml, line, randomGraph, rerouteLink, ring, type Graph } from '../../bench/compare/graphs'
 import { markdownReport, plots, svgPlot, type Results } from '../../bench/compare/report'
 import type { Measured } from '../../bench/compare/measure'
@@ -69,25 +71,43 @@ test('the lab files parse: ntkd without address with 1000 µs on every interface
   t.is(new Set(babeld.nodes.map(n => String(n.config.address))).size, 25)
 })
 
+/** Every g-node of levels 1 .. levels-1 of `addr` (top level first) connected inside over `g`'s links. */
+function gnodesConnected (t: ExecutionContext, g: Graph, addr: Map<string, string>, levels: number): void {
+  // the g-node of level k of a node: its address without the last k positions
+  for (let k = 1; k < levels; k++) {
+    const gnodeOf = (n: string): string => (addr.get(n) as string).split('.').slice(0, levels - k).join('.')
+    for (const id of new Set(g.nodes.map(gnodeOf))) {
+      const inside = g.nodes.filter(n => gnodeOf(n) === id)
+      const sub: Graph = { ...g, nodes: inside, links: g.links.filter(l => inside.includes(l.a) && inside.includes(l.b)) }
+      t.is(parts(sub, []).length, 1, `${g.id}: g-node ${id} of level ${k} (${inside.join(' ')}) is connected inside`)
+    }
+  }
+}
+
 test('configured ntkd addresses: unique, and every g-node of every level connected inside (else its routes break)', t => {
   for (const g of [grid(5, 5), ring(10), line(10), grid(10, 10), randomGraph(50, 1)]) {
     const addr = configuredAddresses(g)
     t.is(new Set(addr.values()).size, g.nodes.length, `${g.id}: unique addresses`)
     for (const a of addr.values()) t.regex(a, /^[0-7]\.[0-7]\.[0-7]$/)
-    // the g-node of level k of a node: its address without the last k positions
-    for (let k = 1; k <= 2; k++) {
-      const gnodeOf = (n: string): string => (addr.get(n) as string).split('.').slice(0, 3 - k).join('.')
-      for (const id of new Set(g.nodes.map(gnodeOf))) {
-        const inside = g.nodes.filter(n => gnodeOf(n) === id)
-        const sub: Graph = { ...g, nodes: inside, links: g.links.filter(l => inside.includes(l.a) && inside.includes(l.b)) }
-        t.is(parts(sub, []).length, 1, `${g.id}: g-node ${id} of level ${k} (${inside.join(' ')}) is connected inside`)
-      }
-    }
+    gnodesConnected(t, g, addr, 3)
   }
   t.throws(() => configuredAddresses(line(10), [1, 1, 1]), { message: /line10: 10 nodes do not fit 1·1·1/ })
   const kinds = defaultKinds()
   const spec = parseTopology(labYaml('cmpt', grid(5, 5), 'ntkd', 'lab', 'configured'), 'cmpt.yaml', kinds)
   t.like(spec.nodes.find(n => n.name === 'g1x1')?.config, { topology: [3, 3, 3], address: configuredAddresses(grid(5, 5)).get('g1x1'), timers: 'lab' })
+})
+
+test('configured addresses of a sparse graph of 500 in 16·16·16: packed along a spanning tree where the walk leaves too many g-nodes', t => {
+  for (const seed of [1, 2, 3]) {
+    // the in-process merge bench's graphs: a random tree of 500 plus 125 links (the walk alone fits none of these)
+    const names = Array.from({ length: 500 }, (_, i) => `v${i}`)
+    const g = { id: `sparse500-${seed}`, label: '', nodes: names, links: randomConnected(names, 125, new SeededRandom(seed * 1000 + 500)).map(e => ({ a: e.a, b: e.b, ifa: '', ifb: '' })), split: [] }
+    const addr = configuredAddresses(g, [4, 4, 4])
+    t.is(new Set(addr.values()).size, 500, `seed ${seed}: unique addresses`)
+    for (const a of addr.values()) t.regex(a, /^\d+\.\d+\.\d+$/)
+    for (const a of addr.values()) t.true(a.split('.').every(p => Number(p) < 16), `${a} fits 16·16·16`)
+    gnodesConnected(t, g, addr, 3)
+  }
 })
 
 const measured = (kind: 'ntkd' | 'babeld', initialMs: number | null, extra: Partial<Measured> = {}): Measured => ({

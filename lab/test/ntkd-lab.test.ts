@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises'
 import { deployLab, type RunningLab } from '../src/lab'
 import { defaultKinds, parseTopology } from '../src/topology'
 import { ntkctlArgv } from '../src/topology/kinds/ntkd'
-import type { ResolvedLab } from '../src/topology/model'
+import type { NodeSpec, ResolvedLab } from '../src/topology/model'
+import { addressFromDaemon } from '../src/scenario/ntkd-taken'
 import type { NodeObservation } from '../src/observe'
 import { backendMissing, checkedBackend, firstMissing, leftovers, missingTools, pings, pingsWithin, runnableIf, uniqueLabName } from './helpers/lab-fixture'
 
@@ -116,4 +117,15 @@ test('the ntkd kind runs the daemon on every link interface with the node\'s con
   t.throws(() => parseTopology(TOPOLOGY.replace('serveAnonymous: true', 'subnetLevel: 4'), 'bad.yaml', defaultKinds()), { message: /config\.subnetLevel must be a level of the topology \(0\.\.3\)/ })
   t.throws(() => parseTopology(TOPOLOGY.replace('"1.0.0.0"', '"4.0.0.0"'), 'bad.yaml', defaultKinds()), { message: /bad\.yaml:\d+: nodes\.d: kind ntkd: config\.address 4\.0\.0\.0: position 4 does not fit 2 bits/ })
   t.throws(() => parseTopology(TOPOLOGY.replace('address: "3.1.0.1"', 'adress: "3.1.0.1"'), 'bad.yaml', defaultKinds()), { message: /unknown config key "adress" for kind ntkd/ })
+  // a configured network's id goes to the daemon; the lab then reads the node's address from the daemon
+  const net = parseTopology(TOPOLOGY.replace('address: "3.1.0.1" }', 'address: "3.1.0.1", networkId: 7 }'), 'net.yaml', defaultKinds())
+  const a = net.nodes.find(n => n.name === 'a')
+  t.true(a?.command?.join(' ').includes('--address 3.1.0.1 --timers lab --network-id 7 -i eth1'))
+  t.true(addressFromDaemon(a as NodeSpec), 'a node of a configured network may take another address: the lab reads it')
+  t.false(addressFromDaemon(net.nodes.find(n => n.name === 'b') as NodeSpec), 'a configured address without a network id stays')
+  const bad = (from: string, to: string, message: RegExp): void => { t.throws(() => parseTopology(TOPOLOGY.replace(from, to), 'bad.yaml', defaultKinds()), { message }) }
+  bad('address: "3.1.0.1" }', 'address: "3.1.0.1", networkId: 0 }', /nodes\.a: kind ntkd: config\.networkId must be a whole number from 1 to 2147483647/)
+  bad('address: "3.1.0.1" }', 'address: "3.1.0.1", networkId: "7" }', /config\.networkId must be a whole number from 1 to 2147483647/)
+  bad('address: "3.1.0.1" }', 'networkId: 7 }', /config\.networkId needs config\.address/)
+  bad('address: "3.1.0.1" }', 'address: "3.1.0.1", networkId: 7, qspnArcs: auto }', /config\.qspnArcs auto with config\.networkId: the arcs of a configured network are checked by Hooking/)
 })

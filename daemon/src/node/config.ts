@@ -15,6 +15,13 @@ export interface NodeConfig {
    * random positions and merges with the networks it meets (Hooking).
    */
   readonly naddr: Naddr | null
+  /**
+   * Network id of a configured network (--network-id; with --address only): every daemon configured with this id
+   * starts in the same network (its arcs to them are qspn-arcs once the ids are compared), and a network of another
+   * id that it meets merges with it by Hooking (the smaller enters the bigger, taking new addresses). Null: the
+   * network id is the daemon's own random fingerprint until it enters a network.
+   */
+  readonly networkId: number | null
   /** SNAT anonymizer (default on; -j/--no-anonymize turns it off). */
   readonly anonymize: boolean
   /** Assign the anonymizing address (-k/--serve-anonymous). */
@@ -77,13 +84,15 @@ export const NTKD_USAGE = `usage: ntkd -i NIC [-i NIC ...] --topology BITS [--ad
        ntkd --cleanup [--rt-tables PATH]
 options:
   -i, --interface NIC        managed NIC (repeatable)
-  -c, --config FILE          JSON or YAML file with the same keys (interfaces, topology, address, anonymize,
+  -c, --config FILE          JSON or YAML file with the same keys (interfaces, topology, address, networkId, anonymize,
                              serveAnonymous, subnetLevel, timers, costs, linkLocals, control, rtTables, port,
                              networkKey, networkKeys, networkKeyFile, rescanSeconds, qspnArcs, logLevel, log);
                              command-line flags win
   --topology 2,1,1,1         bits per level, top level first (4·2·2·2)
   --address 3.1.0.1          address of the main identity, top level first; without it the daemon founds a
                              network at random positions and merges with those it meets
+  --network-id N             with --address: the configured network's id (1 .. 2147483647); daemons of one id
+                             are one network at once, networks of other ids met are merged by Hooking
   -j, --no-anonymize         no SNAT anonymizer
   -k, --serve-anonymous      also assign the anonymizing address
   -s, --subnet-level S       gateway of an autonomous subnet of level S
@@ -110,6 +119,7 @@ interface RawConfig {
   interfaces?: unknown
   topology?: unknown
   address?: unknown
+  networkId?: unknown
   anonymize?: unknown
   serveAnonymous?: unknown
   subnetLevel?: unknown
@@ -128,7 +138,7 @@ interface RawConfig {
   /** Component -> level (a mapping, or a string like NTKD_LOG's). */
   log?: unknown
 }
-const FILE_KEYS = ['interfaces', 'topology', 'address', 'anonymize', 'serveAnonymous', 'subnetLevel', 'timers', 'costs', 'linkLocals', 'control', 'rtTables', 'port', 'networkKey', 'networkKeys', 'networkKeyFile', 'rescanSeconds', 'qspnArcs', 'logLevel', 'log']
+const FILE_KEYS = ['interfaces', 'topology', 'address', 'networkId', 'anonymize', 'serveAnonymous', 'subnetLevel', 'timers', 'costs', 'linkLocals', 'control', 'rtTables', 'port', 'networkKey', 'networkKeys', 'networkKeyFile', 'rescanSeconds', 'qspnArcs', 'logLevel', 'log']
 
 /** Parses ntkd's arguments (without node and script) and NTKD_LOG of `env`. Throws ConfigError. */
 export function parseNtkdArgs (argv: readonly string[], readText: (path: string) => string = p => readFileSync(p, 'utf8'), env: Readonly<Record<string, string | undefined>> = process.env): NtkdCommand {
@@ -155,6 +165,7 @@ export function parseNtkdArgs (argv: readonly string[], readText: (path: string)
       case '-c': case '--config': configFile = value(); break
       case '--topology': flags.topology = value(); break
       case '--address': flags.address = value(); break
+      case '--network-id': flags.networkId = intArg(name, value()); break
       case '-j': case '--no-anonymize': flags.anonymize = false; break
       case '-k': case '--serve-anonymous': flags.serveAnonymous = true; break
       case '-s': case '--subnet-level': flags.subnetLevel = intArg(name, value()); break
@@ -249,9 +260,11 @@ export function validateConfig (raw: RawConfig): NodeConfig {
       costs[nic] = c
     }
   }
-  const qspnArcs = raw.qspnArcs ?? (naddr === null ? 'hooking' : 'auto')
+  const networkId = parseNetworkId(raw.networkId, naddr)
+  const qspnArcs = raw.qspnArcs ?? (naddr === null || networkId !== null ? 'hooking' : 'auto')
   if (qspnArcs !== 'auto' && qspnArcs !== 'manual' && qspnArcs !== 'hooking') throw new ConfigError(`qspnArcs: "${String(qspnArcs)}" is none of auto, manual, hooking`)
   if (naddr === null && qspnArcs !== 'hooking') throw new ConfigError(`qspnArcs: ${qspnArcs} needs a configured address (--address); without one the daemon merges by Hooking (qspnArcs: hooking)`)
+  if (networkId !== null && qspnArcs !== 'hooking') throw new ConfigError(`qspnArcs: ${qspnArcs} with networkId ${networkId}: the arcs of a configured network are checked by Hooking (qspnArcs: hooking), ${qspnArcs} would join any network met`)
   const linkLocals = parseLinkLocals(raw.linkLocals, interfaces)
   const port = raw.port ?? 60269
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`port: ${String(port)} is not a TCP/UDP port`)
@@ -263,6 +276,7 @@ export function validateConfig (raw: RawConfig): NodeConfig {
     interfaces,
     topology,
     naddr,
+    networkId,
     anonymize: bool('anonymize', raw.anonymize) ?? true,
     serveAnonymous: bool('serveAnonymous', raw.serveAnonymous) ?? false,
     subnetLevel,
@@ -278,6 +292,14 @@ export function validateConfig (raw: RawConfig): NodeConfig {
     logLevel: raw.logLevel === undefined ? 'info' : logSetting('logLevel', raw.logLevel, parseLogLevel),
     logComponents: componentLevels(raw.log)
   }
+}
+
+/** networkId: a whole number 1 .. 2^31-1 (a fingerprint id's range), given only with an address. */
+function parseNetworkId (v: unknown, naddr: Naddr | null): number | null {
+  if (v === undefined) return null
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v >= 2 ** 31) throw new ConfigError(`networkId: ${JSON.stringify(v)} is not a whole number from 1 to 2147483647`)
+  if (naddr === null) throw new ConfigError(`networkId ${v} needs a configured address (--address): a daemon without one founds a network of its own`)
+  return v
 }
 
 /** A log setting parsed, its error turned into a ConfigError naming where it came from. */

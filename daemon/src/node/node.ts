@@ -387,7 +387,7 @@ export class NodeSystem {
     if (main === undefined) throw new Error('no main identity')
     // no configured address: a network of our own at random positions, merged by Hooking with those we meet
     const naddr: Naddr = this.config.naddr ?? this.config.topology.gsizes.map(g => this.ports.random.int(g))
-    this.addRuntime(new IdentityRuntime(this.ctx, main, naddr, firstFingerprint(this.config.topology, naddr, this.ports.random), { kind: 'create' }))
+    this.addRuntime(new IdentityRuntime(this.ctx, main, naddr, firstFingerprint(this.config.topology, naddr, this.ports.random, this.config.networkId), { kind: 'create' }))
     this.hooking.identityAdded(main.id, { kind: 'create' })
     await nb.start()
     await this.sync.applyNow()

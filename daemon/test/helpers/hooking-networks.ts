@@ -1,8 +1,9 @@
 import { SeededRandom } from '../../src/util/random'
-import { type DaemonNetwork, runUntil, startDaemons } from './inprocess-network'
+import { type DaemonNetwork, type DaemonPlan, runUntil, startDaemons } from './inprocess-network'
 import { kernelProblems, mapProblems, oracleOfArcs } from './daemon-checks'
 
-// Unconfigured daemons (no address: each founds its own network and merges by Hooking) on seeded graphs, and the
+// Daemons that merge by Hooking (unconfigured: each founds its own network; or configured networks, each with its
+// addresses and network id) on seeded graphs, and the
 // invariants a merge must leave: one network id per connected component, unique real addresses, one identity per
 // system (no connectivity identity left), no reservation left, maps and kernels equal to the oracle's over the
 // addresses the daemons took. The oracle (Dijkstra over the arcs, daemon-checks) shares no code with Hooking.
@@ -26,10 +27,19 @@ export function randomConnected (names: readonly string[], extra: number, rnd: S
 }
 
 /**
- * Starts every node of `groups` (each a list of names) without an address, with one NIC per edge end, and links the
- * `edges`; the links of `later` are made down (`join` takes them up). Returns the network and the join function.
+ * Starts every node of `names` (without an address unless `o.configured` gives one and a network id), with one NIC
+ * per edge end, and links the `edges`; the links of `later` are made down (`join` takes them up). Returns the
+ * network and the join function.
  */
-export async function startUnconfigured (names: readonly string[], edges: readonly Edge[], later: readonly Edge[], o: { seed: number, bits: readonly number[], log?: (node: string, line: string) => void }): Promise<{ dn: DaemonNetwork, join: () => void, setEdge: (e: Edge, up: boolean) => void }> {
+export interface StartOptions {
+  readonly seed: number
+  readonly bits: readonly number[]
+  readonly log?: (node: string, line: string) => void
+  /** A node's configured address (top level first) and network id; omitted: the node starts unconfigured. */
+  readonly configured?: (name: string) => { readonly address: string, readonly networkId: number } | undefined
+}
+
+export async function startHookingNetworks (names: readonly string[], edges: readonly Edge[], later: readonly Edge[], o: StartOptions): Promise<{ dn: DaemonNetwork, join: () => void, setEdge: (e: Edge, up: boolean) => void }> {
   const nics = new Map(names.map(n => [n, [] as string[]]))
   const ends = [...edges, ...later].map(e => {
     const na = nics.get(e.a) as string[]
@@ -38,7 +48,12 @@ export async function startUnconfigured (names: readonly string[], edges: readon
     const eb = `e${nb.length}`; nb.push(eb)
     return { a: { node: e.a, nic: ea }, b: { node: e.b, nic: eb } }
   })
-  const dn = await startDaemons(Object.fromEntries(names.map(n => [n, { nics: (nics.get(n) as string[]).length === 0 ? ['e0'] : nics.get(n) as string[] }])), { topologyBits: o.bits, seed: o.seed, ...(o.log === undefined ? {} : { log: o.log }) })
+  const plan = (n: string): DaemonPlan => {
+    const given = nics.get(n) as string[]
+    const c = o.configured?.(n)
+    return { nics: given.length === 0 ? ['e0'] : given, ...(c === undefined ? {} : { address: c.address, config: { networkId: c.networkId } }) }
+  }
+  const dn = await startDaemons(Object.fromEntries(names.map(n => [n, plan(n)])), { topologyBits: o.bits, seed: o.seed, ...(o.log === undefined ? {} : { log: o.log }) })
   const laterEnds = ends.slice(edges.length)
   for (const e of ends) dn.link(e.a, e.b)
   for (const e of laterEnds) dn.setLinkUp(e.a, e.b, false)
@@ -59,7 +74,7 @@ export async function randomUnconfigured (seed: number, bits: readonly number[])
   const n = 4 + rnd.int(6)
   const names = Array.from({ length: n }, (_, i) => `n${i}`)
   const edges = randomConnected(names, rnd.int(n), rnd)
-  const { dn, setEdge } = await startUnconfigured(names, edges, [], { seed, bits })
+  const { dn, setEdge } = await startHookingNetworks(names, edges, [], { seed, bits })
   return { rnd, names, edges, dn, setEdge }
 }
 

@@ -10,7 +10,7 @@ import type { Step } from '../scenario/timeline'
 import { GraphvizMissingError, renderGraph, type GraphMarks } from './graph'
 import { formatTimeline } from './summary'
 import { ntkctlArgv } from '../topology/kinds/ntkd'
-import { isUnaddressedNtkd, withTakenAddresses } from '../scenario/ntkd-taken'
+import { addressFromDaemon, withTakenAddresses } from '../scenario/ntkd-taken'
 
 /** The last part of a daemon log kept in a bundle. */
 export const LOG_TAIL_BYTES = 256 * 1024
@@ -113,7 +113,7 @@ export async function writeStepBundle (input: BundleInput): Promise<string> {
   // unaddressed ntkd nodes: the addresses they took; a node without one yet is left out of the model (named below)
   const taken = await withTakenAddresses(input.lab, new Set(nodes.filter(n => !input.state.stopped.has(n))))
   const unsettled = new Set(taken.problems.map(p => p.split(':')[0]))
-  const modelSpec = { ...taken.spec, nodes: taken.spec.nodes.filter(n => !unsettled.has(n.name) && !(isUnaddressedNtkd(n) && !input.state.stopped.has(n.name) && n.config.address === undefined)) }
+  const modelSpec = { ...taken.spec, nodes: taken.spec.nodes.filter(n => !unsettled.has(n.name) && !(addressFromDaemon(n) && !input.state.stopped.has(n.name) && n.config.address === undefined)) }
   const expectations = expectRoutes({ ...modelSpec, links: modelSpec.links.filter(l => l.endpoints.every(e => modelSpec.nodes.some(n => n.name === e.node))) }, input.state, input.models)
   const routeDiff = diffRoutes(expectations, obs)
   const diffLines = [

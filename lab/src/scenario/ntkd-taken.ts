@@ -7,7 +7,8 @@ import { components, type LabState } from './lab-state'
 import type { ScenarioLab } from './scenario-lab'
 
 /**
- * ntkd nodes started without `config.address` take one by themselves (Hooking, spec §6.3), so the expectations
+ * ntkd nodes started without `config.address` take one by themselves (Hooking, spec §6.3), and those of a configured
+ * network may take another when their network enters a bigger one, so the expectations
  * that need addresses (the `ntk` table model, the ping targets) are computed from the addresses the daemons took,
  * read through `ntkctl status --json` at check time. Only the address is read from the daemon: the model still
  * computes destinations, CIDRs and routes from the spec on its own.
@@ -20,7 +21,11 @@ export interface NtkdStatus {
   readonly identities: ReadonlyArray<{ readonly kind: string }>
 }
 
-export const isUnaddressedNtkd = (n: NodeSpec): boolean => n.kind === 'ntkd' && n.config.address === undefined
+/**
+ * Whether the lab reads the node's address from its daemon: none configured, or a configured one that Hooking may
+ * change (a configured network id, or qspnArcs hooking: the node's network may enter another and take new addresses).
+ */
+export const addressFromDaemon = (n: NodeSpec): boolean => n.kind === 'ntkd' && (n.config.address === undefined || n.config.networkId !== undefined || n.config.qspnArcs === 'hooking')
 
 /**
  * The status of each named node's daemon; a node whose daemon does not answer gets an error line instead.
@@ -66,7 +71,7 @@ async function fatalLine (lab: ScenarioLab, node: string): Promise<string> {
  */
 export async function withTakenAddresses (lab: ScenarioLab, running: ReadonlySet<string>): Promise<{ spec: ResolvedLab, problems: string[] }> {
   const spec = lab.spec
-  const need = spec.nodes.filter(n => isUnaddressedNtkd(n) && running.has(n.name))
+  const need = spec.nodes.filter(n => addressFromDaemon(n) && running.has(n.name))
   if (need.length === 0) return { spec, problems: [] }
   const statuses = await ntkdStatuses(lab, need.map(n => n.name))
   const problems: string[] = []

@@ -11,6 +11,9 @@ import type { Kind, KindRegistry } from './registry'
  *   topology:  bits per level, top level first (required), e.g. [2, 1, 1, 1] for 4·2·2·2
  *   address:   the node's address, top level first, e.g. "3.1.0.1"; without it the daemon founds a network at random
  *              positions and merges with the networks it meets (Hooking); checks read the address it took
+ *   networkId: with an address, the configured network's id (1 .. 2147483647): nodes of one id are one network from
+ *              the start, a network of another id that they meet merges with theirs by Hooking (the smaller enters
+ *              the bigger and takes new addresses)
  *   timers:    lab | default (default lab: short timers)
  *   anonymize: SNAT anonymizer (default true)
  *   serveAnonymous: also take the anonymizing address (default false)
@@ -28,7 +31,7 @@ import type { Kind, KindRegistry } from './registry'
  * The control socket is named after the node's network namespace, so nodes sharing the host's /run
  * (netns backend) never take each other's socket; `NTKD_CONTROL_SH` gives the same path to `ntkctl`.
  */
-export const NTKD_CONFIG_KEYS = ['topology', 'address', 'timers', 'anonymize', 'serveAnonymous', 'subnetLevel', 'costs', 'linkLocals', 'qspnArcs', 'networkKey', 'networkKeys', 'networkKeyFile', 'rescanSeconds'] as const
+export const NTKD_CONFIG_KEYS = ['topology', 'address', 'networkId', 'timers', 'anonymize', 'serveAnonymous', 'subnetLevel', 'costs', 'linkLocals', 'qspnArcs', 'networkKey', 'networkKeys', 'networkKeyFile', 'rescanSeconds'] as const
 
 /** Shell expression of a node's control socket (run inside the node). */
 export const NTKD_CONTROL_SH = '/run/ntkd/ntkd$(readlink /proc/self/ns/net 2>/dev/null | tr -dc 0-9 2>/dev/null | sed "s/^/-/").sock'
@@ -65,6 +68,7 @@ function ntkdArgs (node: NodeSpec): string[] {
   const c = node.config
   const bits = Array.isArray(c.topology) ? c.topology.map(String).join(',') : String(c.topology)
   const args = ['--topology', bits, ...(c.address === undefined ? [] : ['--address', String(c.address)]), '--timers', String(c.timers ?? 'lab')]
+  if (typeof c.networkId === 'number') args.push('--network-id', String(c.networkId))
   if (c.anonymize === false) args.push('--no-anonymize')
   if (c.serveAnonymous === true) args.push('--serve-anonymous')
   if (typeof c.subnetLevel === 'number' && c.subnetLevel > 0) args.push('--subnet-level', String(c.subnetLevel))
@@ -137,6 +141,11 @@ export function ntkdKind (): Kind {
           const bits = topo[i]
           if (typeof bits === 'number' && p >= 2 ** bits) problems.push(`config.address ${c.address}: position ${p} does not fit ${bits} bits`)
         })
+      }
+      if (c.networkId !== undefined) {
+        if (typeof c.networkId !== 'number' || !Number.isInteger(c.networkId) || c.networkId < 1 || c.networkId >= 2 ** 31) problems.push('config.networkId must be a whole number from 1 to 2147483647')
+        else if (c.address === undefined) problems.push('config.networkId needs config.address (a node without an address founds a network of its own)')
+        if (c.qspnArcs !== undefined && c.qspnArcs !== 'hooking') problems.push(`config.qspnArcs ${String(c.qspnArcs)} with config.networkId: the arcs of a configured network are checked by Hooking (qspnArcs: hooking)`)
       }
       if (c.timers !== undefined && c.timers !== 'lab' && c.timers !== 'default') problems.push('config.timers must be lab or default')
       if (c.anonymize !== undefined && typeof c.anonymize !== 'boolean') problems.push('config.anonymize must be true or false')
