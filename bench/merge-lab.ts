@@ -17,6 +17,8 @@
  * sides in top-level g-node 0, so every address is held twice until the merge; network ids 1 and 2; topology
  * 8·8·8·8): formed by QSPN alone in seconds, where 50 lone daemons take minutes to form by Hooking on 2 cores.
  *
+ * NTK_BENCH_KEEP_LOGS=1 keeps the daemons' logs of a case that passed too.
+ *
  *   flock /tmp/ntk-lab.lock npx ts-node --transpile-only bench/merge-lab.ts [--configured] [5,25,125]   (as root; default 5,25)
  */
 import os from 'node:os'
@@ -181,7 +183,11 @@ async function runCase (c: Case): Promise<Row> {
   } catch (e) {
     const got = await Promise.all(sides.map(async s => await networksOf(lab, s).catch(err => String(err))))
     row.note = `failed at ${stage} after ${((Date.now() - t0) / 1000).toFixed(0)} s: ${String((e as Error).message ?? e).slice(0, 300)}; a side: ${got[0]}; b side: ${got[1]}; logs: ${await keepLogs(lab, g.nodes, e instanceof StepError ? e.full : String((e as Error).stack ?? e))}`
-  } finally { running = undefined; await lab.destroy().catch(() => {}) }
+  } finally {
+    if (row.note === '' && process.env.NTK_BENCH_KEEP_LOGS === '1') console.error(`logs kept in ${await keepLogs(lab, g.nodes, 'passed')}`)
+    running = undefined
+    await lab.destroy().catch(() => {})
+  }
   return row
 }
 

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { SYSTEM_NS, TABLE_NTK, type RouteItem } from '../src/kernel'
+import { SYSTEM_NS, TABLE_NTK, emptyNamespace, type RouteItem } from '../src/kernel'
 import { Topology, parseNaddr, cidrGlobalOf } from '../src/addressing'
 import { destinationSet, destinationCidrs, localAddressSet } from '../src/routes'
 import { validateConfig } from '../src/node'
@@ -157,4 +157,16 @@ test('an arc QSPN drops (the neighbour refuses) loses its identity-arc and its k
   t.deepEqual(a.identities()[0].arcs, [], 'the identity-arc went with it')
   t.is((a.counters().listenerErrors as { count: number }).count, 0)
   t.is(a.arcs().length, 0)
+})
+
+test('--no-link-up: the daemon leaves its NICs as it found them (a lab keeps a link down until its timeline brings it up); by default it brings them up', async t => {
+  const dn = await startDaemons({ keep: { address: '3.1.0.1', nics: ['eth1'], config: { linkUp: false } }, bring: { address: '3.1.0.0', nics: ['eth1'] } }, { topologyBits: [2, 1, 1, 1], seed: 5 })
+  t.teardown(async () => await dn.stopAll())
+  await runFor(dn.clock, 2000)
+  // the kernel reports the links the hint names that are up
+  const hint = { namespaces: new Map([[SYSTEM_NS, { ...emptyNamespace(), linksUp: ['lo', 'eth1'] }]]) }
+  const up = async (name: string): Promise<readonly string[]> => (await dn.get(name).kernel.read(hint)).namespaces.get(SYSTEM_NS)?.linksUp ?? []
+  t.deepEqual([...await up('keep')], ['lo'], 'eth1 stays down')
+  t.deepEqual([...await up('bring')].sort(), ['eth1', 'lo'])
+  t.deepEqual(dn.get('keep').node.arcs(), [], 'no arc over a NIC that is down')
 })

@@ -116,13 +116,13 @@ export async function deployLab (lab: ResolvedLab, backend: Backend, o: DeployOp
 }
 
 /**
- * A daemon may bring its interfaces up when it starts (ntkd does, spec §2.1): a link declared down is set down again
- * once the daemons at its ends are running (ntkd: its control socket answers, so its first apply is done; it never
- * brings an interface up again after that).
+ * A daemon may bring its interfaces up when it starts (ntkd does, spec §2.1, unless --no-link-up, which the ntkd kind
+ * passes): a link declared down is set down again once the daemons at its ends are running (ntkd: its control socket
+ * answers, so its first apply is done; it never brings an interface up again after that).
  */
 async function keepDeclaredDownLinksDown (lab: ResolvedLab, running: LabRuntime, signal?: AbortSignal): Promise<void> {
   const down = lab.links.filter(l => l.segment === undefined && l.state === 'down')
-  const ntkd = new Set(lab.nodes.filter(n => n.kind === 'ntkd' && n.command !== undefined).map(n => n.name))
+  const ntkd = new Set(lab.nodes.filter(n => n.kind === 'ntkd' && n.command !== undefined && !n.command.includes('--no-link-up')).map(n => n.name))
   const ends = new Set(down.flatMap(l => l.endpoints.map(e => e.node)).filter(n => ntkd.has(n)))
   if (ends.size === 0) return
   await mapBounded([...ends], 8, async name => {

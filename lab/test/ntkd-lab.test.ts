@@ -110,7 +110,7 @@ netnsSerial('netns: a line of 4 ntkd converges, every node pings every global ad
 test('the ntkd kind runs the daemon on every link interface with the node\'s config, and checks it', t => {
   const spec = parseTopology(TOPOLOGY.replace('serveAnonymous: true }', 'serveAnonymous: true, costs: { eth1: 5000 }, anonymize: false, subnetLevel: 1 }'), 'line4.yaml', defaultKinds())
   const c = spec.nodes.find(n => n.name === 'c')
-  t.deepEqual(c?.command?.slice(-10), ['--topology', '2,1,1,1', '--address', '3.0.1.0', '--timers', 'lab', '-i', 'eth1', '-i', 'eth2'])
+  t.deepEqual(c?.command?.slice(-11), ['--topology', '2,1,1,1', '--address', '3.0.1.0', '--timers', 'lab', '--no-link-up', '-i', 'eth1', '-i', 'eth2'])
   t.true(c?.exec.includes('echo 0 > /proc/sys/net/ipv6/conf/eth2/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/eth2/disable_ipv6'))
   const d = spec.nodes.find(n => n.name === 'd')
   t.true(d?.command?.join(' ').includes('--no-anonymize --serve-anonymous --subnet-level 1 --cost eth1=5000 -i eth1'))
@@ -120,7 +120,7 @@ test('the ntkd kind runs the daemon on every link interface with the node\'s con
   // a configured network's id goes to the daemon; the lab then reads the node's address from the daemon
   const net = parseTopology(TOPOLOGY.replace('address: "3.1.0.1" }', 'address: "3.1.0.1", networkId: 7 }'), 'net.yaml', defaultKinds())
   const a = net.nodes.find(n => n.name === 'a')
-  t.true(a?.command?.join(' ').includes('--address 3.1.0.1 --timers lab --network-id 7 -i eth1'))
+  t.true(a?.command?.join(' ').includes('--address 3.1.0.1 --timers lab --no-link-up --network-id 7 -i eth1'))
   t.true(addressFromDaemon(a as NodeSpec), 'a node of a configured network may take another address: the lab reads it')
   t.false(addressFromDaemon(net.nodes.find(n => n.name === 'b') as NodeSpec), 'a configured address without a network id stays')
   const bad = (from: string, to: string, message: RegExp): void => { t.throws(() => parseTopology(TOPOLOGY.replace(from, to), 'bad.yaml', defaultKinds()), { message }) }

@@ -6,7 +6,7 @@ import { ntkdStatuses } from '../src/scenario/ntkd-taken'
 import { controlQuery, hostControlSocket } from '../src/scenario/ntkd-control'
 import { createServer } from 'node:net'
 import type { ScenarioLab } from '../src/scenario/scenario-lab'
-import { addressesCheck } from '../src/scenario/assertions'
+import { addressesCheck, assertionsCheck } from '../src/scenario/assertions'
 import { initialState } from '../src/scenario/lab-state'
 import { defaultKinds, parseTopology } from '../src/topology'
 
@@ -81,11 +81,22 @@ links:
   const lab = (taken: Record<string, string>): ScenarioLab => ({
     spec,
     exec: async (name: string) => ({ code: 0, stdout: JSON.stringify({ address: taken[name], networkId: name === 'c' ? 2 : 1, identities: [{ kind: 'main' }] }), stderr: '' }),
-    observe: async () => ({ addresses: [], routes: [], links: [] }),
+    observe: async () => { observed++; return { addresses: [], routes: [], links: [] } },
     logFile: () => undefined
   } as unknown as ScenarioLab)
+  let observed = 0
   const check = (taken: Record<string, string>) => addressesCheck({ lab: lab(taken), state: () => initialState(spec), models: {} as never }, { unique: true })
   t.is(await check({ a: '1.0', b: '1.1', c: '1.0' })(), null, 'c is another network (its link is down): 1.0 twice is no conflict')
   const dup = await check({ a: '1.0', b: '1.0', c: '2.1' })()
   t.deepEqual(dup?.lines, ['10.0.0.2 is on a (global address of 1.0) and b (global address of 1.0)'])
+  t.is(observed, 0, 'the addresses of ntkd nodes are read from their daemons: no node\'s kernel is observed')
+  // a quick poll stops at the first failing part, the cheap ones first; a full check runs every part
+  const ctx = { lab: lab({ a: '1.0', b: '1.0', c: '2.1' }), state: () => initialState(spec), models: {} as never }
+  const all = assertionsCheck(ctx, { addresses: { unique: true }, network: 'single', routes: { a: { main: { '10.9.9.9': { dev: 'eth1' } } } } }, { nextHops: false })
+  const quick = await all(undefined, { quick: true })
+  t.is(quick?.summary, 'addresses: 1 address problems', 'network ids hold (read first), addresses fail: the routes are not read')
+  t.is(observed, 0)
+  const full = await all()
+  t.is(full?.summary, 'addresses: 1 address problems; routes: routes of a do not match')
+  t.is(observed, 1, 'a full check observes what the routes part needs')
 })

@@ -28,9 +28,25 @@ test('fails at the budget with the last diff', async t => {
   const s = scripted([false])
   const err = await t.throwsAsync(waitFor('routes of r1', s.check, { clock, budget: 2000, interval: 500 }), { instanceOf: NotConvergedError })
   t.is(err?.name, 'NotConvergedError')
-  t.is(err?.last?.summary, 'attempt 5 failed') // checks at 0, 500, 1000, 1500, 2000
-  t.regex(err?.message ?? '', /routes of r1: not satisfied within 2\.00s \(5 checks\): attempt 5 failed\nline 5/)
+  // checks at 0, 500, 1000, 1500, 2000, then once more in full for the report
+  t.is(err?.last?.summary, 'attempt 6 failed')
+  t.regex(err?.message ?? '', /routes of r1: not satisfied within 2\.00s \(5 checks\): attempt 6 failed\nline 6/)
   t.is(clock.now(), 2000)
+})
+
+test('a wait polls quick checks and asks a full one for its report when the budget is spent', async t => {
+  const clock = new ManualClock()
+  const asked: Array<boolean | undefined> = []
+  const check = async (_signal?: AbortSignal, o?: { quick?: boolean }): Promise<Diff | null> => {
+    asked.push(o?.quick)
+    return o?.quick === true ? { summary: 'network: 2 ids', lines: ['first part'] } : { summary: 'network: 2 ids; converged: 3 routes differ', lines: ['first part', 'second part'] }
+  }
+  const err = await t.throwsAsync(waitFor('merged', check, { clock, budget: 1000, interval: 500 }), { instanceOf: NotConvergedError })
+  t.deepEqual(asked, [true, true, true, undefined], 'three polls, then the full check')
+  t.is(err?.last?.summary, 'network: 2 ids; converged: 3 routes differ', 'the report names every failing part')
+  const ok = await waitFor('merged', async (_s, o) => { asked.push(o?.quick); return null }, { clock, budget: 1000 })
+  t.is(ok.attempts, 1)
+  t.is(asked.pop(), true, 'a check that holds is not asked again')
 })
 
 test('a budget of 0 still checks once', async t => {
@@ -56,7 +72,7 @@ test('a streak begun within the budget may finish its hold after it; one that br
   t.is(ok.stableAtMs, 3000)
   const err = await t.throwsAsync(waitFor('flappy', scripted([false, false, true, true, false]).check,
     { clock: new ManualClock(), budget: 1000, interval: 500, hold: 2000 }), { instanceOf: NotConvergedError })
-  t.is(err?.last?.summary, 'attempt 5 failed')
+  t.is(err?.last?.summary, 'attempt 6 failed') // the 5th broke the streak after the budget; the 6th, in full, is the report
 })
 
 test('abort stops the wait', async t => {

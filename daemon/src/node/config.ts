@@ -22,6 +22,11 @@ export interface NodeConfig {
    * network id is the daemon's own random fingerprint until it enters a network.
    */
   readonly networkId: number | null
+  /**
+   * Bring the managed NICs up at start (default; --no-link-up leaves their administrative state to whoever owns the
+   * cable: a lab that keeps a link down until its timeline brings it up).
+   */
+  readonly linkUp: boolean
   /** SNAT anonymizer (default on; -j/--no-anonymize turns it off). */
   readonly anonymize: boolean
   /** Assign the anonymizing address (-k/--serve-anonymous). */
@@ -84,7 +89,7 @@ export const NTKD_USAGE = `usage: ntkd -i NIC [-i NIC ...] --topology BITS [--ad
        ntkd --cleanup [--rt-tables PATH]
 options:
   -i, --interface NIC        managed NIC (repeatable)
-  -c, --config FILE          JSON or YAML file with the same keys (interfaces, topology, address, networkId, anonymize,
+  -c, --config FILE          JSON or YAML file with the same keys (interfaces, topology, address, networkId, linkUp, anonymize,
                              serveAnonymous, subnetLevel, timers, costs, linkLocals, control, rtTables, port,
                              networkKey, networkKeys, networkKeyFile, rescanSeconds, qspnArcs, logLevel, log);
                              command-line flags win
@@ -93,6 +98,7 @@ options:
                              network at random positions and merges with those it meets
   --network-id N             with --address: the configured network's id (1 .. 2147483647); daemons of one id
                              are one network at once, networks of other ids met are merged by Hooking
+  --no-link-up               leave the managed NICs down or up as they are (default: bring them up at start)
   -j, --no-anonymize         no SNAT anonymizer
   -k, --serve-anonymous      also assign the anonymizing address
   -s, --subnet-level S       gateway of an autonomous subnet of level S
@@ -120,6 +126,7 @@ interface RawConfig {
   topology?: unknown
   address?: unknown
   networkId?: unknown
+  linkUp?: unknown
   anonymize?: unknown
   serveAnonymous?: unknown
   subnetLevel?: unknown
@@ -138,7 +145,7 @@ interface RawConfig {
   /** Component -> level (a mapping, or a string like NTKD_LOG's). */
   log?: unknown
 }
-const FILE_KEYS = ['interfaces', 'topology', 'address', 'networkId', 'anonymize', 'serveAnonymous', 'subnetLevel', 'timers', 'costs', 'linkLocals', 'control', 'rtTables', 'port', 'networkKey', 'networkKeys', 'networkKeyFile', 'rescanSeconds', 'qspnArcs', 'logLevel', 'log']
+const FILE_KEYS = ['interfaces', 'topology', 'address', 'networkId', 'linkUp', 'anonymize', 'serveAnonymous', 'subnetLevel', 'timers', 'costs', 'linkLocals', 'control', 'rtTables', 'port', 'networkKey', 'networkKeys', 'networkKeyFile', 'rescanSeconds', 'qspnArcs', 'logLevel', 'log']
 
 /** Parses ntkd's arguments (without node and script) and NTKD_LOG of `env`. Throws ConfigError. */
 export function parseNtkdArgs (argv: readonly string[], readText: (path: string) => string = p => readFileSync(p, 'utf8'), env: Readonly<Record<string, string | undefined>> = process.env): NtkdCommand {
@@ -166,6 +173,7 @@ export function parseNtkdArgs (argv: readonly string[], readText: (path: string)
       case '--topology': flags.topology = value(); break
       case '--address': flags.address = value(); break
       case '--network-id': flags.networkId = intArg(name, value()); break
+      case '--no-link-up': flags.linkUp = false; break
       case '-j': case '--no-anonymize': flags.anonymize = false; break
       case '-k': case '--serve-anonymous': flags.serveAnonymous = true; break
       case '-s': case '--subnet-level': flags.subnetLevel = intArg(name, value()); break
@@ -277,6 +285,7 @@ export function validateConfig (raw: RawConfig): NodeConfig {
     topology,
     naddr,
     networkId,
+    linkUp: bool('linkUp', raw.linkUp) ?? true,
     anonymize: bool('anonymize', raw.anonymize) ?? true,
     serveAnonymous: bool('serveAnonymous', raw.serveAnonymous) ?? false,
     subnetLevel,

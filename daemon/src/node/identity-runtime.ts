@@ -238,6 +238,7 @@ export class IdentityRuntime {
       naddr,
       nics: nics.map(n => ({ name: n.dev, mac: n.mac, linkLocal: n.linkLocal })),
       ...(me.netns === '' ? {} : { connectivity: { parents: new Map(nics.map(n => [n.dev, n.realDev])) } }),
+      linkUp: ctx.config.linkUp,
       anonymize: ctx.config.anonymize,
       serveAnonymous: ctx.config.serveAnonymous,
       subnetLevel: ctx.config.subnetLevel,

@@ -35,6 +35,8 @@ export interface MainIdentityInput {
   readonly connectivity?: { readonly parents: ReadonlyMap<string, string> }
   /** Identity-arcs that are not qspn-arcs still need their host route (peer link-local via our NIC). */
   readonly otherArcs?: ReadonlyArray<{ readonly dev: string, readonly peerLinkLocal: string }>
+  /** Bring the real NICs up (default; ntkd --no-link-up leaves them as they are). */
+  readonly linkUp?: boolean
   /** SNAT anonymizer (default on; ntkd -j turns it off). */
   readonly anonymize?: boolean
   /** Serve anonymous requests: assign the anonymizing address (ntkd -k). */
@@ -246,7 +248,9 @@ export function mainIdentityState (input: MainIdentityInput, choices: RouteChoic
       if (parent === undefined) throw new RoutesInputError(`pseudo-interface ${nic.name} has no parent NIC`)
       return { name: nic.name, parent, mac: normalizeMac(nic.mac) }
     })
-  return { sysctls: systemSysctls(devs), linksUp: ['lo', ...devs], pseudoInterfaces, addresses, routes, rules, marks, nat }
+  // a connectivity identity's pseudo-interfaces are the daemon's own: always up
+  const linksUp = parents === undefined && input.linkUp === false ? ['lo'] : ['lo', ...devs]
+  return { sysctls: systemSysctls(devs), linksUp, pseudoInterfaces, addresses, routes, rules, marks, nat }
 }
 
 function newRouteVia (table: string, dst: string, arc: NeighbourArc | undefined, src: string | null): RouteItem {

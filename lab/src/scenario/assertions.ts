@@ -85,7 +85,12 @@ function sameFamily (address: string, prefix: string): boolean {
  * `within` applies to addresses of its own family. */
 export function addressesCheck (ctx: CheckContext, spec: NonNullable<Assertions['addresses']>): Check {
   return async () => {
-    const obs = await observeAll(ctx)
+    const ntkdOnly = spec.unique && spec.interfaces === undefined && spec.within === undefined
+    // an ntkd node's uniqueness is read from its daemon; its kernel is observed only for `nodes` or another kind
+    const up = running(ctx)
+    const upSet = new Set(up)
+    const observed = up.filter(n => !(ntkdOnly && ctx.lab.spec.nodes.some(s => s.name === n && s.kind === 'ntkd')) || spec.nodes?.[n] !== undefined)
+    const obs = await observeAll(ctx, observed)
     const lines: string[] = []
     const owners = new Map<string, string[]>()
     // an ntkd node's identity is its global address (internal addresses repeat across g-nodes by design, and the
@@ -94,12 +99,12 @@ export function addressesCheck (ctx: CheckContext, spec: NonNullable<Assertions[
     const ntkd = new Set(ctx.lab.spec.nodes.filter(n => n.kind === 'ntkd').map(n => n.name))
     const ntkdOwners = new Map<string, string[]>()
     if (spec.unique && ntkd.size > 0) {
-      const taken = await withTakenAddresses(ctx.lab, new Set([...obs.keys()].filter(n => ntkd.has(n))))
+      const taken = await withTakenAddresses(ctx.lab, new Set(up.filter(n => ntkd.has(n))))
       lines.push(...taken.problems)
       const component = new Map<string, number>()
       components(ctx.lab.spec, ctx.state()).forEach((c, k) => { for (const n of c) component.set(n, k) })
       for (const n of taken.spec.nodes) {
-        if (!ntkd.has(n.name) || !obs.has(n.name) || n.config.address === undefined) continue
+        if (!ntkd.has(n.name) || !upSet.has(n.name) || n.config.address === undefined) continue
         const g = ntkGlobal(ntkAddress((n.config.topology as number[]).map(Number), String(n.config.address)))
         const key = `${component.get(n.name) ?? -1}|${g}`
         ntkdOwners.set(key, [...(ntkdOwners.get(key) ?? []), `${n.name} (global address of ${String(n.config.address)})`])
@@ -185,21 +190,24 @@ export function componentsCheck (lab: ResolvedLab, state: () => LabState, want: 
 
 /** All assertions of a block; the diff joins every failing one's lines under its name. */
 export function assertionsCheck (ctx: CheckContext, a: Assertions, o: { nextHops: boolean }): Check {
+  // the cheapest first (a quick poll stops at the first failing part): the lab's state, the daemons' status over
+  // their control sockets, then what observes every node's kernel, and the pings last
   const parts: Array<[string, Check]> = []
   if (a.components !== undefined) parts.push(['components', componentsCheck(ctx.lab.spec, ctx.state, a.components)])
-  if (a.addresses !== undefined) parts.push(['addresses', addressesCheck(ctx, a.addresses)])
   if (a.network === 'single') parts.push(['network', networkCheck(ctx)])
   if (a.identities === 'main') parts.push(['identities', identitiesCheck(ctx)])
+  if (a.addresses !== undefined) parts.push(['addresses', addressesCheck(ctx, a.addresses)])
   if (a.converged === true) parts.push(['converged', routesCheck(ctx, { nextHops: o.nextHops })])
   if (a.withdrawn === true) parts.push(['withdrawn', routesCheck(ctx, { nextHops: false, only: 'absent' })])
   if (a.routes !== undefined) parts.push(['routes', routesSubsetCheck(ctx, a.routes)])
   if (a.kernel !== undefined) parts.push(['kernel', kernelCheck(ctx, a.kernel)])
   if (a.reachability !== undefined) parts.push(['reachability', reachabilityCheck(ctx, a.reachability)])
-  return async (signal) => {
+  return async (signal, opts) => {
     const failed: Array<[string, Diff]> = []
     for (const [name, check] of parts) {
       const d = await check(signal)
       if (d !== null) failed.push([name, d])
+      if (d !== null && opts?.quick === true) break
     }
     if (failed.length === 0) return null
     return {

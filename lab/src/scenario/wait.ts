@@ -11,8 +11,11 @@ export interface Diff {
   data?: unknown
 }
 
-/** A condition: null when satisfied, else the reason. */
-export type Check = (signal?: AbortSignal) => Promise<Diff | null>
+/**
+ * A condition: null when satisfied, else the reason. `quick`: a wait polling it may stop at the first failing part
+ * (the reason then names that part only); the wait asks once more in full before it reports a timeout.
+ */
+export type Check = (signal?: AbortSignal, o?: { quick?: boolean }) => Promise<Diff | null>
 
 export interface WaitOptions {
   clock: Clock
@@ -66,7 +69,7 @@ export async function waitFor (what: string, check: Check, o: WaitOptions): Prom
   for (;;) {
     if (o.signal?.aborted === true) throw abortError(o.signal, what)
     const at = o.clock.now()
-    last = await check(o.signal)
+    last = await check(o.signal, { quick: true })
     attempts++
     if (last === null) {
       if (heldSince === undefined) { heldSince = at; checkedAt = o.clock.now() }
@@ -79,7 +82,11 @@ export async function waitFor (what: string, check: Check, o: WaitOptions): Prom
     }
     const elapsed = o.clock.now() - start
     // The budget bounds when the final streak starts; a streak that began in time may finish its hold.
-    if (elapsed >= o.budget && heldSince === undefined) throw new NotConvergedError(what, o.budget, last, attempts)
+    if (elapsed >= o.budget && heldSince === undefined) {
+      // the polls stopped at the first failing part: the report names every failing one
+      const full = last === null ? null : await check(o.signal)
+      throw new NotConvergedError(what, o.budget, full ?? last, attempts)
+    }
     const untilHold = heldSince !== undefined ? heldSince + hold - o.clock.now() : interval
     await o.clock.sleep(Math.max(0, Math.min(interval, untilHold, elapsed < o.budget ? o.budget - elapsed : interval)), o.signal)
   }

@@ -67,7 +67,9 @@ export function ntkctlArgv (args: readonly string[]): string[] {
 function ntkdArgs (node: NodeSpec): string[] {
   const c = node.config
   const bits = Array.isArray(c.topology) ? c.topology.map(String).join(',') : String(c.topology)
-  const args = ['--topology', bits, ...(c.address === undefined ? [] : ['--address', String(c.address)]), '--timers', String(c.timers ?? 'lab')]
+  // the lab owns the cables: it brings the declared-up links up itself, and a link declared down stays down until
+  // the timeline brings it up (a daemon bringing it up at start would let two networks meet before their time)
+  const args = ['--topology', bits, ...(c.address === undefined ? [] : ['--address', String(c.address)]), '--timers', String(c.timers ?? 'lab'), '--no-link-up']
   if (typeof c.networkId === 'number') args.push('--network-id', String(c.networkId))
   if (c.anonymize === false) args.push('--no-anonymize')
   if (c.serveAnonymous === true) args.push('--serve-anonymous')
