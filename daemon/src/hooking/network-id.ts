@@ -11,11 +11,16 @@ import type { QspnManager } from '../qspn/manager'
  * parts is then a merge, so addresses given out apart cannot collide. A brief cut healed within the tolerance
  * changes nothing.
  */
+/** How many tolerances an entered identity that never saw its network's id waits before it takes its own top. */
+const UNSEEN_FACTOR = 5
+
 export class NetworkIds {
   /** The id each entered identity holds (founders have none: their top fingerprint is their id). */
   readonly #held = new Map<string, number>()
   /** Per identity, the top fingerprint id that differs from the held one, and since when (virtual or wall ms). */
   readonly #differs = new Map<string, { top: number, since: number, lost: boolean }>()
+  /** The entered identities whose map has shown the held id at least once (on a path or as one of their g-nodes). */
+  readonly #seen = new Set<string>()
 
   constructor (private readonly levels: number, private readonly toleranceMs: number) {}
 
@@ -28,9 +33,9 @@ export class NetworkIds {
   }
 
   /** Identity `id` entered network `networkId` (or migrated, keeping its old identity's). */
-  hold (id: string, networkId: number): void { this.#held.set(id, networkId); this.#differs.delete(id) }
+  hold (id: string, networkId: number): void { this.#held.set(id, networkId); this.#differs.delete(id); this.#seen.delete(id) }
 
-  forget (id: string): void { this.#held.delete(id); this.#differs.delete(id) }
+  forget (id: string): void { this.#held.delete(id); this.#differs.delete(id); this.#seen.delete(id) }
 
   /**
    * Looks at identity `id`'s map at time `now`: when its top fingerprint has differed from the held id, the same one
@@ -42,12 +47,15 @@ export class NetworkIds {
     if (held === undefined || !qspn.isBootstrapComplete()) { this.#differs.delete(id); return null }
     let top: number
     try { top = qspn.getFingerprint(this.levels).id } catch { return null }
-    if (top === held) { this.#differs.delete(id); return null }
+    if (top === held) { this.#differs.delete(id); this.#seen.add(id); return null }
     const lost = !inSight(qspn, this.levels, held)
+    if (!lost) this.#seen.add(id)
     const d = this.#differs.get(id)
     if (d === undefined || d.top !== top) { this.#differs.set(id, { top, since: now, lost }); return null }
     d.lost &&= lost
-    if (now - d.since < this.toleranceMs) return null
+    // an identity that just entered has not seen the network's eldest yet (its map fills over its first ETPs, seconds
+    // on a loaded host): it cannot have lost sight of it, so it waits five tolerances before it calls that a split
+    if (now - d.since < (this.#seen.has(id) ? this.toleranceMs : UNSEEN_FACTOR * this.toleranceMs)) return null
     this.#held.set(id, top)
     this.#differs.delete(id)
     return { previous: held, networkId: top, lost: d.lost }
