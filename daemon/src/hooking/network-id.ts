@@ -1,5 +1,8 @@
 import type { QspnManager } from '../qspn/manager'
 
+/** How many tolerances an entered identity that never saw its network's id waits before it takes its own top. */
+const UNSEEN_FACTOR = 5
+
 /**
  * The network id of each identity (seed: network collision): the network's top fingerprint, the id of its eldest
  * node. An identity that founded its network reads it from its own map. One that entered a network holds the id it
@@ -11,9 +14,6 @@ import type { QspnManager } from '../qspn/manager'
  * parts is then a merge, so addresses given out apart cannot collide. A brief cut healed within the tolerance
  * changes nothing.
  */
-/** How many tolerances an entered identity that never saw its network's id waits before it takes its own top. */
-const UNSEEN_FACTOR = 5
-
 export class NetworkIds {
   /** The id each entered identity holds (founders have none: their top fingerprint is their id). */
   readonly #held = new Map<string, number>()
