@@ -18,7 +18,7 @@
  */
 import { SeededRandom } from '../daemon/src/util/random'
 import { runUntil } from '../daemon/test/helpers/inprocess-network'
-import { configuredAddresses, type Graph } from './compare/graphs'
+import { configuredAddressesInTopGnode } from './compare/graphs'
 import { type Edge, components, randomConnected, settled, startHookingNetworks } from '../daemon/test/helpers/hooking-networks'
 
 const configured = process.argv.includes('--configured')
@@ -28,13 +28,10 @@ for (const { n, m } of sizes) if (!(Number.isInteger(n) && Number.isInteger(m) &
 const seeds = Number(args[1] ?? 1)
 const BITS = configured ? [3, 4, 4, 4] : [3, 3, 3, 4]
 
-/**
- * A configured network's addresses (top level first), every g-node connected inside, all in top-level g-node 0 (so
- * the two networks hold the same addresses and the smaller enters as one g-node of level L-1), and its network id.
- */
+/** A configured network's addresses, all in top-level g-node 0 (see configuredAddressesInTopGnode), and its id. */
 function inTopGnode (names: string[], links: Edge[], networkId: number): Array<[string, { address: string, networkId: number }]> {
-  const lower = configuredAddresses({ id: `network ${networkId}`, label: '', nodes: names, links: links.map(l => ({ a: l.a, b: l.b })), split: [] } as unknown as Graph, BITS.slice(1))
-  return names.map(n => [n, { address: `0.${lower.get(n) as string}`, networkId }])
+  const address = configuredAddressesInTopGnode({ id: `network ${networkId}`, nodes: names, links }, BITS)
+  return names.map(n => [n, { address: address.get(n) as string, networkId }])
 }
 
 interface Row { n: number, m: number, seed: number, formMs: number | null, mergeMs: number | null, wallS: number, cpuS: number, msgs: number, kbytes: number, problems: string[] }

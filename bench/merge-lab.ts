@@ -32,7 +32,7 @@ import type { ScenarioResult } from '../lab/src/scenario/result'
 import { ntkdStatuses } from '../lab/src/scenario/ntkd-taken'
 import { controlQuery, hostControlSocket } from '../lab/src/scenario/ntkd-control'
 import type { Link } from '../lab/test/helpers/gnode-cut'
-import { configuredAddresses } from './compare/graphs'
+import { configuredAddressesInTopGnode } from './compare/graphs'
 
 interface Graph { nodes: string[], links: Link[], join: Link }
 
@@ -75,8 +75,8 @@ function configuredPlan (g: Graph): Map<string, string> {
   for (const side of ['a', 'b']) {
     const nodes = g.nodes.filter(n => n.startsWith(side))
     const links = g.links.filter(l => l !== g.join && l.a.startsWith(side))
-    const lower = configuredAddresses({ id: side, label: side, nodes, links, split: [] }, TOPOLOGY.slice(1))
-    for (const n of nodes) out.set(n, `address: "0.${lower.get(n) as string}", networkId: ${side === 'a' ? 1 : 2}, `)
+    const address = configuredAddressesInTopGnode({ id: side, nodes, links }, TOPOLOGY)
+    for (const n of nodes) out.set(n, `address: "${address.get(n) as string}", networkId: ${side === 'a' ? 1 : 2}, `)
   }
   return out
 }

@@ -182,8 +182,21 @@ export const CONFIGURED_BITS = [3, 3, 3]
  * top level holds (sparse graphs of hundreds of nodes), the units are packed along a spanning tree instead
  * (`packTree`). Throws when neither fits.
  */
-export function configuredAddresses (g: Graph, bitsTopFirst: readonly number[] = CONFIGURED_BITS): Map<string, string> {
+export function configuredAddresses (g: PlannedGraph, bitsTopFirst: readonly number[] = CONFIGURED_BITS): Map<string, string> {
   try { return groupedAddresses(g, bitsTopFirst, walkGroups) } catch { return groupedAddresses(g, bitsTopFirst, packTree) }
+}
+
+/** What address planning reads of a graph: its name (for errors), nodes and links (interfaces play no part). */
+export interface PlannedGraph { readonly id: string, readonly nodes: readonly string[], readonly links: ReadonlyArray<{ readonly a: string, readonly b: string }> }
+
+/**
+ * A configured network's addresses inside top-level g-node `top` (top level first): the lower levels planned by
+ * `configuredAddresses` over `bitsTopFirst` without its top level. Two networks planned this way hold the same
+ * addresses, and the smaller enters the bigger as one g-node of level L-1 (the merge benches).
+ */
+export function configuredAddressesInTopGnode (g: PlannedGraph, bitsTopFirst: readonly number[], top = 0): Map<string, string> {
+  const lower = configuredAddresses(g, bitsTopFirst.slice(1))
+  return new Map(g.nodes.map(n => [n, `${top}.${lower.get(n) as string}`]))
 }
 
 type Grouping = (units: number, adj: ReadonlyArray<ReadonlySet<number>>, cap: number) => number[][]
@@ -252,7 +265,7 @@ function packTree (units: number, adj: ReadonlyArray<ReadonlySet<number>>, cap: 
   return groups
 }
 
-function groupedAddresses (g: Graph, bitsTopFirst: readonly number[], grouping: Grouping): Map<string, string> {
+function groupedAddresses (g: PlannedGraph, bitsTopFirst: readonly number[], grouping: Grouping): Map<string, string> {
   const sizes = [...bitsTopFirst].reverse().map(b => 2 ** b)
   const positions = new Map(g.nodes.map(n => [n, [] as number[]]))
   let units: string[][] = g.nodes.map(n => [n])

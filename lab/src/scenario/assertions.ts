@@ -85,18 +85,18 @@ function sameFamily (address: string, prefix: string): boolean {
  * `within` applies to addresses of its own family. */
 export function addressesCheck (ctx: CheckContext, spec: NonNullable<Assertions['addresses']>): Check {
   return async () => {
+    const ntkd = new Set(ctx.lab.spec.nodes.filter(n => n.kind === 'ntkd').map(n => n.name))
     const ntkdOnly = spec.unique && spec.interfaces === undefined && spec.within === undefined
     // an ntkd node's uniqueness is read from its daemon; its kernel is observed only for `nodes` or another kind
     const up = running(ctx)
     const upSet = new Set(up)
-    const observed = up.filter(n => !(ntkdOnly && ctx.lab.spec.nodes.some(s => s.name === n && s.kind === 'ntkd')) || spec.nodes?.[n] !== undefined)
+    const observed = up.filter(n => !(ntkdOnly && ntkd.has(n)) || spec.nodes?.[n] !== undefined)
     const obs = await observeAll(ctx, observed)
     const lines: string[] = []
     const owners = new Map<string, string[]>()
     // an ntkd node's identity is its global address (internal addresses repeat across g-nodes by design, and the
     // daemon puts its addresses on every NIC): uniqueness compares those, from the addresses the daemons took, inside
     // each connected component (networks apart may hold one address each until they meet)
-    const ntkd = new Set(ctx.lab.spec.nodes.filter(n => n.kind === 'ntkd').map(n => n.name))
     const ntkdOwners = new Map<string, string[]>()
     if (spec.unique && ntkd.size > 0) {
       const taken = await withTakenAddresses(ctx.lab, new Set(up.filter(n => ntkd.has(n))))
